@@ -1,0 +1,151 @@
+#pragma once
+// ThreadPool: a fixed set of workers that run one job at a time across all threads (the caller
+// is thread 0). parallel_for splits an index range into one contiguous chunk per thread, which
+// suits kernels whose work per index is uniform (rows of a GEMM, tokens of a norm).
+//
+// Waiting is a short spin followed by std::atomic::wait, so back-to-back kernels (decode) do not
+// pay a futex wake-up each, and idle workers do not burn a core. A job started from inside a job
+// runs serially on the calling thread.
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define DSVL_CPU_RELAX() _mm_pause()
+#else
+#define DSVL_CPU_RELAX() ((void)0)
+#endif
+
+namespace dsvl {
+
+class ThreadPool {
+ public:
+  // `n_threads` counts the calling thread; 0 means every hardware thread (or DSVL_NUM_THREADS).
+  explicit ThreadPool(int n_threads = 0) {
+    if (n_threads <= 0) n_threads = default_threads();
+    n_threads_ = n_threads;
+    workers_.reserve(static_cast<std::size_t>(n_threads - 1));
+    for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  ~ThreadPool() {
+    stop_.store(true, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  int size() const noexcept { return n_threads_; }
+
+  // Runs f(thread_index) once on every thread, 0 <= thread_index < size(); returns when all
+  // are done. The first exception thrown by any thread is rethrown here.
+  template <class F>
+  void run(F&& f) {
+    if (n_threads_ == 1 || in_job_) {
+      for (int i = 0; i < n_threads_; ++i) f(i);
+      return;
+    }
+    std::lock_guard serial(submit_);
+    job_ = [](void* ctx, int i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
+    ctx_ = static_cast<void*>(&f);
+    error_ = nullptr;
+    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+    execute(0);
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+      if (spin < kSpins) {
+        DSVL_CPU_RELAX();
+      } else {
+        int p = pending_.load(std::memory_order_acquire);
+        if (p != 0) pending_.wait(p, std::memory_order_acquire);
+      }
+    }
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  // Calls f(begin_i, end_i) on disjoint chunks covering [begin, end), at most one per thread,
+  // each at least `grain` long (the last may be shorter).
+  template <class F>
+  void parallel_for(std::int64_t begin, std::int64_t end, F&& f, std::int64_t grain = 1) {
+    const std::int64_t n = end - begin;
+    if (n <= 0) return;
+    grain = std::max<std::int64_t>(grain, 1);
+    const std::int64_t chunks = std::min<std::int64_t>(n_threads_, (n + grain - 1) / grain);
+    if (chunks <= 1) {
+      f(begin, end);
+      return;
+    }
+    run([&](int t) {
+      if (t >= chunks) return;
+      const std::int64_t b = begin + n * t / chunks, e = begin + n * (t + 1) / chunks;
+      if (b < e) f(b, e);
+    });
+  }
+
+  // The process-wide pool used when a kernel is not given one.
+  static ThreadPool& global() {
+    static ThreadPool pool;
+    return pool;
+  }
+
+  static int default_threads() {
+    if (const char* env = std::getenv("DSVL_NUM_THREADS")) {
+      const int n = std::atoi(env);
+      if (n > 0) return n;
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+  }
+
+ private:
+  static constexpr int kSpins = 1 << 14;
+
+  void execute(int i) noexcept {
+    in_job_ = true;
+    try {
+      job_(ctx_, i);
+    } catch (...) {
+      std::lock_guard g(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    in_job_ = false;
+  }
+
+  void worker_loop(int index) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      std::uint64_t g = generation_.load(std::memory_order_acquire);
+      for (int spin = 0; g == seen; ++spin) {
+        if (spin < kSpins) DSVL_CPU_RELAX();
+        else generation_.wait(seen, std::memory_order_acquire);
+        g = generation_.load(std::memory_order_acquire);
+      }
+      seen = g;
+      if (stop_.load(std::memory_order_relaxed)) return;
+      execute(index);
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    }
+  }
+
+  int n_threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex submit_;
+  void (*job_)(void*, int) = nullptr;
+  void* ctx_ = nullptr;
+  std::exception_ptr error_;
+  std::mutex error_mutex_;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  static inline thread_local bool in_job_ = false;
+};
+
+}  // namespace dsvl

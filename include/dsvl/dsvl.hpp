@@ -1,0 +1,12 @@
+#pragma once
+// dsvl: DeepSeek-VL and DeepSeek-VL2 inference. The umbrella header for the CPU library
+// (<dsvl/cuda.hpp> adds the CUDA policy).
+
+#include "dsvl/core/dtype.hpp"
+#include "dsvl/core/error.hpp"
+#include "dsvl/core/tensor.hpp"
+#include "dsvl/core/threading.hpp"
+#include "dsvl/core/view.hpp"
+#include "dsvl/policy/policy.hpp"
+#include "dsvl/policy/tags.hpp"
+#include "dsvl/kernels/kernels.hpp"

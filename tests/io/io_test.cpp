@@ -1,0 +1,2 @@
+#include <doctest/doctest.h>
+TEST_CASE("io placeholder build check") { CHECK(true); }
