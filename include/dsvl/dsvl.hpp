@@ -4,6 +4,7 @@
 
 #include "dsvl/core/dtype.hpp"
 #include "dsvl/core/error.hpp"
+#include "dsvl/core/extent.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"

@@ -45,6 +45,16 @@ class View {
   constexpr View(const View<U, Rank, M>& v) noexcept  // NOLINT: implicit by design
       : data_(v.data()), shape_(v.shape()), stride_(v.strides()) {}
 
+  // Host and device views never convert into each other: a kernel handed the wrong memory stops
+  // the build here, with this sentence, instead of reading device memory on the host.
+  template <class U, Memory M2>
+    requires(M2 != M)
+  constexpr View(const View<U, Rank, M2>&) noexcept {  // NOLINT
+    static_assert(M2 == M,
+                  "dsvl::View: host and device memory do not convert into each other; copy explicitly "
+                  "(dsvl::copy in <dsvl/core/device.hpp>) and pass a view of the right memory");
+  }
+
   constexpr T* data() const noexcept { return data_; }
   constexpr const Shape& shape() const noexcept { return shape_; }
   constexpr const Shape& strides() const noexcept { return stride_; }

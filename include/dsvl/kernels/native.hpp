@@ -44,6 +44,24 @@ using all = std::tuple<gemm, gemv, rms_norm, layer_norm, layer_norm2d, softmax, 
                        pixel_unshuffle, topk>;
 }  // namespace op
 
+namespace detail {
+template <class Tag>
+inline constexpr bool has_no_kernel = false;
+}  // namespace detail
+
+// Declares, next to an op's scalar reference, the overload that a device tag (one that does not
+// derive from scalar_tag) reaches when it has no kernel for the op: it stops the build with a
+// sentence instead of a page of candidates. It takes a C variadic, the worst possible match, so
+// it is chosen only when no real kernel is viable.
+#define DSVL_DEVICE_KERNEL_REQUIRED(op_name)                                                           \
+  template <class Tag>                                                                                 \
+    requires(!std::is_base_of_v<::dsvl::scalar_tag, Tag>)                                              \
+  void op_name(Tag, ...) {                                                                             \
+    static_assert(::dsvl::kernels::detail::has_no_kernel<Tag>,                                         \
+                  "dsvl: this policy's kernel tag has no '" #op_name "' kernel, and device policies "   \
+                  "have no scalar fallback: add the kernel (docs/adding-a-kernel.md) or use a host policy"); \
+  }
+
 // The scalar reference is native by definition; everything else opts in.
 template <class Op, class Tag>
 inline constexpr bool native_v = std::is_same_v<Tag, scalar_tag>;

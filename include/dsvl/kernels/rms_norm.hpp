@@ -36,4 +36,6 @@ void rms_norm(scalar_tag, View<const float, 2> x, View<const W, 1> w, float eps,
   }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(rms_norm)
+
 }  // namespace dsvl::kernels
