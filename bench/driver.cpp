@@ -1,6 +1,6 @@
-// dsvl-bench: times every registered kernel case at the shapes the models use.
+// The benchmark driver: times every registered kernel case at the shapes the models use.
 //
-//   dsvl-bench [--summary] [--filter TEXT] [--threads 1,2] [--rounds N] [--samples N]
+//   dsvl-bench (or dsvl bench) [--summary] [--filter TEXT] [--threads 1,2] [--rounds N] [--samples N]
 //              [--min-time SECONDS] [--markdown]
 //
 // Each round times every selected case (median of --samples samples); a figure is the median
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "driver.hpp"
 #include "dsvl/dsvl.hpp"
 #include "peaks.hpp"
 
@@ -49,7 +50,7 @@ struct Row {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int dsvl::bench::run(int argc, char** argv) {
   bool summary = false, markdown = false;
   std::string filter;
   std::vector<int> threads = {1, std::max(1, ThreadPool::default_threads())};

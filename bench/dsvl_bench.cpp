@@ -1,0 +1,3 @@
+#include "driver.hpp"
+
+int main(int argc, char** argv) { return dsvl::bench::run(argc, argv); }

@@ -1,0 +1,61 @@
+// dsvl: the command-line tool.
+//
+//   dsvl info            what this build has: version, threads, instruction set, native kernels
+//   dsvl bench [...]     kernel benchmarks (dsvl bench --help)
+#include <cstring>
+#include <iostream>
+#include <string_view>
+
+#include <hwy/highway.h>
+
+#include "dsvl/dsvl.hpp"
+#ifdef DSVL_TOOL_WITH_BENCH
+#include "driver.hpp"
+#endif
+
+namespace {
+
+void usage(std::ostream& os) {
+  os << "usage: dsvl <command> [options]\n\n"
+        "commands:\n"
+        "  info     version, threads, instruction set and the native-kernel matrix\n"
+#ifdef DSVL_TOOL_WITH_BENCH
+        "  bench    kernel benchmarks at the models' shapes (dsvl bench --help)\n"
+#endif
+        ;
+}
+
+int info() {
+  std::cout << "dsvl 0.1.0\n"
+            << "threads: " << dsvl::ThreadPool::global().size() << " (DSVL_NUM_THREADS overrides)\n"
+            << "xsimd architecture: " << xsimd::default_arch::name() << "\n"
+            << "Highway static target: " << hwy::TargetName(HWY_STATIC_TARGET) << "\n\n";
+  dsvl::kernels::print_native_matrix<dsvl::scalar_tag, dsvl::xsimd_tag<>, dsvl::hwy_tag>(std::cout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(std::cerr);
+    return 2;
+  }
+  const std::string_view cmd = argv[1];
+  try {
+    if (cmd == "info") return info();
+#ifdef DSVL_TOOL_WITH_BENCH
+    if (cmd == "bench") return dsvl::bench::run(argc - 1, argv + 1);
+#endif
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      usage(std::cout);
+      return 0;
+    }
+    std::cerr << "dsvl: unknown command '" << cmd << "'\n";
+    usage(std::cerr);
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "dsvl: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,12 @@
+function(step)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "step failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endfunction()
+cmake_host_system_information(RESULT cores QUERY NUMBER_OF_LOGICAL_CORES)
+step(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} "-DDSVL_ARCH_FLAGS=${ARCH_FLAGS}"
+     -DDSVL_BUILD_BENCH=OFF -DDSVL_BUILD_EXAMPLES=OFF -DDSVL_WITH_CUDA=OFF -DDSVL_TEST_ISA_VARIANTS=OFF)
+step(${CMAKE_COMMAND} --build ${WORK_DIR} -j${cores} --target test_kernels)
+step(${WORK_DIR}/tests/test_kernels)

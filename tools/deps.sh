@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, whichever of dsvl's build dependencies are missing (Debian 12).
+set -euo pipefail
+pkgs=(cmake make g++ pkg-config libeigen3-dev libxsimd-dev libhwy-dev doctest-dev nlohmann-json3-dev libopenblas-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "dsvl: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
