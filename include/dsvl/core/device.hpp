@@ -194,7 +194,8 @@ void copy(View<S, RS, MS> src, View<D, RD, MD> dst, CudaContext& ctx = CudaConte
 
 // A new device tensor holding a copy of a host view.
 template <class T, std::size_t R>
-DeviceTensor<std::remove_const_t<T>, R> to_device(HostView<T, R> src, CudaContext& ctx = CudaContext::thread_default()) {
+DeviceTensor<std::remove_const_t<T>, R> to_device(HostView<T, R> src,
+                                                  CudaContext& ctx = CudaContext::thread_default()) {
   DeviceTensor<std::remove_const_t<T>, R> out(src.shape(), ctx);
   copy(src, out.view(), ctx);
   return out;
