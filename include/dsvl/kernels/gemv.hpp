@@ -1,1 +1,79 @@
 #pragma once
+// GEMV: a Linear layer applied to one row (torch.nn.functional.linear on a single token):
+//   y[n] = bias[n] + sum_k w[n, k] * x[k]          y = w · x + bias
+// x: (K) f32, contiguous.  w: (N, K), f32 or bf16 (PyTorch Linear weight layout), rows of any
+// stride with a contiguous last dimension.  bias: (N) f32, or an empty View{} for none.
+// y: (N) f32, contiguous; it must not overlap x or w.  Pointers need no alignment.  Products are
+// accumulated in f32 (bf16 weights are widened exactly).  N or K may be 0; K = 0 gives y = bias
+// (or 0).  The work is memory-bound: the SIMD policies stream each row of w once, several rows at
+// a time with independent accumulators, rows split across the pool's threads (gemv_rows below).
+
+#include <algorithm>
+#include <cstdint>
+
+#include "dsvl/core/dtype.hpp"
+#include "dsvl/core/threading.hpp"
+#include "dsvl/kernels/check.hpp"
+#include "dsvl/kernels/gemm.hpp"
+#include "dsvl/kernels/native.hpp"
+
+namespace dsvl::kernels {
+
+namespace detail {
+template <class W>
+void check_gemv(View<const float, 1> x, View<const W, 2> w, View<const float, 1> bias, View<float, 1> y) {
+  constexpr const char* where = "kernels::gemv";
+  check_rows_view(where, "x", x);
+  check_rows_view(where, "w", w);
+  check_rows_view(where, "y", y);
+  DSVL_CHECK(w.shape(1) == x.shape(0), where, "x has K = ", x.shape(0), " elements, w (N, K) has ", w.shape(1),
+             " columns");
+  DSVL_CHECK(y.shape(0) == w.shape(0), where, "y has ", y.shape(0), " elements, w has N = ", w.shape(0), " rows");
+  check_bias(where, bias, w.shape(0));
+}
+
+// The row loop that the SIMD policies share: y[n] for blocks of Kernel::rows rows, split over the
+// pool (each thread at least ~32K weights, so a small product stays on one thread). Kernel provides
+//   template <int R> static void dot(const float* x, const W* w, std::int64_t ldw, std::int64_t K,
+//                                    float* out);   // out[r] = sum_k w[r ldw + k] x[k], r < R
+// for R = Kernel::rows and R = 1.
+template <class Kernel, class W>
+void gemv_rows(View<const float, 1> x, View<const W, 2> w, View<const float, 1> bias, View<float, 1> y,
+               ThreadPool& pool) {
+  constexpr int R = Kernel::rows;
+  const std::int64_t N = w.shape(0), K = w.shape(1), ldw = w.stride(0);
+  const float* b = bias.empty() ? nullptr : bias.data();
+  const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 15) / (std::max<std::int64_t>(K, 1) * R));
+  pool.parallel_for(
+      0, (N + R - 1) / R,
+      [&](std::int64_t blk0, std::int64_t blk1) {
+        const std::int64_t n1 = std::min(N, blk1 * R);
+        std::int64_t n = blk0 * R;
+        float out[R];
+        for (; n + R <= n1; n += R) {
+          Kernel::template dot<R>(x.data(), w.data() + n * ldw, ldw, K, out);
+          for (int r = 0; r < R; ++r) y.data()[n + r] = b ? out[r] + b[n + r] : out[r];
+        }
+        for (; n < n1; ++n) {
+          Kernel::template dot<1>(x.data(), w.data() + n * ldw, ldw, K, out);
+          y.data()[n] = b ? out[0] + b[n] : out[0];
+        }
+      },
+      grain);
+}
+}  // namespace detail
+
+template <class W>
+void gemv(scalar_tag, View<const float, 1> x, View<const W, 2> w, View<const float, 1> bias, View<float, 1> y,
+          [[maybe_unused]] ThreadPool& pool = ThreadPool::global()) {
+  detail::check_gemv(x, w, bias, y);
+  const std::int64_t N = w.shape(0), K = w.shape(1);
+  for (std::int64_t n = 0; n < N; ++n) {
+    const W* wr = w.data() + n * w.stride(0);
+    float acc = 0.0f;
+    for (std::int64_t k = 0; k < K; ++k) acc += to_f32(wr[k]) * x.data()[k];
+    y.data()[n] = bias.empty() ? acc : acc + bias.data()[n];
+  }
+}
+
+}  // namespace dsvl::kernels

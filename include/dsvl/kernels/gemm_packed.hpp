@@ -1,0 +1,153 @@
+#pragma once
+// The packed, cache-blocked GEMM driver that the SIMD policies share (Goto / BLIS loop nest),
+// c = a · wᵀ + bias with a (M, K), w (N, K), c (M, N):
+//
+//   each thread: a range of columns of c (or of rows, when N is narrow)
+//   for jc in its columns by nc:
+//     for pc in K by kc:         pack w[jc.., pc..] into nr-column panels, bf16 widened  (L2/L3)
+//       for ic in its rows by mc: pack a[ic.., pc..] into mr-row panels                  (L2)
+//         for jr in nc by nr:    one w panel, kc x nr                                     (L1)
+//           for ir in mc by mr:  Kernel::tile: an mr x nr tile of c held in registers
+//
+// Panels are k-major: for each k a panel holds mr values of a (the kernel broadcasts them) or nr
+// values of w (the kernel loads them as vectors). Edge panels are zero-padded so the kernel always
+// computes a full tile; an edge tile goes through a scratch tile and only its valid part is kept.
+//
+// A Kernel provides `static constexpr std::int64_t mr, nr` and
+//   static void tile(std::int64_t kc, const float* ap, const float* wp, const float* bias,
+//                    float* c, std::int64_t ldc, bool accumulate);
+// setting c[i, j] = sum_k ap[k mr + i] wp[k nr + j] + (accumulate ? c[i, j] : bias ? bias[j] : 0)
+// for the full mr x nr tile (wp is 64-byte aligned, c is not).
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+
+#include "dsvl/core/dtype.hpp"
+#include "dsvl/core/tensor.hpp"
+#include "dsvl/core/threading.hpp"
+#include "dsvl/core/view.hpp"
+
+namespace dsvl::kernels::detail {
+
+// Block sizes in elements: a kc x nr panel of w (32 KiB at nr = 32) stays in L1 while the mc x kc
+// block of a (144 KiB) streams from L2; the kc x nc block of w (1 MiB) lives in L2/L3.
+inline constexpr std::int64_t kGemmKc = 256;
+inline constexpr std::int64_t kGemmMc = 144;
+inline constexpr std::int64_t kGemmNc = 1024;
+
+// Per-thread packing buffers, kept across calls (the pool's threads are long-lived).
+enum class GemmScratch { a, w };
+template <GemmScratch Which>
+float* gemm_scratch(std::size_t floats) {
+  thread_local std::unique_ptr<float, dsvl::detail::AlignedFree> buf;
+  thread_local std::size_t capacity = 0;
+  if (capacity < floats) {
+    buf.reset(static_cast<float*>(dsvl::detail::aligned_alloc_bytes(floats * sizeof(float))));
+    capacity = floats;
+  }
+  return buf.get();
+}
+
+// dst[p][k][j] = w[p nr + j, k] for panels p of nr rows of w; rows past n are zero.
+template <std::int64_t NR, class W>
+void pack_w_block(const W* w, std::int64_t ldw, std::int64_t n, std::int64_t kc, float* dst) {
+  for (std::int64_t p0 = 0; p0 < n; p0 += NR, dst += NR * kc) {
+    const std::int64_t rows = std::min(NR, n - p0);
+    for (std::int64_t j = 0; j < rows; ++j) {
+      const W* src = w + (p0 + j) * ldw;
+      for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = to_f32(src[k]);
+    }
+    for (std::int64_t j = rows; j < NR; ++j)
+      for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.0f;
+  }
+}
+
+// dst[p][k][i] = a[p mr + i, k] for panels p of mr rows of a; rows past m are zero.
+template <std::int64_t MR>
+void pack_a_block(const float* a, std::int64_t lda, std::int64_t m, std::int64_t kc, float* dst) {
+  pack_w_block<MR>(a, lda, m, kc, dst);
+}
+
+// One thread's share: rows [m0, m1) and columns [n0, n1) of c.
+template <class Kernel, class W>
+void gemm_packed_range(View<const float, 2> a, View<const W, 2> w, const float* bias, View<float, 2> c,
+                       std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1) {
+  constexpr std::int64_t MR = Kernel::mr, NR = Kernel::nr;
+  constexpr std::int64_t MC = std::max<std::int64_t>(MR, kGemmMc / MR * MR);
+  constexpr std::int64_t NC = std::max<std::int64_t>(NR, kGemmNc / NR * NR);
+  const std::int64_t K = a.shape(1), lda = a.stride(0), ldw = w.stride(0), ldc = c.stride(0);
+  const std::int64_t k_blocks = (K + kGemmKc - 1) / kGemmKc;
+  const std::int64_t KC = (K + k_blocks - 1) / k_blocks;  // equal blocks, no thin last one
+  float* wp = gemm_scratch<GemmScratch::w>(static_cast<std::size_t>(KC * NC));
+  float* ap = gemm_scratch<GemmScratch::a>(static_cast<std::size_t>(KC * MC));
+  alignas(64) float tmp[MR * NR];
+
+  for (std::int64_t jc = n0; jc < n1; jc += NC) {
+    const std::int64_t nc = std::min(NC, n1 - jc);
+    for (std::int64_t pc = 0; pc < K; pc += KC) {
+      const std::int64_t kc = std::min(KC, K - pc);
+      const bool accumulate = pc > 0;
+      pack_w_block<NR>(w.data() + jc * ldw + pc, ldw, nc, kc, wp);
+      for (std::int64_t ic = m0; ic < m1; ic += MC) {
+        const std::int64_t mc = std::min(MC, m1 - ic);
+        pack_a_block<MR>(a.data() + ic * lda + pc, lda, mc, kc, ap);
+        for (std::int64_t jr = 0; jr < nc; jr += NR) {
+          const std::int64_t nr = std::min(NR, nc - jr);
+          const float* wpanel = wp + jr * kc;
+          const float* b = bias && !accumulate ? bias + jc + jr : nullptr;
+          for (std::int64_t ir = 0; ir < mc; ir += MR) {
+            const std::int64_t mr = std::min(MR, mc - ir);
+            float* ct = c.data() + (ic + ir) * ldc + jc + jr;
+            if (mr == MR && nr == NR) {
+              Kernel::tile(kc, ap + ir * kc, wpanel, b, ct, ldc, accumulate);
+              continue;
+            }
+            Kernel::tile(kc, ap + ir * kc, wpanel, nullptr, tmp, NR, false);
+            for (std::int64_t i = 0; i < mr; ++i)
+              for (std::int64_t j = 0; j < nr; ++j)
+                ct[i * ldc + j] = tmp[i * NR + j] + (accumulate ? ct[i * ldc + j] : b ? b[j] : 0.0f);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Checks are the caller's (the policy's gemm); splits the work over the pool and runs it.
+template <class Kernel, class W>
+void gemm_packed(View<const float, 2> a, View<const W, 2> w, View<const float, 1> bias, View<float, 2> c,
+                 ThreadPool& pool) {
+  constexpr std::int64_t MR = Kernel::mr, NR = Kernel::nr;
+  const std::int64_t M = a.shape(0), N = w.shape(0), K = a.shape(1);
+  const float* b = bias.empty() ? nullptr : bias.data();
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    for (std::int64_t m = 0; m < M; ++m)
+      for (std::int64_t n = 0; n < N; ++n) c.data()[m * c.stride(0) + n] = b ? b[n] : 0.0f;
+    return;
+  }
+  // Threads take whole nr-column panels when there are enough of them, else whole mr-row panels;
+  // a product too small to repay waking a thread (under ~2^18 multiply-adds each) stays on one.
+  const std::int64_t n_panels = (N + NR - 1) / NR, m_panels = (M + MR - 1) / MR;
+  const std::int64_t work = M * N * K;
+  const std::int64_t threads = std::clamp<std::int64_t>(work >> 18, 1, pool.size());
+  const bool split_n = n_panels >= 2 * threads || n_panels >= m_panels;
+  const std::int64_t units = split_n ? n_panels : m_panels;
+  const std::int64_t chunks = std::min(threads, units);
+  auto part = [&](std::int64_t t) {
+    const std::int64_t u0 = units * t / chunks, u1 = units * (t + 1) / chunks;
+    if (u0 == u1) return;
+    if (split_n) gemm_packed_range<Kernel>(a, w, b, c, 0, M, u0 * NR, std::min(N, u1 * NR));
+    else gemm_packed_range<Kernel>(a, w, b, c, u0 * MR, std::min(M, u1 * MR), 0, N);
+  };
+  if (chunks == 1) {
+    part(0);
+    return;
+  }
+  pool.run([&](int t) {
+    if (t < chunks) part(t);
+  });
+}
+
+}  // namespace dsvl::kernels::detail
