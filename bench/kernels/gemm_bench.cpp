@@ -1,0 +1,120 @@
+// GEMM c = a · wᵀ at the prefill and image-encoder shapes of DeepSeek-VL (M x N x K), f32 and
+// bf16 weights, against OpenBLAS sgemm on an f32 copy of the same weights.
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include "bench.hpp"
+#include "dsvl/dsvl.hpp"
+
+#ifdef DSVL_BENCH_WITH_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace {
+using namespace dsvl;
+
+struct Shape {
+  std::int64_t M, N, K;
+  const char* what;
+};
+const Shape kShapes[] = {
+    {576, 2048, 2048, "VL-1.3B attn"}, {576, 5632, 2048, "VL-1.3B up"},  {576, 2048, 5632, "VL-1.3B down"},
+    {576, 1024, 1024, "SigLIP-L attn"}, {576, 4096, 1024, "SigLIP-L fc1"}, {4096, 2304, 768, "SAM-B qkv"},
+    {4096, 768, 768, "SAM-B proj"},     {4900, 768, 768, "SAM-B window"},
+};
+const Shape kScalarShape = {64, 256, 256, "small"};
+
+std::string shape_name(const Shape& s) {
+  return std::to_string(s.M) + "x" + std::to_string(s.N) + "x" + std::to_string(s.K) + " (" + s.what + ")";
+}
+
+// Operands shared by every case of one shape (the driver builds all cases before timing any).
+struct Operands {
+  Tensor<float, 2> a, w, c;
+  Tensor<bf16, 2> w_bf16;
+};
+std::shared_ptr<Operands> operands(const Shape& s) {
+  static std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::shared_ptr<Operands>> cache;
+  auto& o = cache[{s.M, s.N, s.K}];
+  if (!o) {
+    o = std::make_shared<Operands>(Operands{Tensor<float, 2>({s.M, s.K}), Tensor<float, 2>({s.N, s.K}),
+                                            Tensor<float, 2>({s.M, s.N}), Tensor<bf16, 2>({s.N, s.K})});
+    for (std::int64_t i = 0; i < o->a.size(); ++i) o->a.data()[i] = 0.001f * static_cast<float>(i % 997) - 0.5f;
+    for (std::int64_t i = 0; i < o->w.size(); ++i) {
+      o->w_bf16.data()[i] = bf16::from_float(0.002f * static_cast<float>(i % 1009) - 1.0f);
+      o->w.data()[i] = o->w_bf16.data()[i].to_float();
+    }
+  }
+  return o;
+}
+
+bench::Case make_case(const Shape& s, const char* impl, const char* dtype, std::size_t w_bytes) {
+  bench::Case c;
+  c.op = "gemm";
+  c.impl = impl;
+  c.dtype = dtype;
+  c.shape = shape_name(s);
+  c.flops = 2.0 * s.M * s.N * s.K;
+  c.bytes = 4.0 * s.M * s.K + static_cast<double>(w_bytes) * s.N * s.K + 4.0 * s.M * s.N;
+  c.bound = bench::Bound::compute;
+  c.threaded = true;
+  c.summary = s.M == 576 && s.N == 2048 && s.K == 2048;
+#ifdef DSVL_BENCH_WITH_OPENBLAS
+  c.peer = "openblas";
+#endif
+  return c;
+}
+
+template <class Tag, class W>
+void add_case(const Shape& s, const char* impl, const char* dtype) {
+  bench::Case c = make_case(s, impl, dtype, sizeof(W));
+  c.threaded = !std::is_same_v<Tag, scalar_tag>;
+  c.setup = [s](ThreadPool& pool) {
+    auto o = operands(s);
+    return std::function<void()>([o, &pool] {
+      if constexpr (std::is_same_v<W, bf16>)
+        kernels::gemm(Tag{}, std::as_const(o->a).view(), std::as_const(o->w_bf16).view(), View<const float, 1>{},
+                      o->c.view(), pool);
+      else
+        kernels::gemm(Tag{}, std::as_const(o->a).view(), std::as_const(o->w).view(), View<const float, 1>{},
+                      o->c.view(), pool);
+    });
+  };
+  bench::registry().push_back(std::move(c));
+}
+
+#ifdef DSVL_BENCH_WITH_OPENBLAS
+void add_openblas_case(const Shape& s) {
+  bench::Case c = make_case(s, "openblas", "f32", 4);
+  c.peer.clear();
+  c.setup = [s](ThreadPool& pool) {
+    auto o = operands(s);
+    const int threads = pool.size();
+    return std::function<void()>([o, s, threads] {
+      openblas_set_num_threads(threads);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s.M), static_cast<int>(s.N),
+                  static_cast<int>(s.K), 1.0f, o->a.data(), static_cast<int>(s.K), o->w.data(), static_cast<int>(s.K),
+                  0.0f, o->c.data(), static_cast<int>(s.N));
+    });
+  };
+  bench::registry().push_back(std::move(c));
+}
+#endif
+
+void add_shape(const Shape& s, bool with_scalar) {
+  if (with_scalar) {
+    add_case<scalar_tag, float>(s, "scalar", "f32");
+    add_case<scalar_tag, bf16>(s, "scalar", "bf16");
+  }
+  add_case<xsimd_tag<>, float>(s, "xsimd", "f32");
+  add_case<xsimd_tag<>, bf16>(s, "xsimd", "bf16");
+  add_case<hwy_tag, float>(s, "hwy", "f32");
+  add_case<hwy_tag, bf16>(s, "hwy", "bf16");
+#ifdef DSVL_BENCH_WITH_OPENBLAS
+  add_openblas_case(s);
+#endif
+}
+
+DSVL_BENCH_REGISTER(add_shape(kScalarShape, true); for (const Shape& s : kShapes) add_shape(s, false));
+}  // namespace
