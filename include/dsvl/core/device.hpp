@@ -157,7 +157,9 @@ CopyRows copy_rows(const V& v, const char* name) {
   for (std::size_t d = 0; d + 2 < R; ++d)
     DSVL_CHECK(v.shape(d) <= 1 || v.stride(d) == v.stride(d + 1) * v.shape(d + 1), "dsvl::copy", name,
                ": leading dimensions must collapse into one stride");
-  const std::int64_t pitch = (R == 1 || rows <= 1) ? cols : v.stride(R - 2);
+  std::int64_t pitch = cols;
+  if constexpr (R > 1)
+    if (rows > 1) pitch = v.stride(R - 2);
   DSVL_CHECK(pitch >= cols, "dsvl::copy", name, " has overlapping or reversed rows (row stride ", pitch,
              ", row length ", cols, ")");
   return {rows, cols, pitch};
