@@ -1,1 +1,41 @@
 #pragma once
+// Pixel unshuffle (torch.nn.functional.pixel_unshuffle on one image): each r x r block of
+// pixels becomes r*r channels,
+//   y[c*r*r + i*r + j, h, w] = x[c, h*r + i, w*r + j]
+// x: (C, H, W) f32, y: (C*r*r, H/r, W/r) f32; H and W must be multiples of r >= 1 (an error
+// otherwise). Any strides with a contiguous last dimension; y must not overlap x. Sizes may be 0.
+// This is DeepSeek-VL2's projector unfold (kernel 2, stride 2, channel order c*4 + kh*2 + kw)
+// once its 27x27 grid is zero-padded to 28x28.
+
+#include <cstdint>
+
+#include "dsvl/kernels/check.hpp"
+#include "dsvl/kernels/native.hpp"
+
+namespace dsvl::kernels {
+
+namespace detail {
+inline void check_pixel_unshuffle(View<const float, 3> x, std::int64_t r, View<float, 3> y) {
+  constexpr const char* where = "kernels::pixel_unshuffle";
+  check_rows_view(where, "x", x);
+  check_rows_view(where, "y", y);
+  DSVL_CHECK(r >= 1, where, "factor r = ", r, " must be at least 1");
+  DSVL_CHECK(x.shape(1) % r == 0 && x.shape(2) % r == 0, where, "x is (", x.shape(0), ", ", x.shape(1), ", ",
+             x.shape(2), "), H and W must be multiples of r = ", r);
+  DSVL_CHECK(y.shape(0) == x.shape(0) * r * r && y.shape(1) == x.shape(1) / r && y.shape(2) == x.shape(2) / r, where,
+             "y is (", y.shape(0), ", ", y.shape(1), ", ", y.shape(2), "), expected (C*r*r, H/r, W/r) = (",
+             x.shape(0) * r * r, ", ", x.shape(1) / r, ", ", x.shape(2) / r, ")");
+}
+}  // namespace detail
+
+inline void pixel_unshuffle(scalar_tag, View<const float, 3> x, std::int64_t r, View<float, 3> y) {
+  detail::check_pixel_unshuffle(x, r, y);
+  const std::int64_t C = x.shape(0), Ho = y.shape(1), Wo = y.shape(2);
+  for (std::int64_t c = 0; c < C; ++c)
+    for (std::int64_t i = 0; i < r; ++i)
+      for (std::int64_t j = 0; j < r; ++j)
+        for (std::int64_t h = 0; h < Ho; ++h)
+          for (std::int64_t w = 0; w < Wo; ++w) y(c * r * r + i * r + j, h, w) = x(c, h * r + i, w * r + j);
+}
+
+}  // namespace dsvl::kernels
