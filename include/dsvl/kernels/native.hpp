@@ -52,10 +52,12 @@ inline constexpr bool has_no_kernel = false;
 // Declares, next to an op's scalar reference, the overload that a device tag (one that does not
 // derive from scalar_tag) reaches when it has no kernel for the op: it stops the build with a
 // sentence instead of a page of candidates. It takes a C variadic, the worst possible match, so
-// it is chosen only when no real kernel is viable.
+// it is chosen only when no real kernel is viable, and it does not exist for a tag that has the
+// kernel (then a wrong call gets the compiler's usual candidate list, which names the kernel).
 #define DSVL_DEVICE_KERNEL_REQUIRED(op_name)                                                           \
   template <class Tag>                                                                                 \
-    requires(!std::is_base_of_v<::dsvl::scalar_tag, Tag>)                                              \
+    requires(!std::is_base_of_v<::dsvl::scalar_tag, Tag> &&                                            \
+             !::dsvl::kernels::native_v<::dsvl::kernels::op::op_name, Tag>)                            \
   void op_name(Tag, ...) {                                                                             \
     static_assert(::dsvl::kernels::detail::has_no_kernel<Tag>,                                         \
                   "dsvl: this policy's kernel tag has no '" #op_name "' kernel, and device policies "   \
