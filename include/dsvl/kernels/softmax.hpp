@@ -8,7 +8,7 @@
 // row 0); with mask.valid >= 0, columns s >= valid are masked (key padding). Masked entries become
 // exactly 0. A row with no unmasked entry, or whose unmasked entries are all -inf, becomes all zeros
 // (PyTorch would give NaN). Subtracting the row maximum keeps large finite inputs (1e30) and -inf
-// entries from overflowing; +inf or NaN inputs give NaN.
+// entries from overflowing; +inf or NaN inputs give unspecified values (NaN in the reference).
 
 #include <algorithm>
 #include <cmath>
