@@ -359,9 +359,9 @@ TEST_CASE("safetensors: bad shapes") {
     return R"({"a": {"dtype": "F32", "shape": )" + shape + R"(, "data_offsets": )" + offsets + "}}";
   };
   CHECK(open_error(dir, entry("[2, -1]"), d8) == "tensor 'a': shape [2,-1] has a negative or too large extent -1");
-  CHECK(open_error(dir, entry("[2.5]"), d8) == "tensor 'a': shape 2.5 has an extent that is a non-integer number, expected an integer");
-  CHECK(open_error(dir, entry("[2.0]"), d8) == "tensor 'a': shape 2.0 has an extent that is a non-integer number, expected an integer");
-  CHECK(open_error(dir, entry(R"(["2"])"), d8) == "tensor 'a': shape \"2\" has an extent that is a string, expected an integer");
+  CHECK(open_error(dir, entry("[2.5]"), d8) == "tensor 'a': shape [2.5] has an extent that is a non-integer number, expected an integer");
+  CHECK(open_error(dir, entry("[2.0]"), d8) == "tensor 'a': shape [2.0] has an extent that is a non-integer number, expected an integer");
+  CHECK(open_error(dir, entry(R"(["2"])"), d8) == "tensor 'a': shape [\"2\"] has an extent that is a string, expected an integer");
   CHECK(open_error(dir, entry("[9223372036854775808]"), d8) ==
         "tensor 'a': shape [9223372036854775808] has a negative or too large extent 9223372036854775808");
   CHECK(open_error(dir, entry("[4611686018427387904, 4]"), d8) ==
@@ -385,8 +385,8 @@ TEST_CASE("safetensors: bad data offsets") {
   CHECK(open_error(dir, entry("[8, 16]"), d8) == "tensor 'a': data_offsets [8,16] run past the data region (8 bytes)");
   CHECK(open_error(dir, entry("[0, 18446744073709551615]"), d8) ==
         "tensor 'a': \"data_offsets\" [0,18446744073709551615] are not two non-negative integers");
-  CHECK(open_error(dir, entry("[0, 4]"), d8) == "tensor 'a': data_offsets [0,4] span 4 bytes, but F32 shape [2] needs 8");
-  CHECK(open_error(dir, entry("[0, 8]", "[1]"), d8) == "tensor 'a': data_offsets [0,8] span 8 bytes, but F32 shape [1] needs 4");
+  CHECK(open_error(dir, entry("[0, 4]"), d8) == "tensor 'a': data_offsets [0,4] span 4 bytes, but F32 shape [2] needs 8 bytes");
+  CHECK(open_error(dir, entry("[0, 8]", "[1]"), d8) == "tensor 'a': data_offsets [0,8] span 8 bytes, but F32 shape [1] needs 4 bytes");
 
   // Overlap, in whichever order the header lists the tensors.
   const std::string two = R"({"z": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
@@ -491,6 +491,21 @@ TEST_CASE("checkpoint: sharded, through model.safetensors.index.json") {
   write_bytes(dir / "model-00002-of-00002.safetensors", "xx");
   const fs::path shard2 = dir / "model-00002-of-00002.safetensors";
   CHECK(error_of(shard2, [&] { Checkpoint::open(dir.path); }) == "file is 2 bytes, shorter than the 8-byte header length");
+}
+
+TEST_CASE("checkpoint: symlinked files, as in the Hugging Face cache") {
+  TempDir dir;
+  fs::create_directories(dir / "blobs");
+  fs::create_directories(dir / "snapshot");
+  SafeTensorsWriter w;
+  w.add("a", Tensor<float, 1>({2}));
+  w.write(dir / "blobs" / "1234");
+  write_bytes(dir / "blobs" / "5678", R"({"weight_map": {"a": "model-00001-of-000001.safetensors"}})");
+  fs::create_symlink("../blobs/1234", dir / "snapshot" / "model-00001-of-000001.safetensors");
+  fs::create_symlink("../blobs/5678", dir / "snapshot" / "model.safetensors.index.json");
+  const Checkpoint c = Checkpoint::open(dir / "snapshot");
+  CHECK(c.names() == std::vector<std::string_view>{"a"});
+  CHECK(c.view<float, 1>("a").shape(0) == 2);
 }
 
 TEST_CASE("checkpoint: the real DeepSeek-VL2 index") {

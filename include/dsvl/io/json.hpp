@@ -18,7 +18,6 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -30,19 +29,62 @@ namespace dsvl::io {
 
 namespace detail {
 
-// The enclosing keys of the value being parsed, for duplicate-key messages.
-struct JsonFrame {
-  bool is_object = false;
-  std::string key;  // the object's current key; unused for arrays
-  std::unordered_set<std::string> keys;
-};
+// A SAX pass over valid JSON that fails on a key repeated within one object (nlohmann's DOM parser
+// keeps the last silently). Each object's keys are kept until its end.
+class DuplicateKeyCheck {
+ public:
+  using json = nlohmann::json;
+  explicit DuplicateKeyCheck(const std::string& where) : where_(where) {}
 
-inline std::string frame_path(const std::vector<JsonFrame>& frames) {
-  std::string p;
-  for (std::size_t i = 0; i + 1 < frames.size(); ++i)
-    p += "/" + (frames[i].is_object ? frames[i].key : std::string("[]"));
-  return p.empty() ? "/" : p;
-}
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(json::number_integer_t) { return true; }
+  bool number_unsigned(json::number_unsigned_t) { return true; }
+  bool number_float(json::number_float_t, const json::string_t&) { return true; }
+  bool string(json::string_t&) { return true; }
+  bool binary(json::binary_t&) { return true; }
+  bool start_object(std::size_t) { return push(true); }
+  bool start_array(std::size_t) { return push(false); }
+  bool end_array() { return pop(); }
+  bool key(json::string_t& k) {
+    frames_.back().keys.push_back(k);
+    return true;
+  }
+  bool end_object() {
+    auto& keys = frames_.back().keys;
+    std::sort(keys.begin(), keys.end());
+    if (const auto dup = std::adjacent_find(keys.begin(), keys.end()); dup != keys.end()) {
+      const std::string key = *dup;
+      fail(where_, "invalid JSON: duplicate key \"", key, "\" in object ", path());
+    }
+    return pop();
+  }
+  bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+
+ private:
+  struct Frame {
+    bool is_object;
+    std::vector<std::string> keys;  // the last is the current key until the object ends
+  };
+  bool push(bool is_object) {
+    frames_.push_back({is_object, {}});
+    return true;
+  }
+  bool pop() {
+    frames_.pop_back();
+    return true;
+  }
+  // The path of the innermost frame, from the current keys of the enclosing objects.
+  std::string path() const {
+    std::string p;
+    for (std::size_t i = 0; i + 1 < frames_.size(); ++i)
+      p += "/" + (frames_[i].is_object ? frames_[i].keys.back() : std::string("[]"));
+    return p.empty() ? "/" : p;
+  }
+
+  const std::string& where_;
+  std::vector<Frame> frames_;
+};
 
 inline const char* json_kind(const nlohmann::json& j) noexcept {
   if (j.is_number_integer()) return "an integer";
@@ -108,33 +150,17 @@ T json_as(const nlohmann::json& j, const std::string& path, const std::string& w
 // Parses `text`; `where` (usually the file path) prefixes every error. Errors: "invalid JSON:
 // parse error at line L, column C: ..." and "invalid JSON: duplicate key \"k\" in object /a/b".
 inline nlohmann::json parse_json(std::string_view text, const std::string& where) {
-  std::vector<detail::JsonFrame> frames;
-  const nlohmann::json::parser_callback_t on_event = [&](int, nlohmann::json::parse_event_t event,
-                                                         nlohmann::json& parsed) {
-    using E = nlohmann::json::parse_event_t;
-    switch (event) {
-      case E::object_start: frames.push_back({true, {}, {}}); break;
-      case E::array_start: frames.push_back({false, {}, {}}); break;
-      case E::object_end:
-      case E::array_end: frames.pop_back(); break;
-      case E::key: {
-        auto& top = frames.back();
-        top.key = parsed.get<std::string>();
-        if (!top.keys.insert(top.key).second)
-          fail(where, "invalid JSON: duplicate key \"", top.key, "\" in object ", detail::frame_path(frames));
-        break;
-      }
-      case E::value: break;
-    }
-    return true;
-  };
+  nlohmann::json j;
   try {
-    return nlohmann::json::parse(text.begin(), text.end(), on_event);
+    j = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
     std::string msg = e.what();  // "[json.exception.parse_error.101] parse error at line 1, ..."
     if (const auto p = msg.find("] "); p != std::string::npos) msg.erase(0, p + 2);
     fail(where, "invalid JSON: ", msg);
   }
+  detail::DuplicateKeyCheck check(where);
+  nlohmann::json::sax_parse(text.begin(), text.end(), &check);
+  return j;
 }
 
 // Reads and parses a whole file. Errors name the file: cannot be opened, or as parse_json.

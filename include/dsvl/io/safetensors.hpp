@@ -211,7 +211,7 @@ inline TensorInfo parse_entry(const std::string& name, const nlohmann::json& e, 
   std::int64_t nonzero_product = 1;
   for (const auto& d : shape) {
     if (!d.is_number_integer())
-      fail_tensor(t, "shape ", d.dump(), " has an extent that is ", json_kind(d), ", expected an integer");
+      fail_tensor(t, "shape ", shape.dump(), " has an extent that is ", json_kind(d), ", expected an integer");
     const auto v = json_index(d);
     if (!v) fail_tensor(t, "shape ", shape.dump(), " has a negative or too large extent ", d.dump());
     if (*v > 0 && nonzero_product > std::numeric_limits<std::int64_t>::max() / *v)
@@ -234,7 +234,7 @@ inline TensorInfo parse_entry(const std::string& name, const nlohmann::json& e, 
     fail_tensor(t, "data_offsets ", offsets.dump(), " run past the data region (", data.size(), " bytes)");
   if (*end - *begin != nbytes)
     fail_tensor(t, "data_offsets ", offsets.dump(), " span ", *end - *begin, " bytes, but ", dtype_str, " shape ",
-                shape_str(t.shape), " needs ", nbytes);
+                shape_str(t.shape), " needs ", nbytes, " bytes");
   t.bytes = data.subspan(static_cast<std::size_t>(*begin), static_cast<std::size_t>(nbytes));
   return t;
 }
@@ -318,9 +318,9 @@ void gather_bytes(View<T, R> v, std::byte* out) {
 
 }  // namespace detail
 
-// A zero-copy view of a tensor's data. Errors (naming file and tensor): the dtype is not
-// dtype_of<T>(); the rank is not R (a scalar reads as R == 1, shape {1}); the data is not aligned
-// to alignof(T) (see the header comment).
+// A zero-copy view of a tensor's data (a null pointer for an empty tensor). Errors (naming file
+// and tensor): the dtype is not dtype_of<T>(); the rank is not R (a scalar reads as R == 1, shape
+// {1}); the data is not aligned to alignof(T) (see the top of this header).
 template <class T, std::size_t R>
 View<const T, R> tensor_view(const TensorInfo& t) {
   using U = std::remove_const_t<T>;
