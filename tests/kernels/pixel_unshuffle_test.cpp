@@ -11,8 +11,10 @@ using namespace dsvl::test;
 TEST_CASE_TEMPLATE("pixel_unshuffle matches the scalar reference", Tag, xsimd_tag<>, hwy_tag) {
   for (std::int64_t r : {1, 2, 3, 4}) {
     for (std::int64_t C : {0, 1, 3}) {
-      for (std::int64_t n : {0, 1, 3, 5, 9, 17, 33}) {
-        const std::int64_t H = n * r, W = (n + 2) * r, ldx = W + 5, ldy = W / r + 3;
+      for (std::int64_t n : {0, 1, 3, 5, 9, 14, 17, 33}) {
+       for (bool packed_y : {false, true}) {  // packed (Ho, Wo) planes of y are one gather segment each
+        const std::int64_t H = n * r, W = (n + 2) * r, ldx = W + 5, ldy = W / r + (packed_y ? 0 : 3);
+        CAPTURE(packed_y);
         CAPTURE(r);
         CAPTURE(C);
         CAPTURE(n);
@@ -25,6 +27,7 @@ TEST_CASE_TEMPLATE("pixel_unshuffle matches the scalar reference", Tag, xsimd_ta
         kernels::pixel_unshuffle(scalar_tag{}, xv, r, View<float, 3>(want.data(), ys, yst));
         kernels::pixel_unshuffle(Tag{}, xv, r, View<float, 3>(got.data(), ys, yst));
         CHECK(std::equal(got.data(), got.data() + got.size(), want.data()));
+       }
       }
     }
   }

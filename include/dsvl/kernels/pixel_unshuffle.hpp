@@ -8,6 +8,7 @@
 // once its 27x27 grid is zero-padded to 28x28.
 
 #include <cstdint>
+#include <vector>
 
 #include "dsvl/kernels/check.hpp"
 #include "dsvl/kernels/native.hpp"
@@ -25,6 +26,29 @@ inline void check_pixel_unshuffle(View<const float, 3> x, std::int64_t r, View<f
   DSVL_CHECK(y.shape(0) == x.shape(0) * r * r && y.shape(1) == x.shape(1) / r && y.shape(2) == x.shape(2) / r, where,
              "y is (", y.shape(0), ", ", y.shape(1), ", ", y.shape(2), "), expected (C*r*r, H/r, W/r) = (",
              x.shape(0) * r * r, ", ", x.shape(1) / r, ", ", x.shape(2) / r, ")");
+  DSVL_CHECK(x.shape(2) <= INT32_MAX, where, "W = ", x.shape(2), " must fit int32 offsets");
+}
+
+// For the SIMD versions: every output plane (c, i, j) is `count` segments of `length` elements,
+// segment n at y plane + n * y_step reading x[c, i, j] + n * x_step + offset[q] (a gather). When
+// the planes of y are packed, one segment per plane covers all Ho*Wo outputs, so short rows
+// (VL2: 14) still fill vectors; otherwise one segment per row.
+struct UnshuffleSegments {
+  std::int64_t count = 0, length = 0, x_step = 0, y_step = 0;
+  std::vector<std::int32_t> offset;
+};
+inline UnshuffleSegments unshuffle_segments(View<const float, 3> x, std::int64_t r, View<float, 3> y) {
+  const std::int64_t Ho = y.shape(1), Wo = y.shape(2);
+  UnshuffleSegments s;
+  const bool packed = (Ho <= 1 || y.stride(1) == Wo) && (Ho - 1) * r * x.stride(1) + (Wo - 1) * r <= INT32_MAX;
+  s.count = packed ? 1 : Ho;
+  s.length = packed ? Ho * Wo : Wo;
+  s.x_step = r * x.stride(1);
+  s.y_step = y.stride(1);
+  s.offset.resize(static_cast<std::size_t>(s.length));
+  for (std::int64_t q = 0; q < s.length; ++q)
+    s.offset[static_cast<std::size_t>(q)] = static_cast<std::int32_t>(packed ? q / Wo * s.x_step + q % Wo * r : q * r);
+  return s;
 }
 }  // namespace detail
 

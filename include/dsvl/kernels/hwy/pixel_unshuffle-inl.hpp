@@ -5,53 +5,32 @@
 #define DSVL_KERNELS_HWY_PIXEL_UNSHUFFLE_INL_H_
 #endif
 
-#include <algorithm>
 #include <cstdint>
 
 #include "dsvl/core/view.hpp"
 #include "dsvl/kernels/hwy/simd-inl.hpp"
+#include "dsvl/kernels/pixel_unshuffle.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace dsvl::kernels::HWY_NAMESPACE {
 
-// One output row per (c, i, j) and block row h: every r-th element of an input row, starting at j.
 inline void PixelUnshuffle(View<const float, 3> x, std::int64_t r, View<float, 3> y) {
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
-  const std::int64_t C = x.shape(0), Ho = y.shape(1), Wo = y.shape(2), Wv = Wo - Wo % L;
-  const auto stride_idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(r)));
-  for (std::int64_t c = 0; c < C; ++c)
+  const kernels::detail::UnshuffleSegments seg = kernels::detail::unshuffle_segments(x, r, y);
+  const std::int32_t* off = seg.offset.data();
+  const std::int64_t n = seg.length, nv = n - n % L;
+  for (std::int64_t c = 0; c < x.shape(0); ++c)
     for (std::int64_t i = 0; i < r; ++i)
-      for (std::int64_t h = 0; h < Ho; ++h) {
-        const float* src = x.data() + c * x.stride(0) + (h * r + i) * x.stride(1);
-        float* dst0 = y.data() + (c * r * r + i * r) * y.stride(0) + h * y.stride(1);
-        if (r == 1) {
-          std::copy(src, src + Wo, dst0);
-          continue;
+      for (std::int64_t j = 0; j < r; ++j)
+        for (std::int64_t g = 0; g < seg.count; ++g) {
+          const float* src = x.data() + c * x.stride(0) + i * x.stride(1) + j + g * seg.x_step;
+          float* dst = y.data() + (c * r * r + i * r + j) * y.stride(0) + g * seg.y_step;
+          std::int64_t q = 0;
+          for (; q < nv; q += L) hn::StoreU(hn::GatherIndex(d, src, hn::LoadU(di, off + q)), d, dst + q);
+          for (; q < n; ++q) dst[q] = src[off[q]];
         }
-        if (r == 2) {  // even and odd columns in one deinterleaving load
-          float* dst1 = dst0 + y.stride(0);
-          std::int64_t w = 0;
-          for (; w < Wv; w += L) {
-            hn::Vec<decltype(d)> even, odd;
-            hn::LoadInterleaved2(d, src + 2 * w, even, odd);
-            hn::StoreU(even, d, dst0 + w);
-            hn::StoreU(odd, d, dst1 + w);
-          }
-          for (; w < Wo; ++w) {
-            dst0[w] = src[2 * w];
-            dst1[w] = src[2 * w + 1];
-          }
-          continue;
-        }
-        for (std::int64_t j = 0; j < r; ++j) {
-          float* dst = dst0 + j * y.stride(0);
-          std::int64_t w = 0;
-          for (; w < Wv; w += L) hn::StoreU(hn::GatherIndex(d, src + w * r + j, stride_idx), d, dst + w);
-          for (; w < Wo; ++w) dst[w] = src[w * r + j];
-        }
-      }
 }
 
 }  // namespace dsvl::kernels::HWY_NAMESPACE

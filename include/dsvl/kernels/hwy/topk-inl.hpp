@@ -27,7 +27,6 @@ inline void TopK(View<const float, 2> x, std::int64_t k, View<float, 2> values, 
   const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
   const std::int64_t E = x.shape(1), Ev = E - E % L;
   constexpr float kInf = std::numeric_limits<float>::infinity();
-  std::vector<float> lane_v(static_cast<std::size_t>(L)), lane_i(static_cast<std::size_t>(L));
   std::vector<std::int32_t> order;
   const V step = hn::Set(d, static_cast<float>(L)), none = hn::Set(d, static_cast<float>(E));
   for (std::int64_t t = 0; t < x.shape(0); ++t) {
@@ -53,18 +52,15 @@ inline void TopK(View<const float, 2> x, std::int64_t k, View<float, 2> values, 
         bv = hn::IfThenElse(take, v, bv);
         bi = hn::IfThenElse(take, idx, bi);
       }
-      hn::StoreU(bv, d, lane_v.data());
-      hn::StoreU(bi, d, lane_i.data());
-      float mv = -kInf, mi = static_cast<float>(E);
+      // The best lane: largest value, then lowest index (lanes without a candidate hold none).
+      const V top = hn::MaxOfLanes(d, bv);
+      float mv = hn::GetLane(top), mi = hn::GetLane(hn::MinOfLanes(d, hn::IfThenElse(hn::Eq(bv, top), bi, none)));
       auto consider = [&](float v, float i) {
         if ((v < pv || (v == pv && i > pi)) && (v > mv || (v == mv && i < mi))) {
           mv = v;
           mi = i;
         }
       };
-      for (std::int64_t l = 0; l < L; ++l)
-        if (lane_i[static_cast<std::size_t>(l)] < static_cast<float>(E))
-          consider(lane_v[static_cast<std::size_t>(l)], lane_i[static_cast<std::size_t>(l)]);
       for (std::int64_t e = Ev; e < E; ++e) consider(xr[e], static_cast<float>(e));
       ir[n] = static_cast<std::int32_t>(mi);
       vr[n] = xr[ir[n]];

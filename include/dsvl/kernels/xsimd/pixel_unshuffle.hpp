@@ -1,5 +1,4 @@
 #pragma once
-#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -30,27 +29,20 @@ inline constexpr bool native_v<op::pixel_unshuffle, xsimd_tag<Arch>> = true;
 template <class Arch>
 void pixel_unshuffle(xsimd_tag<Arch>, View<const float, 3> x, std::int64_t r, View<float, 3> y) {
   detail::check_pixel_unshuffle(x, r, y);
-  using B = xs::fbatch<Arch>;
-  constexpr std::int64_t L = B::size;
-  const std::int64_t C = x.shape(0), Ho = y.shape(1), Wo = y.shape(2), Wv = Wo - Wo % L;
-  alignas(64) std::int32_t stride_idx[L];  // lane l reads column l*r of the block row
-  for (std::int64_t l = 0; l < L; ++l) stride_idx[l] = static_cast<std::int32_t>(l * r);
-  for (std::int64_t c = 0; c < C; ++c)
+  constexpr std::int64_t L = xs::fbatch<Arch>::size;
+  const detail::UnshuffleSegments seg = detail::unshuffle_segments(x, r, y);
+  const std::int32_t* off = seg.offset.data();
+  const std::int64_t n = seg.length, nv = n - n % L;
+  for (std::int64_t c = 0; c < x.shape(0); ++c)
     for (std::int64_t i = 0; i < r; ++i)
-      for (std::int64_t h = 0; h < Ho; ++h) {
-        const float* src = x.data() + c * x.stride(0) + (h * r + i) * x.stride(1);
-        float* dst0 = y.data() + (c * r * r + i * r) * y.stride(0) + h * y.stride(1);
-        if (r == 1) {
-          std::copy(src, src + Wo, dst0);
-          continue;
+      for (std::int64_t j = 0; j < r; ++j)
+        for (std::int64_t g = 0; g < seg.count; ++g) {
+          const float* src = x.data() + c * x.stride(0) + i * x.stride(1) + j + g * seg.x_step;
+          float* dst = y.data() + (c * r * r + i * r + j) * y.stride(0) + g * seg.y_step;
+          std::int64_t q = 0;
+          for (; q < nv; q += L) detail::xsimd_gather<Arch>(src, off + q).store_unaligned(dst + q);
+          for (; q < n; ++q) dst[q] = src[off[q]];
         }
-        for (std::int64_t j = 0; j < r; ++j) {
-          float* dst = dst0 + j * y.stride(0);
-          std::int64_t w = 0;
-          for (; w < Wv; w += L) detail::xsimd_gather<Arch>(src + w * r + j, stride_idx).store_unaligned(dst + w);
-          for (; w < Wo; ++w) dst[w] = src[w * r + j];
-        }
-      }
 }
 
 }  // namespace dsvl::kernels

@@ -59,8 +59,11 @@ void topk(xsimd_tag<Arch>, View<const float, 2> x, std::int64_t k, View<float, 2
           mi = i;
         }
       };
-      for (std::int64_t l = 0; l < L; ++l)
-        if (lane_i[l] < static_cast<float>(E)) consider(lane_v[l], lane_i[l]);
+      for (std::int64_t l = 0; l < L; ++l)  // lanes hold candidates or none (index E)
+        if (lane_v[l] > mv || (lane_v[l] == mv && lane_i[l] < mi)) {
+          mv = lane_v[l];
+          mi = lane_i[l];
+        }
       for (std::int64_t e = Ev; e < E; ++e) consider(xr[e], static_cast<float>(e));
       ir[n] = static_cast<std::int32_t>(mi);
       vr[n] = xr[ir[n]];
