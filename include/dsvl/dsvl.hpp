@@ -10,4 +10,6 @@
 #include "dsvl/core/view.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/policy/tags.hpp"
+#include "dsvl/io/json.hpp"
+#include "dsvl/io/safetensors.hpp"
 #include "dsvl/kernels/kernels.hpp"
