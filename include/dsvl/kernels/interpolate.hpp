@@ -17,8 +17,10 @@
 //    scale), support = s * max(scale, 1) with s = 1 (bilinear) or 2 (bicubic); taps are the input
 //    indices in [int(centre-support+0.5), int(centre+support+0.5)) within [0, in), weighted by the
 //    kernel at (i - centre + 0.5) / max(scale, 1) (triangle; cubic with a = -0.5) and normalised to
-//    sum 1. When upsampling this equals the plain bilinear path (align_corners false), but bicubic
-//    differs (a = -0.5 and taps past the border are dropped, not clamped).
+//    sum 1. When upsampling, antialiased bilinear equals the plain path up to rounding with
+//    align_corners false, but not with align_corners true (the centre keeps the half-pixel
+//    offset), and antialiased bicubic differs (a = -0.5, taps past the border dropped, not
+//    clamped); all as torch 2.15 computes them.
 
 #include <algorithm>
 #include <cmath>
