@@ -60,9 +60,11 @@ TEST_CASE("interpolate keeps an image of the same size and rejects empty sizes")
 }
 
 // Fixtures from tools/reference/kernel_vision.py (torch.nn.functional.interpolate, f32 CPU).
-// Tolerance: torch computes the same weights in the same f32 / f64 steps, but its kernels may
-// contract multiply-adds and order the additions differently: inputs are N(0, 1) (|x| < 5), so
-// a few ulps of 5 (measured: 7.2e-7 over all 72 cases with torch 2.15).
+// Tolerance: the same weights in the same f32 / f64 steps, but whether multiply-adds are fused
+// depends on the compiler and instruction set (torch's and ours), which moves each cubic weight
+// by a few ulps (its polynomial cancels) and each sum by an ulp or two: with up to 16 taps and
+// |x| < 5 (N(0, 1) inputs) that stays below 1e-5. Measured: 7.2e-7 with FMA (AVX2, AVX-512),
+// 2.4e-6 without (SSE4.2 build), torch 2.15.
 TEST_CASE("interpolate matches PyTorch") {
   std::ifstream f(std::string(DSVL_TEST_DATA_DIR) + "/kernels/vision.json");
   REQUIRE(f.good());
@@ -87,7 +89,7 @@ TEST_CASE("interpolate matches PyTorch") {
     kernels::interpolate(scalar_tag{}, view<const float>(x.data(), {C, H, W}), p, view(got.data(), {C, Ho, Wo}));
     const auto d = compare(got.data(), want.data(), C * Ho * Wo);
     worst = std::max(worst, d.max_abs);
-    DSVL_CHECK_CLOSE(got.data(), want.data(), C * Ho * Wo, 2e-6, 0.0);
+    DSVL_CHECK_CLOSE(got.data(), want.data(), C * Ho * Wo, 1e-5, 0.0);
   }
   MESSAGE("interpolate vs torch: max abs error " << worst);
 }
