@@ -9,6 +9,7 @@
 // a time with independent accumulators, rows split across the pool's threads (gemv_rows below).
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #include "dsvl/core/dtype.hpp"
@@ -32,8 +33,10 @@ void check_gemv(View<const float, 1> x, View<const W, 2> w, View<const float, 1>
   check_bias(where, bias, w.shape(0));
 }
 
-// The row loop that the SIMD policies share: y[n] for blocks of Kernel::rows rows, split over the
-// pool (each thread at least ~32K weights, so a small product stays on one thread). Kernel provides
+// The row loop that the SIMD policies share: y[n] for blocks of Kernel::rows rows. Threads take
+// chunks of blocks from a shared counter (about 8 per thread, each at least ~32K weights), so a
+// thread that the OS delays does not hold up the others; a small product stays on the caller.
+// Kernel provides
 //   template <int R> static void dot(const float* x, const W* w, std::int64_t ldw, std::int64_t K,
 //                                    float* out);   // out[r] = sum_k w[r ldw + k] x[k], r < R
 // for R = Kernel::rows and R = 1.
@@ -43,23 +46,32 @@ void gemv_rows(View<const float, 1> x, View<const W, 2> w, View<const float, 1> 
   constexpr int R = Kernel::rows;
   const std::int64_t N = w.shape(0), K = w.shape(1), ldw = w.stride(0);
   const float* b = bias.empty() ? nullptr : bias.data();
-  const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 15) / (std::max<std::int64_t>(K, 1) * R));
-  pool.parallel_for(
-      0, (N + R - 1) / R,
-      [&](std::int64_t blk0, std::int64_t blk1) {
-        const std::int64_t n1 = std::min(N, blk1 * R);
-        std::int64_t n = blk0 * R;
-        float out[R];
-        for (; n + R <= n1; n += R) {
-          Kernel::template dot<R>(x.data(), w.data() + n * ldw, ldw, K, out);
-          for (int r = 0; r < R; ++r) y.data()[n + r] = b ? out[r] + b[n + r] : out[r];
-        }
-        for (; n < n1; ++n) {
-          Kernel::template dot<1>(x.data(), w.data() + n * ldw, ldw, K, out);
-          y.data()[n] = b ? out[0] + b[n] : out[0];
-        }
-      },
-      grain);
+  auto rows = [&](std::int64_t blk0, std::int64_t blk1) {
+    const std::int64_t n1 = std::min(N, blk1 * R);
+    std::int64_t n = blk0 * R;
+    float out[R];
+    for (; n + R <= n1; n += R) {
+      Kernel::template dot<R>(x.data(), w.data() + n * ldw, ldw, K, out);
+      for (int r = 0; r < R; ++r) y.data()[n + r] = b ? out[r] + b[n + r] : out[r];
+    }
+    for (; n < n1; ++n) {
+      Kernel::template dot<1>(x.data(), w.data() + n * ldw, ldw, K, out);
+      y.data()[n] = b ? out[0] + b[n] : out[0];
+    }
+  };
+  const std::int64_t blocks = (N + R - 1) / R;
+  const std::int64_t min_chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 15) / (std::max<std::int64_t>(K, 1) * R));
+  const std::int64_t chunk = std::max(min_chunk, blocks / (8 * std::int64_t{pool.size()}));
+  const std::int64_t chunks = (blocks + chunk - 1) / chunk;
+  if (chunks <= 1 || pool.size() == 1) {
+    rows(0, blocks);
+    return;
+  }
+  std::atomic<std::int64_t> next{0};
+  pool.run([&](int) {
+    for (std::int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
+      rows(i * chunk, std::min(blocks, (i + 1) * chunk));
+  });
 }
 }  // namespace detail
 
