@@ -65,7 +65,7 @@ TEST_CASE("vector erf and tanh accuracy") {
   const std::int64_t t_xs = max_ulp(xsimd_tanh, tanh_ref, -10, 10, 0x1p-16);
   MESSAGE("max erf error: hwy (dsvl Erf) ", e_hwy, " ulp, xsimd ", e_xs, " ulp; max tanh error: hwy ", t_hwy,
           " ulp, xsimd ", t_xs, " ulp");
-  CHECK(e_hwy <= 2);
+  CHECK(e_hwy <= 1);
   CHECK(e_xs <= 2);
   CHECK(t_hwy <= 4);
   CHECK(t_xs <= 4);
