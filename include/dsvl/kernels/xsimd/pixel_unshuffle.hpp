@@ -9,12 +9,16 @@ namespace dsvl::kernels {
 
 namespace detail {
 // p[idx[0]], ..., p[idx[L-1]] as one batch: a gather instruction on AVX2 and AVX-512 (xsimd
-// 8.1 has none for SSE, where the lanes are loaded one by one).
+// 8.1 gathers only int32 on AVX-512, so the bits are gathered as int32; it has no gather for
+// SSE, where the lanes are loaded one by one).
 template <class Arch>
 xs::fbatch<Arch> xsimd_gather(const float* p, const std::int32_t* idx) {
   using B = xs::fbatch<Arch>;
-  if constexpr (std::is_base_of_v<xsimd::avx2, Arch> || std::is_base_of_v<xsimd::avx512f, Arch>) {
-    return B::gather(p, xsimd::batch<std::int32_t, Arch>::load_unaligned(idx));
+  using I = xsimd::batch<std::int32_t, Arch>;
+  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+    return xsimd::bitwise_cast<B>(I::gather(reinterpret_cast<const std::int32_t*>(p), I::load_unaligned(idx)));
+  } else if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {
+    return B::gather(p, I::load_unaligned(idx));
   } else {
     alignas(64) float t[B::size];
     for (std::size_t i = 0; i < B::size; ++i) t[i] = p[idx[i]];
