@@ -1,6 +1,5 @@
 #pragma once
 #include <cstdint>
-#include <type_traits>
 
 #include "dsvl/kernels/pixel_unshuffle.hpp"
 #include "dsvl/kernels/xsimd/simd.hpp"
@@ -8,22 +7,21 @@
 namespace dsvl::kernels {
 
 namespace detail {
-// p[idx[0]], ..., p[idx[L-1]] as one batch: a gather instruction on AVX2 and AVX-512 (xsimd
-// 8.1 gathers only int32 on AVX-512, so the bits are gathered as int32; it has no gather for
-// SSE, where the lanes are loaded one by one).
+// p[idx[0]], ..., p[idx[L-1]] as one batch. xsimd 8.1 has no f32 gather for SSE or AVX-512
+// (its AVX-512 overloads are never selected), so the gather instructions are called directly,
+// as simd.hpp does for widening loads; SSE loads lane by lane.
 template <class Arch>
 xs::fbatch<Arch> xsimd_gather(const float* p, const std::int32_t* idx) {
   using B = xs::fbatch<Arch>;
-  using I = xsimd::batch<std::int32_t, Arch>;
-  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
-    return xsimd::bitwise_cast<B>(I::gather(reinterpret_cast<const std::int32_t*>(p), I::load_unaligned(idx)));
-  } else if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {
-    return B::gather(p, I::load_unaligned(idx));
-  } else {
-    alignas(64) float t[B::size];
-    for (std::size_t i = 0; i < B::size; ++i) t[i] = p[idx[i]];
-    return B::load_aligned(t);
-  }
+#if defined(__AVX512F__)
+  if constexpr (B::size == 16) return B(_mm512_i32gather_ps(_mm512_loadu_si512(idx), p, 4));
+#endif
+#if defined(__AVX2__)
+  if constexpr (B::size == 8) return B(_mm256_i32gather_ps(p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)), 4));
+#endif
+  alignas(64) float t[B::size];
+  for (std::size_t i = 0; i < B::size; ++i) t[i] = p[idx[i]];
+  return B::load_aligned(t);
 }
 }  // namespace detail
 
