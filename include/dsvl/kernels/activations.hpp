@@ -78,4 +78,9 @@ inline void swiglu(scalar_tag, View<const float, 2> gate, View<const float, 2> u
   }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(gelu_erf)
+DSVL_DEVICE_KERNEL_REQUIRED(gelu_tanh)
+DSVL_DEVICE_KERNEL_REQUIRED(silu)
+DSVL_DEVICE_KERNEL_REQUIRED(swiglu)
+
 }  // namespace dsvl::kernels

@@ -64,4 +64,8 @@ inline void scale(scalar_tag, View<const float, 2> x, float s, View<float, 2> ou
   }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(add)
+DSVL_DEVICE_KERNEL_REQUIRED(mul)
+DSVL_DEVICE_KERNEL_REQUIRED(scale)
+
 }  // namespace dsvl::kernels

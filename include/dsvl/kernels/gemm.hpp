@@ -55,4 +55,6 @@ void gemm(scalar_tag, View<const float, 2> a, View<const W, 2> w, View<const flo
   }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(gemm)
+
 }  // namespace dsvl::kernels

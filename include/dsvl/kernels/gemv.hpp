@@ -88,4 +88,6 @@ void gemv(scalar_tag, View<const float, 1> x, View<const W, 2> w, View<const flo
   }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(gemv)
+
 }  // namespace dsvl::kernels

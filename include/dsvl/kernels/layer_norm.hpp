@@ -91,4 +91,7 @@ void layer_norm2d(scalar_tag, View<const float, 3> x, View<const W, 1> weight, V
   }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(layer_norm)
+DSVL_DEVICE_KERNEL_REQUIRED(layer_norm2d)
+
 }  // namespace dsvl::kernels

@@ -107,4 +107,7 @@ inline void rope_interleaved(scalar_tag, View<float, 3> x, View<const float, 2> 
   }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(rope_half)
+DSVL_DEVICE_KERNEL_REQUIRED(rope_interleaved)
+
 }  // namespace dsvl::kernels

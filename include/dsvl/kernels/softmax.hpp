@@ -60,4 +60,6 @@ inline void softmax(scalar_tag, View<float, 2> x, float scale = 1.0f, SoftmaxMas
   }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(softmax)
+
 }  // namespace dsvl::kernels
