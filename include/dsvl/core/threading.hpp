@@ -1,6 +1,6 @@
 #pragma once
-// ThreadPool: a fixed set of workers that run one job at a time across all threads (the caller
-// is thread 0). parallel_for splits an index range into one contiguous chunk per thread, which
+// ThreadPool: a fixed set of workers that run one job at a time across all threads, the caller
+// included. parallel_for splits an index range into one contiguous chunk per thread, which
 // suits kernels whose work per index is uniform (rows of a GEMM, tokens of a norm).
 //
 // Waiting is a short spin followed by std::atomic::wait, so back-to-back kernels (decode) do not
@@ -32,7 +32,7 @@ class ThreadPool {
     if (n_threads <= 0) n_threads = default_threads();
     n_threads_ = n_threads;
     workers_.reserve(static_cast<std::size_t>(n_threads - 1));
-    for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -45,8 +45,10 @@ class ThreadPool {
 
   int size() const noexcept { return n_threads_; }
 
-  // Runs f(thread_index) once on every thread, 0 <= thread_index < size(); returns when all
-  // are done. The first exception thrown by any thread is rethrown here.
+  // Runs f(i) exactly once for every i in [0, size()), on up to size() threads at once, and
+  // returns when all are done. Indices are claimed by whichever threads are awake, the caller
+  // included, so a worker that the OS is slow to wake does not hold the call up. The first
+  // exception thrown by any f(i) is rethrown here.
   template <class F>
   void run(F&& f) {
     if (n_threads_ == 1 || in_job_) {
@@ -57,17 +59,20 @@ class ThreadPool {
     job_ = [](void* ctx, int i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
     ctx_ = static_cast<void*>(&f);
     error_ = nullptr;
-    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    next_index_.store(0, std::memory_order_relaxed);
+    const std::uint64_t g = generation_.load(std::memory_order_relaxed) + 1;
+    open_.store(g, std::memory_order_seq_cst);
+    generation_.store(g, std::memory_order_release);
     generation_.notify_all();
-    execute(0);
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-      if (spin < kSpins) {
-        DSVL_CPU_RELAX();
-      } else {
-        int p = pending_.load(std::memory_order_acquire);
-        if (p != 0) pending_.wait(p, std::memory_order_acquire);
-      }
+    claim_and_execute();
+    // Close the job: a worker waking from now on finds it closed and never touches f. Workers
+    // that joined before are waited for (they may still be running an index they claimed).
+    open_.store(0, std::memory_order_seq_cst);
+    for (int spin = 0;; ++spin) {
+      const int a = active_.load(std::memory_order_seq_cst);
+      if (a == 0) break;
+      if (spin < kSpins) DSVL_CPU_RELAX();
+      else active_.wait(a, std::memory_order_seq_cst);
     }
     if (error_) std::rethrow_exception(error_);
   }
@@ -108,18 +113,20 @@ class ThreadPool {
  private:
   static constexpr int kSpins = 1 << 14;
 
-  void execute(int i) noexcept {
-    in_job_ = true;
-    try {
-      job_(ctx_, i);
-    } catch (...) {
-      std::lock_guard g(error_mutex_);
-      if (!error_) error_ = std::current_exception();
+  void claim_and_execute() noexcept {
+    for (int i; (i = next_index_.fetch_add(1, std::memory_order_relaxed)) < n_threads_;) {
+      in_job_ = true;
+      try {
+        job_(ctx_, i);
+      } catch (...) {
+        std::lock_guard g(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      in_job_ = false;
     }
-    in_job_ = false;
   }
 
-  void worker_loop(int index) {
+  void worker_loop() {
     std::uint64_t seen = 0;
     for (;;) {
       std::uint64_t g = generation_.load(std::memory_order_acquire);
@@ -130,8 +137,11 @@ class ThreadPool {
       }
       seen = g;
       if (stop_.load(std::memory_order_relaxed)) return;
-      execute(index);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+      // Join job g only while it is open; the caller closes it before waiting for active_ == 0,
+      // and both sides use sequentially consistent order, so one of them sees the other.
+      active_.fetch_add(1, std::memory_order_seq_cst);
+      if (open_.load(std::memory_order_seq_cst) == g) claim_and_execute();
+      if (active_.fetch_sub(1, std::memory_order_seq_cst) == 1) active_.notify_all();
     }
   }
 
@@ -143,7 +153,9 @@ class ThreadPool {
   std::exception_ptr error_;
   std::mutex error_mutex_;
   std::atomic<std::uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> open_{0};  // the generation of the job workers may join, 0 if none
+  std::atomic<int> next_index_{0};
+  std::atomic<int> active_{0};          // workers inside a job
   std::atomic<bool> stop_{false};
   static inline thread_local bool in_job_ = false;
 };
