@@ -137,4 +137,6 @@ void conv2d(scalar_tag, View<const float, 3> x, View<const W, 4> w, View<const f
       }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(conv2d)
+
 }  // namespace dsvl::kernels

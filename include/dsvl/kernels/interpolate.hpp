@@ -180,4 +180,6 @@ inline void interpolate(scalar_tag, View<const float, 3> x, InterpParams p, View
       }
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(interpolate)
+
 }  // namespace dsvl::kernels

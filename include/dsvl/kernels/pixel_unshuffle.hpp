@@ -62,4 +62,6 @@ inline void pixel_unshuffle(scalar_tag, View<const float, 3> x, std::int64_t r, 
           for (std::int64_t w = 0; w < Wo; ++w) y(c * r * r + i * r + j, h, w) = x(c, h * r + i, w * r + j);
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(pixel_unshuffle)
+
 }  // namespace dsvl::kernels

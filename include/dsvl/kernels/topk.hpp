@@ -63,4 +63,6 @@ inline void topk(scalar_tag, View<const float, 2> x, std::int64_t k, View<float,
                      indices.data() + t * indices.stride(0));
 }
 
+DSVL_DEVICE_KERNEL_REQUIRED(topk)
+
 }  // namespace dsvl::kernels
