@@ -85,16 +85,16 @@ int dsvl::bench::run(int argc, char** argv) {
   kernels::print_native_matrix<scalar_tag, xsimd_tag<>, hwy_tag>(std::cout);
 
   std::map<int, std::unique_ptr<ThreadPool>> pools;
-  std::map<int, double> fma_peak, read_bw;
-  std::cout << "\nMeasured peaks (median of 5):\n";
-  for (int t : threads) {
-    pools[t] = std::make_unique<ThreadPool>(t);
-    fma_peak[t] = measure_fma_peak(*pools[t]);
-    read_bw[t] = measure_read_bandwidth(*pools[t]);
-    std::printf("  %d thread%s: FP32 FMA %.1f GFLOP/s, DRAM read %.1f GB/s\n", t, t > 1 ? "s" : "", fma_peak[t],
-                read_bw[t]);
-  }
-
+  // The peaks are measured again in every round, next to the cases they are compared with: the
+  // read bandwidth of this shared machine moves by up to 2x within minutes.
+  std::map<int, std::vector<double>> fma_peak, read_bw;  // per thread count, per round
+  for (int t : threads) pools[t] = std::make_unique<ThreadPool>(t);
+  auto measure_peaks = [&] {
+    for (int t : threads) {
+      fma_peak[t].push_back(measure_fma_peak(*pools[t]));
+      read_bw[t].push_back(measure_read_bandwidth(*pools[t]));
+    }
+  };
   std::vector<Row> rows;
   for (const Case& c : registry()) {
     const std::string key = c.op + " " + c.impl + " " + c.dtype + " " + c.shape;
@@ -105,8 +105,22 @@ int dsvl::bench::run(int argc, char** argv) {
       rows.push_back({&c, t, c.setup(*pools[t]), {}});
     }
   }
-  for (int r = 0; r < rounds; ++r)
+  for (int r = 0; r < rounds; ++r) {
+    measure_peaks();
     for (Row& row : rows) row.times.push_back(time_call(row.fn, samples, min_time).median_s);
+  }
+  if (rounds == 0) measure_peaks();
+  std::cout << "\nMeasured peaks (median over rounds [min-max]):\n";
+  for (int t : threads) {
+    auto range = [](const std::vector<double>& v) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.1f [%.1f-%.1f]", median(v), *std::min_element(v.begin(), v.end()),
+                    *std::max_element(v.begin(), v.end()));
+      return std::string(buf);
+    };
+    std::printf("  %d thread%s: FP32 FMA %s GFLOP/s, DRAM read %s GB/s\n", t, t > 1 ? "s" : "",
+                range(fma_peak[t]).c_str(), range(read_bw[t]).c_str());
+  }
 
   auto find_peer = [&](const Row& row) -> const Row* {
     if (row.c->peer.empty()) return nullptr;
@@ -129,7 +143,12 @@ int dsvl::bench::run(int argc, char** argv) {
     const double lo = *std::min_element(row.times.begin(), row.times.end());
     const double hi = *std::max_element(row.times.begin(), row.times.end());
     const double gflops = c.flops / t * 1e-9, gbs = c.bytes / t * 1e-9;
-    const double peak = c.bound == Bound::compute ? 100 * gflops / fma_peak[row.threads] : 100 * gbs / read_bw[row.threads];
+    // Share of the peak measured in the same round, median over rounds.
+    std::vector<double> shares;
+    for (std::size_t r = 0; r < row.times.size(); ++r)
+      shares.push_back(c.bound == Bound::compute ? 100 * c.flops / row.times[r] * 1e-9 / fma_peak[row.threads][r]
+                                                 : 100 * c.bytes / row.times[r] * 1e-9 / read_bw[row.threads][r]);
+    const double peak = median(shares);
     std::string ratio = "";
     if (const Row* p = find_peer(row)) {
       std::vector<double> rs;
@@ -147,6 +166,7 @@ int dsvl::bench::run(int argc, char** argv) {
     std::cout << (markdown ? " |\n" : "\n");
   }
   std::cout << "\n%peak: compute-bound ops against the FP32 FMA peak, memory-bound ops against the read bandwidth,\n"
-               "both measured above at the same thread count. Ratios > 1 mean dsvl is faster than the peer.\n";
+               "both measured in the same round at the same thread count (median over rounds).\n"
+               "Ratios > 1 mean dsvl is faster than the peer.\n";
   return 0;
 }
