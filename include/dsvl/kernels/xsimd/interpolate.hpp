@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "dsvl/kernels/interpolate.hpp"
-#include "dsvl/kernels/xsimd/pixel_unshuffle.hpp"
 #include "dsvl/kernels/xsimd/simd.hpp"
 
 namespace dsvl::kernels {
@@ -19,9 +18,9 @@ void xsimd_resample_row(const InterpAxis& a, const float* src, float* dst) {
   const float* wt = a.weight.data();
   std::int64_t o = 0;
   for (; o < nv; o += L) {
-    B acc = B::load_unaligned(wt + o) * xsimd_gather<Arch>(src, idx + o);
+    B acc = B::load_unaligned(wt + o) * xs::gather<Arch>(src, idx + o);
     for (std::int64_t t = 1; t < a.taps; ++t)
-      acc = xsimd::fma(B::load_unaligned(wt + t * n + o), xsimd_gather<Arch>(src, idx + t * n + o), acc);
+      acc = xsimd::fma(B::load_unaligned(wt + t * n + o), xs::gather<Arch>(src, idx + t * n + o), acc);
     acc.store_unaligned(dst + o);
   }
   for (; o < n; ++o) {

@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by the xsimd kernels: loads that widen bf16 to f32 batches, and horizontal sums.
+// Helpers shared by the xsimd kernels: loads that widen bf16 to f32 batches, and gathers.
 // xsimd has no u16 -> u32 widening load, so the widening uses the instruction set's own
 // zero-extension (one instruction on SSE4.1, AVX2, AVX-512).
 
@@ -53,6 +53,24 @@ inline fbatch<Arch> load(const bf16* p) noexcept {
   alignas(64) float tmp[L];
   for (std::size_t i = 0; i < L; ++i) tmp[i] = p[i].to_float();
   return B::load_aligned(tmp);
+}
+
+// p[idx[0]], ..., p[idx[L-1]] as one batch. xsimd 8.1 has no f32 gather for SSE and its AVX-512
+// overloads are never selected, so the gather instructions are called directly; SSE loads lane by
+// lane.
+template <class Arch>
+inline fbatch<Arch> gather(const float* p, const std::int32_t* idx) noexcept {
+  using B = fbatch<Arch>;
+#if defined(__AVX512F__)
+  if constexpr (B::size == 16) return B(_mm512_i32gather_ps(_mm512_loadu_si512(idx), p, 4));
+#endif
+#if defined(__AVX2__)
+  if constexpr (B::size == 8)
+    return B(_mm256_i32gather_ps(p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)), 4));
+#endif
+  alignas(64) float t[B::size];
+  for (std::size_t i = 0; i < B::size; ++i) t[i] = p[idx[i]];
+  return B::load_aligned(t);
 }
 
 }  // namespace dsvl::kernels::xs
