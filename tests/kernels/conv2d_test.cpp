@@ -83,17 +83,15 @@ TEST_CASE("conv2d rejects inconsistent shapes") {
 // scaled by 1/sqrt(K), |terms| < 1 and K <= 512, so both sums are within K * 2^-24 * max|x|*max|w|
 // of the exact one; 1e-5 absolute is that bound for these data with margin (measured: 1.2e-6).
 TEST_CASE("conv2d matches PyTorch") {
-  std::ifstream f(std::string(DSVL_TEST_DATA_DIR) + "/kernels/vision.json");
-  REQUIRE(f.good());
-  const auto cases = nlohmann::json::parse(f).at("conv2d");
+  const auto& cases = fixture("vision.json").at("conv2d");
   REQUIRE(!cases.empty());
   double worst = 0;
   for (const auto& tc : cases) {
     const std::int64_t C = tc.at("C"), H = tc.at("H"), W = tc.at("W"), O = tc.at("O"), kh = tc.at("kh"),
                        kw = tc.at("kw"), Ho = tc.at("Ho"), Wo = tc.at("Wo");
     CAPTURE(tc.at("name").get<std::string>());
-    const auto x = tc.at("x").get<std::vector<float>>(), w = tc.at("w").get<std::vector<float>>();
-    const auto b = tc.at("bias").get<std::vector<float>>(), want = tc.at("y").get<std::vector<float>>();
+    const auto x = floats(tc.at("x")), w = floats(tc.at("w"));
+    const auto b = floats(tc.at("bias")), want = floats(tc.at("y"));
     std::vector<float> got(want.size());
     kernels::conv2d(scalar_tag{}, view<const float>(x.data(), {C, H, W}), view<const float>(w.data(), {O, C, kh, kw}),
                     b.empty() ? View<const float, 1>{} : view<const float>(b.data(), {O}),

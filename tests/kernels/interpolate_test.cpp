@@ -66,9 +66,7 @@ TEST_CASE("interpolate keeps an image of the same size and rejects empty sizes")
 // |x| < 5 (N(0, 1) inputs) that stays below 1e-5. Measured: 7.2e-7 with FMA (AVX2, AVX-512),
 // 2.4e-6 without (SSE4.2 build), torch 2.15.
 TEST_CASE("interpolate matches PyTorch") {
-  std::ifstream f(std::string(DSVL_TEST_DATA_DIR) + "/kernels/vision.json");
-  REQUIRE(f.good());
-  const auto cases = nlohmann::json::parse(f).at("interpolate");
+  const auto& cases = fixture("vision.json").at("interpolate");
   REQUIRE(cases.size() == 72);
   double worst = 0;
   for (const auto& tc : cases) {
@@ -84,7 +82,7 @@ TEST_CASE("interpolate matches PyTorch") {
     CAPTURE(W);
     CAPTURE(Ho);
     CAPTURE(Wo);
-    const auto x = tc.at("x").get<std::vector<float>>(), want = tc.at("y").get<std::vector<float>>();
+    const auto x = floats(tc.at("x")), want = floats(tc.at("y"));
     std::vector<float> got(want.size());
     kernels::interpolate(scalar_tag{}, view<const float>(x.data(), {C, H, W}), p, view(got.data(), {C, Ho, Wo}));
     const auto d = compare(got.data(), want.data(), C * Ho * Wo);

@@ -11,24 +11,6 @@ using namespace dsvl;
 using namespace dsvl::test;
 
 namespace {
-const nlohmann::json& rows_fixture() {
-  static const nlohmann::json data = [] {
-    std::ifstream f(std::string(DSVL_TEST_DATA_DIR) + "/kernels/rows.json");
-    REQUIRE(f.good());
-    return nlohmann::json::parse(f);
-  }();
-  return data;
-}
-
-std::vector<float> floats(const nlohmann::json& a) {
-  std::vector<float> v;
-  for (const auto& e : a) {
-    if (e.is_string()) v.push_back(e == "inf" ? INFINITY : -INFINITY);
-    else v.push_back(e.get<float>());
-  }
-  return v;
-}
-
 template <class W>
 std::vector<W> storage(const std::vector<float>& v) {
   std::vector<W> out;
@@ -43,7 +25,7 @@ std::vector<W> storage(const std::vector<float>& v) {
 // scale ~4 round differently by a few ulp of the output: 2e-6 of the output scale. The bf16
 // weights are exactly the f32 ones.
 TEST_CASE_TEMPLATE("layer_norm matches torch.nn.LayerNorm", Tag, DSVL_ROW_POLICIES) {
-  for (const auto& tc : rows_fixture().at("layer_norm")) {
+  for (const auto& tc : fixture("rows.json").at("layer_norm")) {
     CAPTURE(tc.at("name").get<std::string>());
     const std::int64_t T = tc.at("T"), D = tc.at("D");
     const auto x = floats(tc.at("x")), w = floats(tc.at("weight")), b = floats(tc.at("bias")), want = floats(tc.at("y"));
@@ -62,7 +44,7 @@ TEST_CASE_TEMPLATE("layer_norm matches torch.nn.LayerNorm", Tag, DSVL_ROW_POLICI
 }
 
 TEST_CASE_TEMPLATE("layer_norm2d matches SAM's LayerNorm2d", Tag, DSVL_ROW_POLICIES) {
-  for (const auto& tc : rows_fixture().at("layer_norm2d")) {
+  for (const auto& tc : fixture("rows.json").at("layer_norm2d")) {
     const std::int64_t C = tc.at("C"), H = tc.at("H"), W = tc.at("W");
     const auto x = floats(tc.at("x"));
     const auto w = storage<bf16>(floats(tc.at("weight"))), b = storage<bf16>(floats(tc.at("bias")));
@@ -78,7 +60,7 @@ TEST_CASE_TEMPLATE("layer_norm2d matches SAM's LayerNorm2d", Tag, DSVL_ROW_POLIC
 // their order: 1e-6 of the row's largest probability. Masked entries and all-masked rows are
 // exact zeros in both.
 TEST_CASE_TEMPLATE("softmax matches F.softmax with masks", Tag, DSVL_ROW_POLICIES) {
-  for (const auto& tc : rows_fixture().at("softmax")) {
+  for (const auto& tc : fixture("rows.json").at("softmax")) {
     CAPTURE(tc.at("name").get<std::string>());
     const std::int64_t R = tc.at("R"), S = tc.at("S");
     auto x = floats(tc.at("x"));
@@ -96,7 +78,7 @@ TEST_CASE_TEMPLATE("softmax matches F.softmax with masks", Tag, DSVL_ROW_POLICIE
 // Tolerance, relative to the largest |output| (8): torch's vectorised erf, tanh and exp and ours
 // each err by a few 1e-7 absolute near +-1, scaled by 0.5 |x| <= 4: 1e-6 of the scale.
 TEST_CASE_TEMPLATE("activations match F.gelu, F.silu and SwiGLU", Tag, DSVL_ROW_POLICIES) {
-  const auto& tc = rows_fixture().at("activations");
+  const auto& tc = fixture("rows.json").at("activations");
   const auto x = floats(tc.at("x")), up = floats(tc.at("up"));
   const std::int64_t n = static_cast<std::int64_t>(x.size());
   const auto xv = view<const float>(x.data(), {1, n});
@@ -116,7 +98,7 @@ TEST_CASE_TEMPLATE("activations match F.gelu, F.silu and SwiGLU", Tag, DSVL_ROW_
 // the two libms (6e-8); the rotation then adds one rounding per product, with |x| < 5:
 // 1e-6 absolute.
 TEST_CASE_TEMPLATE("rope_half matches transformers' LLaMA rotate_half", Tag, DSVL_ROW_POLICIES) {
-  for (const auto& tc : rows_fixture().at("rope_half")) {
+  for (const auto& tc : fixture("rows.json").at("rope_half")) {
     const auto positions = tc.at("positions").get<std::vector<std::int32_t>>();
     const std::int64_t T = static_cast<std::int64_t>(positions.size()), H = tc.at("H"), Dh = tc.at("Dh");
     CAPTURE(Dh);
@@ -135,7 +117,7 @@ TEST_CASE_TEMPLATE("rope_half matches transformers' LLaMA rotate_half", Tag, DSV
 // keeps the pairs in place, so its output is compared after that permutation (spec.md 5.4).
 TEST_CASE_TEMPLATE("rope_interleaved matches DeepSeek-V2's apply_rotary_pos_emb up to its permutation", Tag,
                    DSVL_ROW_POLICIES) {
-  for (const auto& tc : rows_fixture().at("rope_interleaved")) {
+  for (const auto& tc : fixture("rows.json").at("rope_interleaved")) {
     const auto positions = tc.at("positions").get<std::vector<std::int32_t>>();
     const std::int64_t T = static_cast<std::int64_t>(positions.size()), H = tc.at("H"), Dh = tc.at("Dh"), half = Dh / 2;
     Tensor<float, 2> cos({T, half}), sin({T, half});

@@ -7,9 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "dsvl/dsvl.hpp"
 
@@ -51,6 +55,30 @@ template <class T>
 void fill_uniform(T* p, std::int64_t n, float lo = -1.0f, float hi = 1.0f) {
   std::uniform_real_distribution<float> u(lo, hi);
   for (std::int64_t i = 0; i < n; ++i) p[i] = from_f32<T>(u(rng()));
+}
+
+// A PyTorch fixture from tests/data/kernels/ (written by tools/reference/), parsed once.
+inline const nlohmann::json& fixture(const std::string& file) {
+  static std::map<std::string, nlohmann::json> cache;
+  auto it = cache.find(file);
+  if (it == cache.end()) {
+    std::ifstream f(std::string(DSVL_TEST_DATA_DIR) + "/kernels/" + file);
+    REQUIRE_MESSAGE(f.good(), "missing fixture tests/data/kernels/" << file);
+    it = cache.emplace(file, nlohmann::json::parse(f)).first;
+  }
+  return it->second;
+}
+
+// A fixture array as floats; non-finite values are stored as the strings "nan", "inf", "-inf".
+inline std::vector<float> floats(const nlohmann::json& a) {
+  std::vector<float> v;
+  v.reserve(a.size());
+  for (const auto& e : a) {
+    if (!e.is_string()) v.push_back(e.get<float>());
+    else if (e == "nan") v.push_back(NAN);
+    else v.push_back(e == "inf" ? INFINITY : -INFINITY);
+  }
+  return v;
 }
 
 struct Diff {

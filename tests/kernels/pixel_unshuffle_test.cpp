@@ -45,9 +45,7 @@ TEST_CASE("pixel_unshuffle rejects sizes that are not multiples of r") {
 
 // Fixtures from tools/reference/kernel_vision.py (torch.nn.functional.pixel_unshuffle): exact.
 TEST_CASE("pixel_unshuffle matches PyTorch") {
-  std::ifstream f(std::string(DSVL_TEST_DATA_DIR) + "/kernels/vision.json");
-  REQUIRE(f.good());
-  const auto cases = nlohmann::json::parse(f).at("pixel_unshuffle");
+  const auto& cases = fixture("vision.json").at("pixel_unshuffle");
   REQUIRE(!cases.empty());
   for (const auto& tc : cases) {
     const std::int64_t C = tc.at("C"), H = tc.at("H"), W = tc.at("W"), r = tc.at("r");
@@ -55,7 +53,7 @@ TEST_CASE("pixel_unshuffle matches PyTorch") {
     CAPTURE(H);
     CAPTURE(W);
     CAPTURE(r);
-    const auto x = tc.at("x").get<std::vector<float>>(), want = tc.at("y").get<std::vector<float>>();
+    const auto x = floats(tc.at("x")), want = floats(tc.at("y"));
     std::vector<float> got(want.size());
     kernels::pixel_unshuffle(scalar_tag{}, view<const float>(x.data(), {C, H, W}), r,
                              view(got.data(), {C * r * r, H / r, W / r}));

@@ -20,15 +20,6 @@ bool same_values(const std::vector<float>& a, const std::vector<float>& b) {
                     [](float p, float q) { return p == q || (std::isnan(p) && std::isnan(q)); });
 }
 
-std::vector<float> fixture_floats(const nlohmann::json& a) {
-  std::vector<float> v;
-  for (const auto& e : a) {
-    if (!e.is_string()) v.push_back(e.get<float>());
-    else if (e == "nan") v.push_back(NAN);
-    else v.push_back(e == "inf" ? INFINITY : -INFINITY);
-  }
-  return v;
-}
 }  // namespace
 
 // Selection, not arithmetic: values and indices must equal the reference exactly, ties and NaN
@@ -95,16 +86,14 @@ TEST_CASE("topk rejects k outside [0, E]") {
 // Fixtures from tools/reference/kernel_vision.py: values from torch.topk, exact (NaN included);
 // indices from a stable descending torch.sort, which has the documented tie order.
 TEST_CASE("topk matches PyTorch") {
-  std::ifstream f(std::string(DSVL_TEST_DATA_DIR) + "/kernels/vision.json");
-  REQUIRE(f.good());
-  const auto cases = nlohmann::json::parse(f).at("topk");
+  const auto& cases = fixture("vision.json").at("topk");
   REQUIRE(!cases.empty());
   for (const auto& tc : cases) {
     const std::int64_t T = tc.at("T"), E = tc.at("E"), k = tc.at("k");
     CAPTURE(T);
     CAPTURE(E);
     CAPTURE(k);
-    const auto x = fixture_floats(tc.at("x")), want_v = fixture_floats(tc.at("values"));
+    const auto x = floats(tc.at("x")), want_v = floats(tc.at("values"));
     const auto want_i = tc.at("indices").get<std::vector<std::int32_t>>();
     std::vector<float> v(static_cast<std::size_t>(T * k));
     std::vector<std::int32_t> i(static_cast<std::size_t>(T * k));
