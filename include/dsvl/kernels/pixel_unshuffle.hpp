@@ -50,6 +50,19 @@ inline UnshuffleSegments unshuffle_segments(View<const float, 3> x, std::int64_t
     s.offset[static_cast<std::size_t>(q)] = static_cast<std::int32_t>(packed ? q / Wo * s.x_step + q % Wo * r : q * r);
   return s;
 }
+
+// The SIMD policies' loop: for every output plane and segment, copy_segment(src, offset, length,
+// dst) sets dst[q] = src[offset[q]] for q < length (vector gathers plus a scalar tail).
+template <class CopySegment>
+void unshuffle_by_segments(View<const float, 3> x, std::int64_t r, View<float, 3> y, CopySegment copy_segment) {
+  const UnshuffleSegments seg = unshuffle_segments(x, r, y);
+  for (std::int64_t c = 0; c < x.shape(0); ++c)
+    for (std::int64_t i = 0; i < r; ++i)
+      for (std::int64_t j = 0; j < r; ++j)
+        for (std::int64_t g = 0; g < seg.count; ++g)
+          copy_segment(x.data() + c * x.stride(0) + i * x.stride(1) + j + g * seg.x_step, seg.offset.data(),
+                       seg.length, y.data() + (c * r * r + i * r + j) * y.stride(0) + g * seg.y_step);
+}
 }  // namespace detail
 
 inline void pixel_unshuffle(scalar_tag, View<const float, 3> x, std::int64_t r, View<float, 3> y) {
