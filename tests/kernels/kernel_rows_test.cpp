@@ -10,15 +10,6 @@
 using namespace dsvl;
 using namespace dsvl::test;
 
-namespace {
-template <class W>
-std::vector<W> storage(const std::vector<float>& v) {
-  std::vector<W> out;
-  for (float f : v) out.push_back(from_f32<W>(f));
-  return out;
-}
-}  // namespace
-
 #define DSVL_ROW_POLICIES scalar_tag, xsimd_tag<>, hwy_tag
 
 // Tolerance: torch reduces the row with its own vectorised order; rows of up to 64 values of
@@ -31,7 +22,7 @@ TEST_CASE_TEMPLATE("layer_norm matches torch.nn.LayerNorm", Tag, DSVL_ROW_POLICI
     const auto x = floats(tc.at("x")), w = floats(tc.at("weight")), b = floats(tc.at("bias")), want = floats(tc.at("y"));
     const auto run = [&](auto weight_type) {
       using W = decltype(weight_type);
-      const auto ws = storage<W>(w), bs = storage<W>(b);
+      const auto ws = to_storage<W>(w), bs = to_storage<W>(b);
       std::vector<float> y(x.size());
       kernels::layer_norm(Tag{}, view<const float>(x.data(), {T, D}), view<const W>(ws.data(), {D}),
                           view<const W>(bs.data(), {static_cast<std::int64_t>(bs.size())}), tc.at("eps").get<float>(),
@@ -47,7 +38,7 @@ TEST_CASE_TEMPLATE("layer_norm2d matches SAM's LayerNorm2d", Tag, DSVL_ROW_POLIC
   for (const auto& tc : fixture("rows.json").at("layer_norm2d")) {
     const std::int64_t C = tc.at("C"), H = tc.at("H"), W = tc.at("W");
     const auto x = floats(tc.at("x"));
-    const auto w = storage<bf16>(floats(tc.at("weight"))), b = storage<bf16>(floats(tc.at("bias")));
+    const auto w = to_storage<bf16>(floats(tc.at("weight"))), b = to_storage<bf16>(floats(tc.at("bias")));
     const auto want = floats(tc.at("y"));
     std::vector<float> y(x.size());
     kernels::layer_norm2d(Tag{}, view<const float>(x.data(), {C, H, W}), view<const bf16>(w.data(), {C}),

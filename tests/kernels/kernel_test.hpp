@@ -81,6 +81,15 @@ inline std::vector<float> floats(const nlohmann::json& a) {
   return v;
 }
 
+// f32 values in a storage type (float, bf16, f16), rounded to nearest even.
+template <class W>
+std::vector<W> to_storage(const std::vector<float>& v) {
+  std::vector<W> out;
+  out.reserve(v.size());
+  for (float f : v) out.push_back(from_f32<W>(f));
+  return out;
+}
+
 struct Diff {
   double max_abs = 0;
   double scale = 0;  // max |reference|

@@ -3,15 +3,6 @@
 using namespace dsvl;
 using namespace dsvl::test;
 
-namespace {
-template <class W>
-std::vector<W> to_storage(const std::vector<float>& v) {
-  std::vector<W> out;
-  for (float f : v) out.push_back(from_f32<W>(f));
-  return out;
-}
-}  // namespace
-
 // Tolerance: the policies sum the row (mean) and the squared deviations (variance) in another
 // order (lanes, then a horizontal sum). x has a mean offset of 2, so the f32 row sum of up to 257
 // elements (~500) rounds at ~3e-5 per addition; the mean then differs by ~1e-6 and the normalised
