@@ -15,6 +15,7 @@
 
 #include "dsvl/io/json.hpp"
 #include "dsvl/io/safetensors.hpp"
+#include "shared_data.hpp"
 
 namespace {
 
@@ -88,11 +89,6 @@ std::vector<T> elements(View<const T, R> v) {
   return out;
 }
 
-fs::path real_vl2_index() {
-  if (const char* env = std::getenv("DSVL_SHARED_DATA"))
-    return fs::path(env) / "tokenizers/deepseek-vl2/model.safetensors.index.json";
-  return fs::path(DSVL_TEST_DATA_DIR) / "../../../shared/data/tokenizers/deepseek-vl2/model.safetensors.index.json";
-}
 
 }  // namespace
 
@@ -509,9 +505,10 @@ TEST_CASE("checkpoint: symlinked files, as in the Hugging Face cache") {
 }
 
 TEST_CASE("checkpoint: the real DeepSeek-VL2 index") {
-  const fs::path p = real_vl2_index();
-  if (!fs::exists(p)) {
-    MESSAGE("skipped: no " << p.string() << " (set DSVL_SHARED_DATA to the shared data folder)");
+  const fs::path p = dsvl::test::shared_data("tokenizers/deepseek-vl2/model.safetensors.index.json");
+  if (p.empty()) {
+    MESSAGE("skipped: no shared data in " << dsvl::test::shared_data_dir().string()
+                                          << " (set DSVL_SHARED_DATA)");
     return;
   }
   const auto map = dsvl::io::read_safetensors_index(p);
