@@ -9,8 +9,9 @@ sizes. The fixture records what the processor returned: the rendered `sft_format
 (`images_spatial_crop`: width and height in 384-pixel tiles).
 
 The official code is not on PyPI. Get it from GitHub and install it beside pinned dependencies in
-a virtual environment outside this repository (the versions DeepSeek-VL2's pyproject pins; `attrdict`
-2.0.1 imports on Python >= 3.10 because both packages patch `collections` on import):
+a virtual environment outside this repository (torch and transformers as DeepSeek-VL2's pyproject
+pins them, torchvision to match; `attrdict` 2.0.1 imports on Python >= 3.10 because both packages
+patch `collections` on import):
 
     git clone https://github.com/deepseek-ai/DeepSeek-VL /tmp/DeepSeek-VL
     git -C /tmp/DeepSeek-VL checkout 681bffb4519856ad27cc17531aacde31ddf6f1a7
