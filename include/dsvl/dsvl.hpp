@@ -12,4 +12,6 @@
 #include "dsvl/policy/tags.hpp"
 #include "dsvl/io/json.hpp"
 #include "dsvl/io/safetensors.hpp"
+#include "dsvl/io/tokenizer.hpp"
+#include "dsvl/io/detokenizer.hpp"
 #include "dsvl/kernels/kernels.hpp"
