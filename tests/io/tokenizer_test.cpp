@@ -485,3 +485,66 @@ TEST_CASE("tokenizer: published id vectors") {
                                (v.value("eos_appended", false) ? "<\uFF5Cend\u2581of\u2581sentence\uFF5C>" : ""));
   }
 }
+
+// ---- fixtures from Hugging Face tokenizers (tools/reference/tokenizer_cases.py) -------------
+
+namespace {
+
+// A fixture text: a string, or [[piece, count], ...] for a long input.
+std::string fixture_text(const nlohmann::json& j) {
+  if (j.is_string()) return j.get<std::string>();
+  std::string s;
+  for (const auto& part : j)
+    for (int k = 0; k < part[1].get<int>(); ++k) s += part[0].get<std::string>();
+  return s;
+}
+Ids fixture_ids(const nlohmann::json& j) {
+  if (j.empty() || j[0].is_number()) return j.get<Ids>();
+  Ids ids;
+  for (const auto& part : j)
+    for (int k = 0; k < part[1].get<int>(); ++k)
+      for (const auto& id : part[0]) ids.push_back(id.get<std::int32_t>());
+  return ids;
+}
+
+void check_fixture(const char* name) {
+  CAPTURE(name);
+  const fs::path file = fs::path(DSVL_TEST_DATA_DIR) / "tokenizer" / (std::string(name) + ".json");
+  const auto fx = dsvl::io::read_json(file);
+  const auto rel = fx["tokenizer"].get<std::string>();
+  const fs::path path = fx["tokenizer_root"] == "shared_data" ? dsvl::test::shared_data(rel)
+                                                              : file.parent_path() / rel;
+  SKIP_WITHOUT_SHARED(path);
+  const Tokenizer t = Tokenizer::from_file(path);
+  std::size_t n = 0;
+  for (const auto& c : fx["cases"]) {
+    const std::string text = fixture_text(c["text"]);
+    CAPTURE(c["name"].get<std::string>());
+    const Ids ids = t.encode(text);
+    CHECK(ids == fixture_ids(c["ids"]));
+    if (c.contains("ids_add_special")) CHECK(t.encode(text, true) == c["ids_add_special"].get<Ids>());
+    for (const bool skip : {false, true}) {
+      const std::string expected = fixture_text(c[skip ? "decoded_skip_special" : "decoded"]);
+      CHECK(t.decode(ids, skip) == expected);
+      Detokenizer d(t, skip);
+      std::string streamed;
+      for (const std::int32_t id : ids) streamed += d.push(id);
+      CHECK(streamed + d.finish() == expected);
+    }
+    ++n;
+  }
+  CHECK(n == fx["cases"].size());
+  CHECK(n > 250);
+}
+
+}  // namespace
+
+TEST_CASE("tokenizer: small trained tokenizers with every added-token flag, as Hugging Face") {
+  for (const char* name : {"tiny-deepseek-llm", "tiny-deepseek-v3", "tiny-gpt2"}) check_fixture(name);
+}
+
+TEST_CASE("tokenizer: the DeepSeek tokenizers on the multilingual corpus, as Hugging Face") {
+  for (const char* name : {"deepseek-llm", "deepseek-vl-v1", "deepseek-vl2", "deepseek-vl2-small",
+                           "deepseek-v3", "deepseek-coder"})
+    check_fixture(name);
+}
