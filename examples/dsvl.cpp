@@ -1,14 +1,18 @@
 // dsvl: the command-line tool.
 //
 //   dsvl info            what this build has: version, threads, instruction set, native kernels
+//   dsvl tokenize ...    text to token ids with a tokenizer.json (dsvl tokenize --help)
+//   dsvl detokenize ...  token ids to text
 //   dsvl bench [...]     kernel benchmarks (dsvl bench --help)
 #include <cstring>
 #include <iostream>
+#include <span>
 #include <string_view>
 
 #include <hwy/highway.h>
 
 #include "dsvl/dsvl.hpp"
+#include "tokenize_commands.hpp"
 #ifdef DSVL_TOOL_WITH_BENCH
 #include "driver.hpp"
 #endif
@@ -18,9 +22,11 @@ namespace {
 void usage(std::ostream& os) {
   os << "usage: dsvl <command> [options]\n\n"
         "commands:\n"
-        "  info     version, threads, instruction set and the native-kernel matrix\n"
+        "  info        version, threads, instruction set and the native-kernel matrix\n"
+        "  tokenize    text to token ids with a tokenizer.json (dsvl tokenize --help)\n"
+        "  detokenize  token ids to text (dsvl detokenize --help)\n"
 #ifdef DSVL_TOOL_WITH_BENCH
-        "  bench    kernel benchmarks at the models' shapes (dsvl bench --help)\n"
+        "  bench       kernel benchmarks at the models' shapes (dsvl bench --help)\n"
 #endif
         ;
 }
@@ -44,6 +50,9 @@ int main(int argc, char** argv) {
   const std::string_view cmd = argv[1];
   try {
     if (cmd == "info") return info();
+    const std::span<char*> rest(argv + 2, static_cast<std::size_t>(argc - 2));
+    if (cmd == "tokenize") return dsvl::tool::tokenize(rest);
+    if (cmd == "detokenize") return dsvl::tool::detokenize(rest);
 #ifdef DSVL_TOOL_WITH_BENCH
     if (cmd == "bench") return dsvl::bench::run(argc - 1, argv + 1);
 #endif

@@ -1,0 +1,63 @@
+# `dsvl tokenize --jsonl` and `dsvl detokenize` against a Hugging Face fixture
+# (tests/data/tokenizer/*.json): every case whose text is a plain string goes through the tool as
+# one JSON line; the ids must be the fixture's, in order, and the ids must decode to its text.
+file(READ "${FIXTURE}" fixture)
+get_filename_component(dir "${FIXTURE}" DIRECTORY)
+string(JSON tokenizer GET "${fixture}" tokenizer)
+set(tokenizer "${dir}/${tokenizer}")
+string(JSON n LENGTH "${fixture}" cases)
+file(MAKE_DIRECTORY "${WORK}")
+
+set(input "")
+set(expected "")
+set(count 0)
+math(EXPR last "${n} - 1")
+foreach(i RANGE ${last})
+  string(JSON type TYPE "${fixture}" cases ${i} text)
+  if(NOT type STREQUAL "STRING")
+    continue()
+  endif()
+  string(JSON case GET "${fixture}" cases ${i})
+  string(REPLACE "\n" "" case "${case}")  # CMake pretty-prints; JSON lines need one line
+  string(APPEND input "${case}\n")
+  string(JSON ids GET "${fixture}" cases ${i} ids)
+  string(REGEX REPLACE "[ \t\n]" "" ids "${ids}")
+  string(APPEND expected "{\"ids\":${ids}}\n")
+  math(EXPR count "${count} + 1")
+  if(count EQUAL 12)
+    string(JSON decode_ids GET "${fixture}" cases ${i} ids)
+    string(JSON decode_text GET "${fixture}" cases ${i} decoded)
+  endif()
+endforeach()
+if(count LESS 200)
+  message(FATAL_ERROR "only ${count} cases in ${FIXTURE}")
+endif()
+file(WRITE "${WORK}/in.jsonl" "${input}")
+
+execute_process(COMMAND "${DSVL}" tokenize --tokenizer "${tokenizer}" --jsonl "${WORK}/in.jsonl"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "dsvl tokenize failed (${rc}): ${err}")
+endif()
+string(REGEX REPLACE "[ \t]" "" out "${out}")
+string(REGEX REPLACE "[ \t]" "" expected "${expected}")
+if(NOT out STREQUAL expected)
+  file(WRITE "${WORK}/expected.jsonl" "${expected}")
+  file(WRITE "${WORK}/got.jsonl" "${out}")
+  message(FATAL_ERROR "ids differ: compare ${WORK}/got.jsonl with ${WORK}/expected.jsonl")
+endif()
+
+string(REGEX REPLACE "[][,]" " " decode_ids "${decode_ids}")
+file(WRITE "${WORK}/ids.txt" "${decode_ids}")
+execute_process(COMMAND "${DSVL}" detokenize --tokenizer "${tokenizer}" INPUT_FILE "${WORK}/ids.txt"
+                OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT text STREQUAL decode_text)
+  message(FATAL_ERROR "dsvl detokenize (${rc}, ${err}) gave '${text}', expected '${decode_text}'")
+endif()
+
+execute_process(COMMAND "${DSVL}" tokenize --tokenizer "${WORK}/missing.json"
+                ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc EQUAL 0 OR NOT err MATCHES "missing.json: no such file")
+  message(FATAL_ERROR "a missing tokenizer gave (${rc}) '${err}'")
+endif()
+message(STATUS "${count} cases: ids and text as the fixture")
