@@ -17,7 +17,9 @@
 // sets add_bos_token / add_eos_token or names a Llama tokenizer class (whose defaults are BOS
 // yes, EOS no); otherwise the tokenizer.json post_processor does.
 
+#include <atomic>
 #include <cstddef>
+#include <functional>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -154,6 +156,39 @@ class Tokenizer {
   const std::string& source() const noexcept { return where_; }
 
  private:
+  // Ids of recently seen pieces (words recur), direct-mapped by a hash of the piece. Per thread,
+  // and tied to one tokenizer by its serial number.
+  class PieceCache {
+   public:
+    static constexpr std::size_t kMaxPiece = 32;  // bytes; longer pieces are not kept
+
+    // The entry for `piece`; `hit` tells whether it holds the piece's ids.
+    std::vector<std::int32_t>& slot(std::uint64_t owner, std::string_view piece, bool& hit) {
+      if (owner != owner_) {
+        entries_.assign(kEntries, {});
+        owner_ = owner;
+      }
+      Entry& e = entries_[std::hash<std::string_view>{}(piece) & (kEntries - 1)];
+      hit = e.valid && e.piece == piece;
+      if (!hit) {
+        e.piece.assign(piece);
+        e.ids.clear();
+        e.valid = true;
+      }
+      return e.ids;
+    }
+
+   private:
+    static constexpr std::size_t kEntries = 1 << 14;
+    struct Entry {
+      std::string piece;
+      std::vector<std::int32_t> ids;
+      bool valid = false;
+    };
+    std::vector<Entry> entries_;
+    std::uint64_t owner_ = 0;
+  };
+
   struct Scratch {
     std::vector<AddedVocabulary::Segment> segments;
     std::vector<char32_t> code_points;
@@ -161,6 +196,7 @@ class Tokenizer {
     std::vector<PreTokenizer::Piece> pieces;
     std::string bytes;
     BpeModel::Scratch bpe;
+    PieceCache cache;
   };
 
   void encode_segment(std::string_view seg, std::vector<std::int32_t>& out, Scratch& s) const {
@@ -176,14 +212,20 @@ class Tokenizer {
     s.pieces.clear();
     pre_.split(s.code_points, s.pieces);
     for (const auto& p : s.pieces) {
-      const std::string_view piece = seg.substr(s.offsets[p.begin], s.offsets[p.end] - s.offsets[p.begin]);
-      if (!p.prefix_space) {
+      std::string_view piece = seg.substr(s.offsets[p.begin], s.offsets[p.end] - s.offsets[p.begin]);
+      if (p.prefix_space) {
+        s.bytes.assign(1, ' ');
+        s.bytes += piece;
+        piece = s.bytes;
+      }
+      if (piece.size() > PieceCache::kMaxPiece) {
         bpe_.encode(piece, out, s.bpe);
         continue;
       }
-      s.bytes.assign(1, ' ');
-      s.bytes += piece;
-      bpe_.encode(s.bytes, out, s.bpe);
+      bool hit;
+      std::vector<std::int32_t>& ids = s.cache.slot(serial_, piece, hit);
+      if (!hit) bpe_.encode(piece, ids, s.bpe);
+      out.insert(out.end(), ids.begin(), ids.end());
     }
   }
 
@@ -293,6 +335,12 @@ class Tokenizer {
 
   enum Kind : std::uint8_t { kNoToken, kNormal, kSpecial };
 
+  static std::uint64_t next_serial() {
+    static std::atomic<std::uint64_t> n{0};
+    return ++n;
+  }
+
+  std::uint64_t serial_ = next_serial();  // a copy shares it: same vocabulary, same ids
   std::string where_;
   BpeModel bpe_;
   PreTokenizer pre_;
