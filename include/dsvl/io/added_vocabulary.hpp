@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/io/bpe.hpp"
 #include "dsvl/io/unicode.hpp"
 #include "dsvl/io/utf8.hpp"
 
@@ -56,9 +57,10 @@ class AddedVocabulary {
           !t["id"].is_number_integer() || !t["content"].is_string())
         fail(where, at, " needs an integer \"id\" and a string \"content\"");
       AddedToken a;
-      a.id = t["id"].get<std::int32_t>();
+      const auto id = t["id"].get<std::int64_t>();
+      if (id < 0 || id >= BpeModel::kMaxId) fail(where, at, ": id ", id, " out of range");
+      a.id = static_cast<std::int32_t>(id);
       a.content = t["content"].get<std::string>();
-      if (a.id < 0) fail(where, at, ": negative id");
       if (a.content.empty()) fail(where, at, ": empty content");
       if (utf8::first_invalid(a.content) != a.content.size())
         fail(where, at, ": content is not valid UTF-8");

@@ -27,6 +27,8 @@ namespace dsvl::io {
 
 class BpeModel {
  public:
+  static constexpr std::int64_t kMaxId = std::int64_t{1} << 22;  // far above any real vocabulary
+
   struct Scratch;  // working memory of encode(), reused across calls
 
   // `model` is the tokenizer.json "model" object; `where` names the file in errors.
@@ -131,8 +133,7 @@ class BpeModel {
       max_id = std::max(max_id, id.get<std::int64_t>());
       vocab_.emplace(token, static_cast<std::int32_t>(id.get<std::int64_t>()));
     }
-    if (max_id >= std::int64_t{1} << 26)
-      fail(where, "model.vocab: id ", max_id, " is implausibly large");
+    if (max_id >= kMaxId) fail(where, "model.vocab: id ", max_id, " is implausibly large");
     tokens_.assign(static_cast<std::size_t>(max_id + 1), {});
     has_id_.assign(static_cast<std::size_t>(max_id + 1), false);
     for (const auto& [token, id] : vocab_) {
@@ -228,8 +229,9 @@ inline void BpeModel::encode(std::string_view bytes, std::vector<std::int32_t>& 
   heap.clear();
   const auto greater = std::greater<Scratch::Candidate>{};
   auto consider = [&](std::int32_t pos) {
+    if (pos < 0) return;
     const std::int32_t nx = s.next[static_cast<std::size_t>(pos)];
-    if (pos < 0 || nx < 0) return;
+    if (nx < 0) return;
     const std::int32_t a = s.ids[static_cast<std::size_t>(pos)], b = s.ids[static_cast<std::size_t>(nx)];
     const std::uint64_t m = merges_.find(a, b);
     if (m == MergeTable::kNone) return;

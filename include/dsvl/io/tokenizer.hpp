@@ -58,6 +58,16 @@ class Tokenizer {
   // `where` names the source in errors.
   static Tokenizer from_json(const nlohmann::json& tokenizer, const nlohmann::json* config,
                              const std::string& where) {
+    try {
+      return build(tokenizer, config, where);
+    } catch (const nlohmann::json::exception& e) {  // a field of an unexpected JSON type
+      fail(where, "malformed tokenizer file: ", e.what());
+    }
+  }
+
+ private:
+  static Tokenizer build(const nlohmann::json& tokenizer, const nlohmann::json* config,
+                         const std::string& where) {
     Tokenizer t;
     t.where_ = where;
     if (!tokenizer.is_object()) fail(where, "not a tokenizer.json object");
@@ -77,6 +87,7 @@ class Tokenizer {
     return t;
   }
 
+ public:
   // The ids of `text` (UTF-8). Special tokens written in the text are recognised, as Hugging Face
   // does by default. With `add_special_tokens`, BOS/EOS are added as the tokenizer says.
   std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = false) const {
@@ -271,7 +282,12 @@ class Tokenizer {
       if (spec == p.end() || !spec->contains(name) || !(*spec)[name].contains("ids"))
         fail(where, "post_processor.special_tokens has no ids for \"", name, "\"");
       auto& list = seen_sequence ? suffix_ : prefix_;
-      for (const auto& id : (*spec)[name]["ids"]) list.push_back(id.get<std::int32_t>());
+      for (const auto& id : (*spec)[name]["ids"]) {
+        const auto v = id.get<std::int64_t>();
+        if (v < 0 || static_cast<std::size_t>(v) >= kind_.size() || kind_[v] == kNoToken)
+          fail(where, "post_processor.special_tokens[\"", name, "\"]: id ", v, " is not a token");
+        list.push_back(static_cast<std::int32_t>(v));
+      }
     }
     if (!seen_sequence) fail(where, "post_processor.single has no Sequence");
   }
