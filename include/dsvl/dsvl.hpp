@@ -14,4 +14,6 @@
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/io/tokenizer.hpp"
 #include "dsvl/io/detokenizer.hpp"
+#include "dsvl/language/chat_format.hpp"
+#include "dsvl/language/grounding.hpp"
 #include "dsvl/kernels/kernels.hpp"

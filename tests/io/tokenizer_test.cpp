@@ -315,7 +315,7 @@ TEST_CASE("tokenizer: BPE merges by rank, leftmost first among equals") {
 
 TEST_CASE("tokenizer: bad input and unsupported tokenizer.json parts are clear errors") {
   const Tokenizer t = Tokenizer::from_json(tiny_tokenizer_json(), nullptr, "tiny.json");
-  CHECK_THROWS_WITH(t.encode("ab\xFFc"), doctest::Contains("not valid UTF-8 (at byte 2)"));
+  CHECK_THROWS_WITH(t.encode("ab\xFF" "c"), doctest::Contains("not valid UTF-8 (at byte 2)"));
   CHECK_THROWS_WITH(t.decode(Ids{10}), doctest::Contains("token id 10 is not in the vocabulary"));
   CHECK_THROWS_WITH(t.decode(Ids{-1}), doctest::Contains("token id -1"));
   CHECK_THROWS_WITH(t.encode("\xC3\xA9"), doctest::Contains("byte 0xC3 has no symbol"));

@@ -115,6 +115,7 @@ class Regex {
 
   struct Node {
     enum Kind : std::uint8_t { kClass, kConcat, kAlt, kRepeat, kLookahead, kAnchor } kind;
+    explicit Node(Kind k = kConcat) : kind(k) {}
     int cls = -1;
     std::vector<Node> kids;
     int min = 1, max = 1;  // kRepeat; max < 0: unbounded
