@@ -112,3 +112,8 @@ TEST_CASE("json_get_or: defaults for missing fields only") {
   CHECK(json_get_or<std::optional<int>>(j, "m", std::nullopt, "c.json") == std::nullopt);
   CHECK(error_of([&] { json_get_or<int>(j, "a/s", 1, "c.json"); }) == "c.json: field 'a/s' is a string, expected an integer");
 }
+
+TEST_CASE("parse_json: a number out of range is an error like any other") {
+  CHECK(error_of([] { dsvl::io::parse_json("0.02e2202", "f.json"); }) ==
+        "f.json: invalid JSON: number overflow parsing '0.02e2202'");
+}

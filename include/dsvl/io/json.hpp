@@ -153,7 +153,7 @@ inline nlohmann::json parse_json(std::string_view text, const std::string& where
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e999
     std::string msg = e.what();  // "[json.exception.parse_error.101] parse error at line 1, ..."
     if (const auto p = msg.find("] "); p != std::string::npos) msg.erase(0, p + 2);
     fail(where, "invalid JSON: ", msg);
