@@ -471,7 +471,8 @@ TEST_CASE("tokenizer: llama.cpp's fingerprints (sha256 of the ids of CHK_TXT wit
 TEST_CASE("tokenizer: published id vectors") {
   const auto file = dsvl::test::shared_data("tokenizers/common/reference-vectors.json");
   SKIP_WITHOUT_SHARED(file);
-  for (const auto& v : dsvl::io::read_json(file)["vectors"]) {
+  const auto vectors = dsvl::io::read_json(file);
+  for (const auto& v : vectors["vectors"]) {
     const auto name = v["tokenizer"].get<std::string>();
     CAPTURE(name);
     Tokenizer t = Tokenizer::from_file(dsvl::test::shared_data("tokenizers/" + name + "/tokenizer.json"));
