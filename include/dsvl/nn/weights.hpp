@@ -1,0 +1,266 @@
+#pragma once
+// Model weights, declared once per block by their official checkpoint names.
+//
+// A block lists its weights in one member template, and every walk over a model (loading from a
+// checkpoint, counting parameters, random initialisation, listing names, saving) is a visitor of
+// that one declaration; there is never a second table of names:
+//
+//   template <class V> void visit(V& v) {
+//     v.weight("q_proj.weight", q_proj, {cfg.hidden_size, cfg.hidden_size});  // (out, in)
+//     v.child("mlp", mlp);                                                      // "mlp." + ...
+//     v.layers("layers", layers);                                               // "layers.<i>."
+//   }
+//
+// A Weight holds the policy's storage type W. Loading borrows the memory-mapped checkpoint when
+// the file already stores W (zero copy) and converts once otherwise (bf16 or f16 to f32, f32 to
+// bf16 with round-to-nearest-even). The loader checks every declared shape and, at the end,
+// reports together every missing tensor, every tensor whose shape or dtype is wrong and every
+// tensor of the checkpoint that no block declared.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "dsvl/core/dtype.hpp"
+#include "dsvl/core/error.hpp"
+#include "dsvl/core/tensor.hpp"
+#include "dsvl/core/view.hpp"
+#include "dsvl/io/safetensors.hpp"
+
+namespace dsvl::nn {
+
+template <class W, std::size_t Rank>
+class Weight {
+ public:
+  using value_type = W;
+  static constexpr std::size_t rank = Rank;
+
+  View<const W, Rank> view() const noexcept { return view_; }
+  operator View<const W, Rank>() const noexcept { return view_; }  // NOLINT: implicit by design
+  std::int64_t shape(std::size_t i) const noexcept { return view_.shape(i); }
+  std::int64_t size() const noexcept { return view_.size(); }
+  // True when the data lives in a checkpoint's mapping (which must outlive the weight) rather
+  // than in an owned tensor.
+  bool borrowed() const noexcept { return borrowed_; }
+
+  void borrow(View<const W, Rank> v) noexcept {
+    owned_ = Tensor<W, Rank>();
+    view_ = v;
+    borrowed_ = true;
+  }
+  void own(Tensor<W, Rank> t) noexcept {
+    owned_ = std::move(t);
+    view_ = std::as_const(owned_).view();
+    borrowed_ = false;
+  }
+  // Writable storage of the given shape, owned (for initialisation and load-time fix-ups).
+  View<W, Rank> allocate(const typename View<W, Rank>::Shape& shape) {
+    own(Tensor<W, Rank>(shape));
+    return owned_.view();
+  }
+
+ private:
+  Tensor<W, Rank> owned_;
+  View<const W, Rank> view_;
+  bool borrowed_ = false;
+};
+
+// ---- the visitors --------------------------------------------------------------------------
+
+// The common part: the current name prefix and the walk over children and layer stacks.
+template <class Derived>
+class WeightVisitor {
+ public:
+  template <class Block>
+  void child(std::string_view name, Block& block) {
+    const std::size_t keep = prefix_.size();
+    prefix_.append(name).push_back('.');
+    block.visit(static_cast<Derived&>(*this));
+    prefix_.resize(keep);
+  }
+  // Blocks stored in a sequence, named "<name>.0.", "<name>.1.", ...
+  template <class Blocks>
+  void layers(std::string_view name, Blocks& blocks) {
+    std::size_t i = 0;
+    for (auto& b : blocks) child(std::string(name) + "." + std::to_string(i++), b);
+  }
+  const std::string& prefix() const noexcept { return prefix_; }
+
+ protected:
+  std::string full_name(std::string_view name) const { return prefix_ + std::string(name); }
+  std::string prefix_;
+};
+
+// The declared names with their shapes, in declaration order.
+class WeightNames : public WeightVisitor<WeightNames> {
+ public:
+  struct Entry {
+    std::string name;
+    std::vector<std::int64_t> shape;
+  };
+  template <class W, std::size_t R>
+  void weight(std::string_view name, Weight<W, R>&, const std::array<std::int64_t, R>& shape) {
+    entries.push_back({full_name(name), {shape.begin(), shape.end()}});
+  }
+  // Tensors a checkpoint holds that the model reads nothing from (e.g. an unused pooling head).
+  void unused(std::string_view) {}
+  std::vector<Entry> entries;
+};
+
+// The number of parameters.
+class WeightCount : public WeightVisitor<WeightCount> {
+ public:
+  template <class W, std::size_t R>
+  void weight(std::string_view, Weight<W, R>&, const std::array<std::int64_t, R>& shape) {
+    std::int64_t n = 1;
+    for (auto s : shape) n *= s;
+    count += n;
+  }
+  void unused(std::string_view) {}
+  std::int64_t count = 0;
+};
+
+// Seeded uniform values in [-scale, scale) (scale 1/sqrt(fan_in) for rank >= 2, 1 for vectors
+// such as norm weights, which start at 1 + noise), for random-weight models of the real shapes.
+class WeightRandomInit : public WeightVisitor<WeightRandomInit> {
+ public:
+  explicit WeightRandomInit(std::uint64_t seed) : rng_(seed) {}
+  template <class W, std::size_t R>
+  void weight(std::string_view, Weight<W, R>& w, const std::array<std::int64_t, R>& shape) {
+    typename View<W, R>::Shape s{};
+    for (std::size_t i = 0; i < R; ++i) s[i] = shape[i];
+    View<W, R> v = w.allocate(s);
+    const float scale = R >= 2 ? 1.0f / std::sqrt(static_cast<float>(shape[R - 1])) : 0.1f;
+    const float base = R >= 2 ? 0.0f : 1.0f;
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    W* p = v.data();
+    for (std::int64_t i = 0; i < v.size(); ++i) p[i] = from_f32<W>(base + dist(rng_));
+  }
+  void unused(std::string_view) {}
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+// Binds every declared weight to a checkpoint tensor of the same name.
+class WeightLoader : public WeightVisitor<WeightLoader> {
+ public:
+  // `prefix` is prepended to every name (e.g. "language.model." for a decoder inside a VLM).
+  explicit WeightLoader(const io::Checkpoint& ckpt, std::string prefix = {}) : ckpt_(&ckpt) {
+    prefix_ = std::move(prefix);
+  }
+
+  template <class W, std::size_t R>
+  void weight(std::string_view name, Weight<W, R>& w, const std::array<std::int64_t, R>& shape) {
+    const std::string full = full_name(name);
+    if (!ckpt_->contains(full)) {
+      problems_.push_back("missing tensor '" + full + "' " + shape_string(shape));
+      return;
+    }
+    const io::TensorInfo& t = ckpt_->info(full);
+    used_.insert(full);
+    if (!std::equal(t.shape.begin(), t.shape.end(), shape.begin(), shape.end())) {
+      problems_.push_back("tensor '" + full + "' has shape " + shape_string(t.shape) + ", expected " +
+                          shape_string(shape));
+      return;
+    }
+    if (t.dtype != DType::f32 && t.dtype != DType::bf16 && t.dtype != DType::f16) {
+      problems_.push_back("tensor '" + full + "' has dtype " + std::string(dtype_name(t.dtype)) +
+                          ", expected a floating-point type");
+      return;
+    }
+    bind(t, w);
+  }
+
+  // Names under the current prefix that the model does not read; they are not reported as
+  // unexpected. A name ending in '.' covers everything below it.
+  void unused(std::string_view name) { unused_.push_back(full_name(name)); }
+
+  // After the walk: throws one dsvl::Error naming the checkpoint and listing every problem
+  // (missing, wrongly shaped or typed, and unexpected tensors under `scope`, "" for all).
+  void finish(std::string_view scope = {}) const {
+    std::vector<std::string> all = problems_;
+    for (const auto name : ckpt_->names()) {
+      if (!name.starts_with(scope) || used_.count(std::string(name))) continue;
+      bool skip = false;
+      for (const auto& u : unused_)
+        skip = skip || (u.ends_with('.') ? name.starts_with(u) : name == u);
+      if (!skip) all.push_back("unexpected tensor '" + std::string(name) + "'");
+    }
+    if (all.empty()) return;
+    std::string msg = std::to_string(all.size()) + " problem(s) with the weights:";
+    for (const auto& p : all) msg += "\n  " + p;
+    fail(ckpt_->path().string(), msg);
+  }
+
+  std::size_t borrowed() const noexcept { return borrowed_; }
+
+ private:
+  template <class W, std::size_t R>
+  void bind(const io::TensorInfo& t, Weight<W, R>& w) {
+    if (t.dtype == dtype_of<W>() &&
+        reinterpret_cast<std::uintptr_t>(t.bytes.data()) % alignof(W) == 0) {
+      w.borrow(io::tensor_view<W, R>(t));
+      ++borrowed_;
+      return;
+    }
+    typename View<W, R>::Shape s{};
+    for (std::size_t i = 0; i < R; ++i) s[i] = t.shape[i];
+    View<W, R> dst = w.allocate(s);
+    const std::byte* src = t.bytes.data();
+    W* out = dst.data();
+    visit_dtype(t.dtype, [&](auto tag) {
+      using S = decltype(tag);
+      if constexpr (std::is_same_v<S, float> || std::is_same_v<S, bf16> || std::is_same_v<S, f16>) {
+        for (std::int64_t i = 0; i < dst.size(); ++i) {
+          S v;
+          std::memcpy(&v, src + i * sizeof(S), sizeof(S));
+          out[i] = from_f32<W>(to_f32(v));
+        }
+      }
+    });
+  }
+
+  template <class Shape>
+  static std::string shape_string(const Shape& s) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+  }
+
+  const io::Checkpoint* ckpt_;
+  std::vector<std::string> problems_;
+  std::set<std::string> used_;
+  std::vector<std::string> unused_;
+  std::size_t borrowed_ = 0;
+};
+
+// Adds every declared weight to a writer under its full name (random-weight checkpoints of the
+// real shapes, converted models).
+class WeightSaver : public WeightVisitor<WeightSaver> {
+ public:
+  explicit WeightSaver(io::SafeTensorsWriter& out, std::string prefix = {}) : out_(&out) {
+    prefix_ = std::move(prefix);
+  }
+  template <class W, std::size_t R>
+  void weight(std::string_view name, Weight<W, R>& w, const std::array<std::int64_t, R>&) {
+    out_->add(full_name(name), w.view());
+  }
+  void unused(std::string_view) {}
+
+ private:
+  io::SafeTensorsWriter* out_;
+};
+
+}  // namespace dsvl::nn
