@@ -1,0 +1,110 @@
+#pragma once
+// Scaled dot-product attention (torch.nn.functional.scaled_dot_product_attention with a boolean
+// mask, per head), multi-head or grouped-query:
+//   out[t, h, :] = sum_s p[t, s] v[s, g, :],   p[t, :] = softmax_s(scale * q[t, h, :] · k[s, g, :]),
+//   g = h / (H / Hkv)   (each group of H / Hkv consecutive query heads reads one key/value head).
+// q: (T, H, Dh) f32.  k, v: (S, Hkv, Dh) f32.  out: (T, H, Dh) f32; it must not overlap q, k or v.
+// Every view has a contiguous last dimension and any strides on the others (a KV cache of
+// max_positions rows passes its first S rows). H must be a multiple of Hkv.
+// mask is the softmax mask (kernels/softmax.hpp), counted in keys:
+//   - causal decoding: mask.causal_offset = S - T, the number of keys before query 0 (the cached
+//     tokens), so query t sees keys [0, t + S - T]; a prefill has offset 0, a decode step T = 1
+//     and offset S - 1;
+//   - no mask (vision encoders): SoftmaxMask{} (causal_offset = -1);
+//   - key padding: mask.valid = number of real keys.
+// A query row that sees no key gets all zeros (PyTorch would give NaN).
+//
+// This is the composite reference: per head, gemm for scores = q kᵀ, softmax with the mask and
+// the scale, then gemm for out = p v, all with the policy's kernels, so a SIMD tag runs their SIMD
+// versions. Queries are processed in blocks of kAttentionQueryBlock rows, and a causal block reads
+// only the keys its last row can see. Work items (head, query block) are split over the pool's
+// threads; each thread owns one scratch area (scores of a block and the transposed values of one
+// key/value head), allocated once per call.
+
+#include <algorithm>
+#include <concepts>
+#include <cstdint>
+#include <memory>
+
+#include "dsvl/core/threading.hpp"
+#include "dsvl/kernels/check.hpp"
+#include "dsvl/kernels/gemm.hpp"
+#include "dsvl/kernels/hwy/gemm.hpp"
+#include "dsvl/kernels/hwy/softmax.hpp"
+#include "dsvl/kernels/softmax.hpp"
+#include "dsvl/kernels/xsimd/gemm.hpp"
+#include "dsvl/kernels/xsimd/softmax.hpp"
+
+namespace dsvl::kernels {
+
+inline constexpr std::int64_t kAttentionQueryBlock = 32;
+
+namespace detail {
+inline void check_attention(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, View<float, 3> out) {
+  constexpr const char* where = "kernels::attention";
+  check_rows_view(where, "q", q);
+  check_rows_view(where, "k", k);
+  check_rows_view(where, "v", v);
+  check_rows_view(where, "out", out);
+  DSVL_CHECK(same_shape(k, v), where, "k is (", k.shape(0), ", ", k.shape(1), ", ", k.shape(2), "), v is (",
+             v.shape(0), ", ", v.shape(1), ", ", v.shape(2), ")");
+  DSVL_CHECK(same_shape(q, out), where, "out must have the shape of q (T, H, Dh)");
+  DSVL_CHECK(k.shape(2) == q.shape(2), where, "q has head dim ", q.shape(2), ", k has ", k.shape(2));
+  DSVL_CHECK(q.shape(1) == 0 || (k.shape(1) > 0 && q.shape(1) % k.shape(1) == 0), where, "H = ", q.shape(1),
+             " query heads is not a multiple of Hkv = ", k.shape(1), " key/value heads");
+}
+
+// Keys visible to query row r (0-based), as the softmax mask defines them.
+inline std::int64_t attention_keys(std::int64_t r, std::int64_t S, SoftmaxMask mask) {
+  return softmax_row_length(r, S, mask);
+}
+}  // namespace detail
+
+template <class Tag>
+  requires std::derived_from<Tag, scalar_tag>
+void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
+               float scale, View<float, 3> out, ThreadPool& pool = ThreadPool::global()) {
+  detail::check_attention(q, k, v, out);
+  const std::int64_t T = q.shape(0), H = q.shape(1), Dh = q.shape(2), S = k.shape(0);
+  if (T == 0 || H == 0 || Dh == 0) return;
+  const std::int64_t group = H / k.shape(1);
+  const std::int64_t tb = std::min(T, kAttentionQueryBlock);
+  const std::int64_t blocks = (T + tb - 1) / tb;
+  // Keys seen by the last query row: no row of any block reads beyond them.
+  const std::int64_t s_max = detail::attention_keys(T - 1, S, mask);
+  const std::int64_t items = H * blocks;
+  const std::int64_t threads = std::min<std::int64_t>(pool.size(), items);
+  const std::int64_t per_thread = tb * s_max + Dh * s_max;
+  std::unique_ptr<float[]> scratch(new float[static_cast<std::size_t>(std::max<std::int64_t>(threads * per_thread, 1))]);
+
+  pool.run([&](int thread) {
+    if (thread >= threads) return;
+    float* scores_buf = scratch.get() + thread * per_thread;
+    float* vt = scores_buf + tb * s_max;  // (Dh, s_max): v of one key/value head, transposed
+    std::int64_t vt_head = -1;
+    const std::int64_t i0 = items * thread / threads, i1 = items * (thread + 1) / threads;
+    for (std::int64_t item = i0; item < i1; ++item) {
+      const std::int64_t h = item / blocks, t0 = (item % blocks) * tb, t1 = std::min(T, t0 + tb);
+      const std::int64_t g = h / group;
+      const std::int64_t keys = detail::attention_keys(t1 - 1, S, mask);
+      if (g != vt_head) {
+        const float* vg = v.data() + g * v.stride(1);
+        for (std::int64_t s = 0; s < s_max; ++s)
+          for (std::int64_t d = 0; d < Dh; ++d) vt[d * s_max + s] = vg[s * v.stride(0) + d];
+        vt_head = g;
+      }
+      const View<const float, 2> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {t1 - t0, Dh}, {q.stride(0), 1});
+      const View<const float, 2> kg(k.data() + g * k.stride(1), {keys, Dh}, {k.stride(0), 1});
+      const View<float, 2> p(scores_buf, {t1 - t0, keys}, {keys, 1});
+      gemm(tag, qh, kg, View<const float, 1>{}, p, pool);  // (tb, keys)
+      SoftmaxMask m = mask;
+      if (m.causal_offset >= 0) m.causal_offset += t0;
+      softmax(tag, p, scale, m);
+      const View<const float, 2> vtg(vt, {Dh, keys}, {s_max, 1});
+      const View<float, 2> oh(out.data() + t0 * out.stride(0) + h * out.stride(1), {t1 - t0, Dh}, {out.stride(0), 1});
+      gemm(tag, View<const float, 2>(p), vtg, View<const float, 1>{}, oh, pool);  // (tb, Dh)
+    }
+  });
+}
+
+}  // namespace dsvl::kernels

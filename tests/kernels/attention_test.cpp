@@ -1,0 +1,139 @@
+#include "dsvl/kernels/attention.hpp"
+
+#include <cmath>
+
+#include "kernels/kernel_test.hpp"
+
+using namespace dsvl;
+using namespace dsvl::test;
+using dsvl::kernels::SoftmaxMask;
+
+namespace {
+
+struct AttentionShape {
+  const char* name;
+  std::int64_t T, S, H, Hkv, Dh;
+  SoftmaxMask mask;
+};
+
+// Causal prefill (offset 0), decode (T = 1 after a long past), chunked prefill, MHA and GQA,
+// non-causal (vision) with T != S, key padding, empty sizes, blocks of queries not a multiple of
+// the query block, odd head dims.
+const std::vector<AttentionShape> kShapes = {
+    {"prefill GQA", 37, 37, 4, 2, 17, {0, -1}},
+    {"prefill MHA", 5, 5, 3, 3, 8, {0, -1}},
+    {"decode long past", 1, 300, 8, 2, 64, {299, -1}},
+    {"chunked prefill", 70, 131, 2, 1, 33, {61, -1}},
+    {"one head", 1, 1, 1, 1, 1, {0, -1}},
+    {"non-causal square", 50, 50, 4, 4, 16, {-1, -1}},
+    {"non-causal cross", 7, 20, 6, 3, 5, {-1, -1}},
+    {"key padding", 10, 10, 2, 2, 7, {-1, 6}},
+    {"causal and padding", 9, 12, 2, 1, 3, {3, 8}},
+    {"no keys", 3, 0, 2, 1, 4, {-1, -1}},
+    {"no queries", 0, 5, 2, 1, 4, {0, -1}},
+    {"head dim 0", 3, 3, 2, 1, 0, {0, -1}},
+};
+
+// Naive attention in double precision: the definition of the kernel's contract.
+std::vector<double> naive_attention(const AttentionShape& c, const std::vector<float>& q, std::int64_t q_row,
+                                    const std::vector<float>& k, const std::vector<float>& v, std::int64_t kv_row,
+                                    double scale) {
+  std::vector<double> out(static_cast<std::size_t>(c.T * c.H * c.Dh), 0.0);
+  const std::int64_t group = c.H / c.Hkv;
+  for (std::int64_t t = 0; t < c.T; ++t) {
+    std::int64_t n = c.S;
+    if (c.mask.valid >= 0) n = std::min(n, c.mask.valid);
+    if (c.mask.causal_offset >= 0) n = std::min(n, t + c.mask.causal_offset + 1);
+    for (std::int64_t h = 0; h < c.H; ++h) {
+      const std::int64_t g = h / group;
+      std::vector<double> z(static_cast<std::size_t>(n));
+      double m = -INFINITY;
+      for (std::int64_t s = 0; s < n; ++s) {
+        double dot = 0;
+        for (std::int64_t d = 0; d < c.Dh; ++d)
+          dot += double(q[t * q_row + h * c.Dh + d]) * k[s * kv_row + g * c.Dh + d];
+        z[s] = scale * dot;
+        m = std::max(m, z[s]);
+      }
+      double sum = 0;
+      for (auto& e : z) sum += (e = std::exp(e - m));
+      for (std::int64_t s = 0; s < n; ++s)
+        for (std::int64_t d = 0; d < c.Dh; ++d)
+          out[(t * c.H + h) * c.Dh + d] += z[s] / sum * v[s * kv_row + g * c.Dh + d];
+    }
+  }
+  return out;
+}
+
+template <class Tag>
+double check_attention_shape(const AttentionShape& c, ThreadPool& pool) {
+  // q is a slice of a wider row (as when q, k and v come out of one projection) and k, v are the
+  // first S rows of a cache with room for more: every stride differs from the packed one.
+  const std::int64_t q_row = c.H * c.Dh + 3, kv_row = c.Hkv * c.Dh + 5, capacity = c.S + 4;
+  std::vector<float> q(static_cast<std::size_t>(std::max<std::int64_t>(c.T * q_row, 1)));
+  std::vector<float> k(static_cast<std::size_t>(capacity * kv_row)), v(k.size());
+  fill_uniform(q.data(), static_cast<std::int64_t>(q.size()));
+  fill_uniform(k.data(), static_cast<std::int64_t>(k.size()));
+  fill_uniform(v.data(), static_cast<std::int64_t>(v.size()));
+  const float scale = c.Dh > 0 ? 1.0f / std::sqrt(static_cast<float>(c.Dh)) : 1.0f;
+  std::vector<float> got(static_cast<std::size_t>(std::max<std::int64_t>(c.T * c.H * c.Dh, 1)), NAN);
+
+  const View<const float, 3> qv(q.data(), {c.T, c.H, c.Dh}, {q_row, c.Dh, 1});
+  const View<const float, 3> kv(k.data(), {c.S, c.Hkv, c.Dh}, {kv_row, c.Dh, 1});
+  const View<const float, 3> vv(v.data(), {c.S, c.Hkv, c.Dh}, {kv_row, c.Dh, 1});
+  const View<float, 3> ov(got.data(), {c.T, c.H, c.Dh});
+  kernels::attention(Tag{}, qv, kv, vv, c.mask, scale, ov, pool);
+
+  const auto want = naive_attention(c, q, q_row, k, v, kv_row, scale);
+  // Inputs lie in [-1, 1]. Each scaled score scale * q·k is a sum of Dh products in f32, off by at
+  // most gamma_Dh * scale * Dh (gamma_n ~ n u, u = 2^-24); a score error d changes each softmax
+  // weight by a relative 2d at most, and exp and the normalisation add a few ulp; the weighted sum
+  // of S values in [-1, 1] adds gamma_S. So |out - exact| <= (2 Dh^2 scale + S + 16) u.
+  const double u = std::ldexp(1.0, -24);
+  const double tol = (2.0 * c.Dh * c.Dh * scale + c.S + 16) * u;
+  double worst = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::fabs(got[i] - want[i]));
+  INFO(c.name << " [" << Tag::name << "]: max abs error " << worst << ", bound " << tol);
+  CHECK(worst <= tol);
+  return worst / tol;
+}
+
+template <class Tag>
+void check_all_shapes() {
+  ThreadPool one(1), three(3);
+  double ratio = 0;
+  for (const auto& c : kShapes) {
+    ratio = std::max(ratio, check_attention_shape<Tag>(c, one));
+    ratio = std::max(ratio, check_attention_shape<Tag>(c, three));
+  }
+  MESSAGE("attention [", Tag::name, "]: largest error / bound over all shapes ", ratio);
+}
+
+}  // namespace
+
+TEST_CASE("attention matches a double-precision reference (scalar)") { check_all_shapes<scalar_tag>(); }
+TEST_CASE("attention matches a double-precision reference (xsimd)") { check_all_shapes<xsimd_tag<>>(); }
+TEST_CASE("attention matches a double-precision reference (hwy)") { check_all_shapes<hwy_tag>(); }
+
+TEST_CASE("attention: a decode step equals the last row of the full causal prefill") {
+  const std::int64_t S = 45, H = 4, Hkv = 2, Dh = 16;
+  std::vector<float> q(S * H * Dh), k(S * Hkv * Dh), v(S * Hkv * Dh), full(S * H * Dh), step(H * Dh);
+  fill_uniform(q.data(), S * H * Dh);
+  fill_uniform(k.data(), S * Hkv * Dh);
+  fill_uniform(v.data(), S * Hkv * Dh);
+  const View<const float, 3> kv(k.data(), {S, Hkv, Dh}), vv(v.data(), {S, Hkv, Dh});
+  kernels::attention(hwy_tag{}, View<const float, 3>(q.data(), {S, H, Dh}), kv, vv, SoftmaxMask{0, -1}, 0.25f,
+                     View<float, 3>(full.data(), {S, H, Dh}));
+  kernels::attention(hwy_tag{}, View<const float, 3>(q.data() + (S - 1) * H * Dh, {1, H, Dh}), kv, vv,
+                     SoftmaxMask{S - 1, -1}, 0.25f, View<float, 3>(step.data(), {1, H, Dh}));
+  DSVL_CHECK_CLOSE(step.data(), full.data() + (S - 1) * H * Dh, H * Dh, 1e-6, 0.0);
+}
+
+TEST_CASE("attention rejects inconsistent shapes") {
+  std::vector<float> buf(64);
+  const View<const float, 3> q(buf.data(), {2, 3, 4}), k(buf.data(), {2, 2, 4});
+  const View<float, 3> out(buf.data(), {2, 3, 4});
+  CHECK_THROWS_AS(kernels::attention(scalar_tag{}, q, k, k, SoftmaxMask{}, 1.0f, out), dsvl::Error);
+  const View<const float, 3> k5(buf.data(), {2, 1, 5});
+  CHECK_THROWS_AS(kernels::attention(scalar_tag{}, q, k5, k5, SoftmaxMask{}, 1.0f, out), dsvl::Error);
+}
