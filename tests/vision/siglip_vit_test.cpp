@@ -1,0 +1,282 @@
+// SiglipVit against timm (tests/data/siglip/, written by tools/reference/siglip_vit.py), the
+// presets and config readers against the real configs, and the weight names against the real
+// DeepSeek-VL2 checkpoint index.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dsvl/io/json.hpp"
+#include "dsvl/io/safetensors.hpp"
+#include "dsvl/policy/policy.hpp"
+#include "dsvl/vision/siglip_vit.hpp"
+#include "dsvl/vision/vit_config.hpp"
+#include "shared_data.hpp"
+
+using namespace dsvl;
+using vision::SiglipVit;
+using vision::VitConfig;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fixture_dir(const std::string& variant) { return fs::path(DSVL_TEST_DATA_DIR) / "siglip" / variant; }
+
+// The tower's config as a program reads it: v1 looks the sizes up by model_name (the fixture
+// carries its name-table entry), VL2 has them in vision_config.
+VitConfig read_config(const std::string& variant, const nlohmann::json& j) {
+  const std::string where = (fixture_dir(variant) / "config.json").string();
+  if (variant.starts_with("v1")) {
+    const auto& [name, e] = *j.at("model_config").items().begin();
+    const VitConfig sizes{e.at("image_size"), e.at("patch_size"), e.at("width"), e.at("layers"),
+                          e.at("heads"),      e.at("mlp_ratio"),  -1,           1e-6,          true};
+    const std::string key = name;
+    const vision::NamedVitConfig table[] = {{key, sizes}};
+    return vision::parse_siglip_config_v1(j.at("vision_config"), where, table);
+  }
+  return vision::parse_siglip_config_vl2(j.at("vision_config"), where);
+}
+
+// max |a - b| / max |b|
+double relative_error(View<const float, 2> a, View<const float, 2> b) {
+  REQUIRE(a.shape() == b.shape());
+  double diff = 0, scale = 0;
+  for (std::int64_t r = 0; r < b.shape(0); ++r)
+    for (std::int64_t c = 0; c < b.shape(1); ++c) {
+      diff = std::max(diff, std::abs(static_cast<double>(a(r, c)) - b(r, c)));
+      scale = std::max(scale, std::abs(static_cast<double>(b(r, c))));
+    }
+  return scale > 0 ? diff / scale : diff;
+}
+
+// f32 weights: every policy computes the same f32 math as PyTorch, only the order of additions
+// differs (observed error below 1e-6 of the output's range).
+// bf16 weights: loading an f32 checkpoint into bf16 rounds the matrices, the patch kernel and the
+// LayerNorm parameters (relative error up to 2^-9); PyTorch's output with every parameter rounded
+// to bf16 moves by bf16_weights_deviation (4.4e-3 and 6.5e-3 of the output's range for these
+// fixtures, recorded by the script). The bound allows three times that deviation; the errors
+// observed are about the same size as the recorded deviations.
+template <class P>
+double tolerance(const nlohmann::json& config) {
+  if constexpr (std::is_same_v<typename P::weight_type, float>) return 1e-4;
+  else return 3.0 * config.at("bf16_weights_deviation").get<double>();
+}
+
+template <class P>
+void check_fixture(const std::string& variant) {
+  CAPTURE(variant);
+  CAPTURE(P::kernel_tag::name);
+  const fs::path dir = fixture_dir(variant);
+  const auto config_json = io::read_json(dir / "config.json");
+  const VitConfig cfg = read_config(variant, config_json);
+  const auto prefix = config_json.at("prefix").get<std::string>();
+  const auto ckpt = io::Checkpoint::open(dir / "model.safetensors");
+  const auto ref = io::Checkpoint::open(dir / "reference.safetensors");
+  const double tol = tolerance<P>(config_json);
+
+  SiglipVit<P> vit(cfg);
+  vit.load(ckpt, prefix);
+  const auto pixels = ref.view<float, 4>("pixel_values");
+  const std::int64_t B = pixels.shape(0), N = cfg.num_patches(), D = cfg.width;
+  REQUIRE(B == config_json.at("batch").get<std::int64_t>());
+
+  // The batch, with every intermediate the fixture names.
+  ThreadPool pool(2);
+  Tensor<float, 3> out({B, N, D});
+  double worst = 0;
+  int observed = 0;
+  vit.forward(pixels, out.view(), pool,
+              [&](std::string_view name, std::int64_t image, std::int64_t index, View<const float, 2> got) {
+                std::string key(name);
+                if (name == "block") key += "." + std::to_string(index);
+                CAPTURE(key);
+                CAPTURE(image);
+                const double e = relative_error(got, ref.view<float, 3>(key)[image]);
+                CHECK(e <= tol);
+                worst = std::max(worst, e);
+                ++observed;
+              });
+  CHECK(observed == B * (2 + cfg.layers));
+  const auto want = ref.view<float, 3>("norm");
+  for (std::int64_t b = 0; b < B; ++b) {
+    const double e = relative_error(out.view()[b], want[b]);
+    CHECK(e <= tol);
+    worst = std::max(worst, e);
+  }
+  MESSAGE(variant + " " + std::string(P::kernel_tag::name) +
+              (std::is_same_v<typename P::weight_type, float> ? " f32" : " bf16"),
+          ": max error ", worst, " of the output's range (bound ", tol, ")");
+
+  // One image at a time gives the batch's result (the GEMMs differ only in their row count).
+  for (std::int64_t b = 0; b < B; ++b) {
+    const Tensor<float, 2> one = vit.forward(pixels[b], pool);
+    CHECK(relative_error(one.view(), want[b]) <= tol);
+  }
+
+  // select_layer: the first layers + select_layer + 1 blocks, then the final norm; the blocks
+  // past them are declared unused.
+  for (const auto& k : config_json.at("select_layers")) {
+    VitConfig c = cfg;
+    c.select_layer = k.get<std::int64_t>();
+    CAPTURE(c.select_layer);
+    SiglipVit<P> part(c);
+    CHECK(static_cast<std::int64_t>(part.blocks().size()) == c.depth());
+    part.load(ckpt, prefix);
+    const Tensor<float, 3> got = part.forward(pixels, pool);
+    const auto expect = ref.view<float, 3>("select_layer." + std::to_string(c.select_layer));
+    for (std::int64_t b = 0; b < B; ++b) CHECK(relative_error(got.view()[b], expect[b]) <= tol);
+  }
+}
+
+const std::string kVariants[] = {"v1-patch16", "vl2-patch14"};
+
+}  // namespace
+
+TEST_CASE("VitConfig presets: SigLIP-L/16 and SigLIP-SO400M/14 at 384") {
+  constexpr VitConfig l = vision::kSiglipLarge16_384;
+  static_assert(l.grid() == 24 && l.num_patches() == 576 && l.head_dim() == 64 && l.mlp_dim() == 4096 &&
+                l.depth() == 24);
+  constexpr VitConfig so = vision::kSiglipSo400m14_384;
+  static_assert(so.grid() == 27 && so.num_patches() == 729 && so.head_dim() == 72 && so.mlp_dim() == 4304 &&
+                so.depth() == 27);
+  CHECK(vision::to_string(so) ==
+        "image_size=384, patch_size=14, width=1152, layers=27, heads=16, mlp_ratio=3.7362, select_layer=-1, "
+        "layer_norm_eps=1e-06, final_norm=true");
+
+  // select_layer as DeepSeek-VL's create_siglip_vit reads it.
+  VitConfig c = l;
+  const std::pair<std::int64_t, std::int64_t> depths[] = {{-1, 24}, {-2, 23}, {0, 24}, {-24, 1},
+                                                          {-30, 0}, {6, 6},   {30, 24}};
+  for (auto [select, depth] : depths) {
+    c.select_layer = select;
+    CHECK(c.depth() == depth);
+  }
+}
+
+TEST_CASE("VitConfig readers: DeepSeek-VL vision_config and DeepSeek-VL2 config.json") {
+  // deepseek-vl-1.3b-chat and the low-resolution branch of deepseek-vl-7b-chat (spec 1.1).
+  const auto v1 = nlohmann::json::parse(R"({"cls": "CLIPVisionTower", "model_type": "vision", "params": {
+      "image_size": 384, "model_name": "siglip_large_patch16_384", "pixel_mean": [0.5, 0.5, 0.5],
+      "pixel_std": [0.5, 0.5, 0.5], "select_feature": "same", "select_layer": -1}})");
+  CHECK(vision::parse_siglip_config_v1(v1, "1.3b") == vision::kSiglipLarge16_384);
+  const auto hybrid = nlohmann::json::parse(R"({"cls": "HybridVisionTower", "model_type": "vision", "params": {
+      "concat_type": "tuple", "freeze_high": true, "freeze_low": true,
+      "high_res_cfg": {"model_name": "sam_b_downsample", "image_size": 1024, "select_layer": -1},
+      "low_res_cfg": {"model_name": "siglip_large_patch16_384", "image_size": 384, "select_feature": "same",
+                      "select_layer": -1, "output_dim": 1024, "ckpt_path": ""}}})");
+  CHECK(vision::parse_siglip_config_v1(hybrid, "7b") == vision::kSiglipLarge16_384);
+
+  auto bad = v1;
+  bad["params"]["model_name"] = "siglip_huge";
+  CHECK_THROWS_WITH(vision::parse_siglip_config_v1(bad, "cfg"),
+                    doctest::Contains("'params/model_name' is \"siglip_huge\", which is not a known SigLIP model"));
+  bad = v1;
+  bad["params"]["select_feature"] = "patch";
+  CHECK_THROWS_WITH(vision::parse_siglip_config_v1(bad, "cfg"), doctest::Contains("only \"same\""));
+  bad = v1;
+  bad["params"].erase("image_size");
+  CHECK_THROWS_WITH(vision::parse_siglip_config_v1(bad, "cfg"), doctest::Contains("missing field 'params/image_size'"));
+
+  // The real DeepSeek-VL2 config.json (heads and image_size absent: the class defaults).
+  const fs::path vl2 = test::shared_data("tokenizers/deepseek-vl2/config.json");
+  if (vl2.empty()) {
+    MESSAGE("skipped: shared data tokenizers/deepseek-vl2/config.json not found");
+    return;
+  }
+  const auto j = io::read_json(vl2);
+  CHECK(vision::parse_siglip_config_vl2(j.at("vision_config"), vl2.string()) == vision::kSiglipSo400m14_384);
+}
+
+TEST_CASE("SiglipVit: the SO400M preset declares the names and shapes of the DeepSeek-VL2 checkpoint") {
+  SiglipVit<policies::ScalarBF16> vit(vision::kSiglipSo400m14_384);
+  nn::WeightNames names;
+  vit.visit(names);
+  std::set<std::string> declared;
+  for (const auto& e : names.entries) declared.insert("vision." + e.name);
+  CHECK(declared.size() == names.entries.size());
+  CHECK(declared.size() == 3 + 27 * 12 + 2);
+  nn::WeightCount count;
+  vit.visit(count);
+  CHECK(count.count == 412987248);  // without attn_pool
+
+  const auto shape_of = [&](const std::string& n) {
+    for (const auto& e : names.entries)
+      if ("vision." + e.name == n) return e.shape;
+    return std::vector<std::int64_t>{};
+  };
+  CHECK(shape_of("vision.pos_embed") == std::vector<std::int64_t>{1, 729, 1152});
+  CHECK(shape_of("vision.patch_embed.proj.weight") == std::vector<std::int64_t>{1152, 3, 14, 14});
+  CHECK(shape_of("vision.blocks.26.attn.qkv.weight") == std::vector<std::int64_t>{3456, 1152});
+  CHECK(shape_of("vision.blocks.0.mlp.fc1.weight") == std::vector<std::int64_t>{4304, 1152});
+  CHECK(shape_of("vision.blocks.0.mlp.fc2.weight") == std::vector<std::int64_t>{1152, 4304});
+
+  const fs::path index = test::shared_data("tokenizers/deepseek-vl2/model.safetensors.index.json");
+  if (index.empty()) {
+    MESSAGE("skipped: shared data tokenizers/deepseek-vl2/model.safetensors.index.json not found");
+    return;
+  }
+  std::set<std::string> in_index;
+  for (const auto& [name, shard] : io::read_safetensors_index(index))
+    if (name.starts_with("vision.") && !name.starts_with("vision.attn_pool.")) in_index.insert(name);
+  CHECK(declared == in_index);
+}
+
+TEST_CASE("SiglipVit: a missing, misshapen or unexpected tensor is named by the loader") {
+  const fs::path dir = fixture_dir("vl2-patch14");
+  const auto config_json = io::read_json(dir / "config.json");
+  const VitConfig cfg = read_config("vl2-patch14", config_json);
+  const auto good = io::Checkpoint::open(dir / "model.safetensors");
+
+  const fs::path path = fs::temp_directory_path() / ("dsvl_siglip_" + std::to_string(::getpid()) + ".safetensors");
+  {
+    io::SafeTensorsWriter w;
+    for (const auto name : good.names()) {
+      const std::string n(name);
+      if (n == "vision.blocks.1.mlp.fc1.bias") continue;  // missing
+      if (n == "vision.blocks.0.attn.qkv.weight") {     // wrong shape: one row short
+        const auto v = good.view<float, 2>(n);
+        w.add(n, v.slice(0, 0, v.shape(0) - 1));
+        continue;
+      }
+      const auto& info = good.info(n);
+      if (info.shape.size() == 1) w.add(n, good.view<float, 1>(n));
+      else if (info.shape.size() == 2) w.add(n, good.view<float, 2>(n));
+      else if (info.shape.size() == 3) w.add(n, good.view<float, 3>(n));
+      else w.add(n, good.view<float, 4>(n));
+    }
+    w.add("vision.blocks.3.norm1.weight", good.view<float, 1>("vision.norm.weight"));  // unexpected
+    w.add("vision.attn_pool.extra", good.view<float, 1>("vision.norm.weight"));          // unused head
+    w.write(path);
+  }
+  const auto bad = io::Checkpoint::open(path);
+  SiglipVit<policies::XsimdF32> vit(cfg);
+  try {
+    vit.load(bad, "vision.");
+    FAIL("no error");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("3 problem(s) with the weights") != std::string::npos);
+    CHECK(msg.find("tensor 'vision.blocks.0.attn.qkv.weight' has shape [107, 36], expected [108, 36]") !=
+          std::string::npos);
+    CHECK(msg.find("missing tensor 'vision.blocks.1.mlp.fc1.bias' [134]") != std::string::npos);
+    CHECK(msg.find("unexpected tensor 'vision.blocks.3.norm1.weight'") != std::string::npos);
+    CHECK(msg.find("attn_pool") == std::string::npos);
+  }
+  fs::remove(path);
+
+  // Pixels of the wrong size are refused (no pos_embed interpolation).
+  vit.load(good, "vision.");
+  Tensor<float, 3> pixels({3, 112, 112});
+  CHECK_THROWS_WITH(vit.forward(pixels.view()), doctest::Contains("expected (B, 3, 104, 104)"));
+}
+
+TEST_CASE_TEMPLATE("SiglipVit matches timm's VisionTransformer (DeepSeek-VL and DeepSeek-VL2 settings)", P,
+                   policies::ScalarF32, policies::ScalarBF16, policies::XsimdF32, policies::XsimdBF16,
+                   policies::HwyF32, policies::HwyBF16) {
+  for (const auto& variant : kVariants) check_fixture<P>(variant);
+}
