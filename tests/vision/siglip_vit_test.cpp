@@ -108,9 +108,9 @@ void check_fixture(const std::string& variant) {
     CHECK(e <= tol);
     worst = std::max(worst, e);
   }
-  MESSAGE(variant + " " + std::string(P::kernel_tag::name) +
-              (std::is_same_v<typename P::weight_type, float> ? " f32" : " bf16"),
-          ": max error ", worst, " of the output's range (bound ", tol, ")");
+  const std::string label = variant + " " + std::string(P::kernel_tag::name) +
+                            (std::is_same_v<typename P::weight_type, float> ? " f32" : " bf16");
+  MESSAGE(label, ": max error ", worst, " of the output's range (bound ", tol, ")");
 
   // One image at a time gives the batch's result (the GEMMs differ only in their row count).
   for (std::int64_t b = 0; b < B; ++b) {
@@ -279,4 +279,33 @@ TEST_CASE_TEMPLATE("SiglipVit matches timm's VisionTransformer (DeepSeek-VL and 
                    policies::ScalarF32, policies::ScalarBF16, policies::XsimdF32, policies::XsimdBF16,
                    policies::HwyF32, policies::HwyBF16) {
   for (const auto& variant : kVariants) check_fixture<P>(variant);
+}
+
+TEST_CASE("SiglipVit with a compile-time preset gives the run-time result and refuses other sizes") {
+  // The sizes of tests/data/siglip/vl2-patch14, fixed at compile time.
+  static constexpr VitConfig kTiny{104, 14, 36, 3, 2, 3.7362, -1, 1e-6, true};
+  const fs::path dir = fixture_dir("vl2-patch14");
+  const VitConfig cfg = read_config("vl2-patch14", io::read_json(dir / "config.json"));
+  REQUIRE(cfg == kTiny);
+  const auto ckpt = io::Checkpoint::open(dir / "model.safetensors");
+  const auto ref = io::Checkpoint::open(dir / "reference.safetensors");
+
+  using Fixed = SiglipVit<policies::XsimdF32, kTiny>;
+  static_assert(Fixed::is_fixed && !SiglipVit<policies::XsimdF32>::is_fixed);
+  Fixed fixed;
+  fixed.load(ckpt, "vision.");
+  SiglipVit<policies::XsimdF32> dynamic(cfg);
+  dynamic.load(ckpt, "vision.");
+  ThreadPool pool(2);
+  const auto pixels = ref.view<float, 4>("pixel_values");
+  const Tensor<float, 3> a = fixed.forward(pixels, pool), b = dynamic.forward(pixels, pool);
+  CHECK(std::equal(a.data(), a.data() + a.size(), b.data()));
+
+  VitConfig other = kTiny;
+  other.width = 40;
+  other.heads = 4;
+  CHECK_THROWS_WITH(Fixed{other}, doctest::Contains("field 'width' is 40 but the compile-time VitConfig fixes it to 36"));
+  other = kTiny;
+  other.select_layer = -2;
+  CHECK_THROWS_WITH(Fixed{other}, doctest::Contains("field 'select_layer' is -2"));
 }

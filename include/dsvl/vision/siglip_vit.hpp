@@ -1,5 +1,6 @@
 #pragma once
-// SiglipVit<P>: the SigLIP vision transformer of DeepSeek-VL (SigLIP-L/16 at 384) and DeepSeek-VL2
+// SiglipVit<P> (sizes from a VitConfig value) or SiglipVit<P, kPreset> (sizes fixed at compile
+// time, the same results): the SigLIP vision transformer of DeepSeek-VL (SigLIP-L/16 at 384) and DeepSeek-VL2
 // (SigLIP-SO400M/14 at 384), as the official code runs timm's VisionTransformer with
 // class_token=False, global_pool="map", ignore_head=True (deepseek_vl/models/siglip_vit.py,
 // deepseek_vl2/models/siglip_vit.py), i.e. its forward_features:
@@ -61,11 +62,17 @@ struct NoObserver {
   void operator()(std::string_view, std::int64_t /*image*/, std::int64_t /*index*/, View<const float, 2>) const {}
 };
 
-template <KernelPolicy P>
+template <KernelPolicy P, VitConfig Fixed = kDynamicVit>
 class SiglipVit {
+  static_assert(P::kernel_tag::on_host,
+                "dsvl::vision::SiglipVit runs on host policies (scalar, xsimd, Highway); there is no CUDA "
+                "version of this block yet");
+
  public:
   using W = typename P::weight_type;
   using Tag = typename P::kernel_tag;
+  // True when a preset fixes the sizes at compile time (SiglipVit<P, kSiglipLarge16_384>).
+  static constexpr bool is_fixed = !(Fixed == kDynamicVit);
 
   // One pre-norm transformer block (timm's Block with Attention and Mlp).
   struct Block {
@@ -92,30 +99,41 @@ class SiglipVit {
     }
   };
 
-  explicit SiglipVit(const VitConfig& config) : config_(config) {
+  // Sizes read at run time; with a compile-time preset, `c` must equal it (an error names the
+  // first field that differs).
+  explicit SiglipVit(const VitConfig& c) : config_(c) {
+    if constexpr (is_fixed) check_vit_config_equal(Fixed, c, "SiglipVit");
     check_vit_config(config_, "SiglipVit");
-    blocks_.resize(static_cast<std::size_t>(config_.depth()));
+    blocks_.resize(static_cast<std::size_t>(config().depth()));
     for (auto& b : blocks_) {
-      b.width = config_.width;
-      b.mlp_dim = config_.mlp_dim();
+      b.width = config().width;
+      b.mlp_dim = config().mlp_dim();
     }
   }
 
-  const VitConfig& config() const noexcept { return config_; }
-  std::int64_t num_patches() const noexcept { return config_.num_patches(); }
-  std::int64_t width() const noexcept { return config_.width; }
+  SiglipVit()
+    requires is_fixed
+      : SiglipVit(Fixed) {}
+
+  // The config; a compile-time constant with a preset.
+  constexpr const VitConfig& config() const noexcept {
+    if constexpr (is_fixed) return Fixed;
+    else return config_;
+  }
+  std::int64_t num_patches() const noexcept { return config().num_patches(); }
+  std::int64_t width() const noexcept { return config().width; }
   const std::vector<Block>& blocks() const noexcept { return blocks_; }
 
   // The one weight declaration (names relative to the tower; see the top of this file).
   template <class V>
   void visit(V& v) {
-    const std::int64_t D = config_.width, p = config_.patch_size, N = config_.num_patches();
+    const std::int64_t D = config().width, p = config().patch_size, N = config().num_patches();
     v.weight("patch_embed.proj.weight", patch_weight_, {D, 3, p, p});
     v.weight("patch_embed.proj.bias", patch_bias_, {D});
     v.weight("pos_embed", pos_embed_, {1, N, D});
     v.layers("blocks", blocks_);
-    for (std::int64_t i = config_.depth(); i < config_.layers; ++i) v.unused("blocks." + std::to_string(i) + ".");
-    if (config_.final_norm) {
+    for (std::int64_t i = config().depth(); i < config().layers; ++i) v.unused("blocks." + std::to_string(i) + ".");
+    if (config().final_norm) {
       v.weight("norm.weight", norm_weight_, {D});
       v.weight("norm.bias", norm_bias_, {D});
     } else {
@@ -153,8 +171,8 @@ class SiglipVit {
   template <class Observer = NoObserver>
   void forward(View<const float, 4> pixels, View<float, 3> out, ThreadPool& pool = ThreadPool::global(),
                Observer&& observe = {}) const {
-    const std::int64_t B = pixels.shape(0), S = config_.image_size, N = num_patches(), D = width();
-    const std::int64_t G = config_.grid(), H = config_.heads, Dh = config_.head_dim(), M = config_.mlp_dim();
+    const std::int64_t B = pixels.shape(0), S = config().image_size, N = num_patches(), D = width();
+    const std::int64_t G = config().grid(), H = config().heads, Dh = config().head_dim(), M = config().mlp_dim();
     DSVL_CHECK(pixels.shape(1) == 3 && pixels.shape(2) == S && pixels.shape(3) == S, "SiglipVit::forward",
                "pixels are (", B, ", ", pixels.shape(1), ", ", pixels.shape(2), ", ", pixels.shape(3),
                "), expected (B, 3, ", S, ", ", S, ")");
@@ -176,7 +194,7 @@ class SiglipVit {
     const View<const float, 2> pos = pos_embed_.view()[0];
     for (std::int64_t b = 0; b < B; ++b) {
       kernels::conv2d(tag, pixels[b], patch_weight_.view(), patch_bias_.view(),
-                      kernels::Conv2dParams{config_.patch_size, 0}, conv.view(), pool);
+                      kernels::Conv2dParams{config().patch_size, 0}, conv.view(), pool);
       float* xb = x.data() + b * N * D;
       const float* c = conv.data();
       pool.parallel_for(0, N, [&](std::int64_t n0, std::int64_t n1) {
@@ -222,7 +240,7 @@ class SiglipVit {
     for (std::int64_t b = 0; b < B; ++b) {
       const View<const float, 2> xb(x.data() + b * N * D, {N, D});
       const View<float, 2> ob = out[b];
-      if (config_.final_norm) {
+      if (config().final_norm) {
         layer_norm(pool, xb, norm_weight_, norm_bias_, ob);
         observe("norm", b, 0, View<const float, 2>(ob));
       } else {
@@ -247,7 +265,7 @@ class SiglipVit {
   void layer_norm(ThreadPool& pool, View<const float, 2> in, const nn::Weight<W, 1>& w, const nn::Weight<W, 1>& b,
                   View<float, 2> y) const {
     rows(pool, in.shape(0), [&](std::int64_t r0, std::int64_t r1) {
-      kernels::layer_norm(Tag{}, in.slice(0, r0, r1), w.view(), b.view(), static_cast<float>(config_.layer_norm_eps),
+      kernels::layer_norm(Tag{}, in.slice(0, r0, r1), w.view(), b.view(), static_cast<float>(config().layer_norm_eps),
                           y.slice(0, r0, r1));
     });
   }

@@ -25,6 +25,8 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "dsvl/core/error.hpp"
 #include "dsvl/io/json.hpp"
@@ -77,21 +79,45 @@ inline constexpr VitConfig kSiglipLarge16_384{384, 16, 1024, 24, 16, 4.0, -1, 1e
 // each row and column unread) of width 1152, 27 blocks of 16 heads x 72, MLP 4304.
 inline constexpr VitConfig kSiglipSo400m14_384{384, 14, 1152, 27, 16, 3.7362, -1, 1e-6, true};
 
+// The sizes of a block whose config is read at run time (the default template argument of
+// blocks that also take a compile-time preset).
+inline constexpr VitConfig kDynamicVit{0, 0, 0, 0, 0, 0.0, 0, 0.0, false};
+
+namespace detail {
+// (name, value as text) of every field, in declaration order.
+inline std::vector<std::pair<const char*, std::string>> vit_fields(const VitConfig& c) {
+  std::vector<std::pair<const char*, std::string>> out;
+  c.visit([&](const char* name, auto value) {
+    std::string s;
+    if constexpr (std::is_same_v<decltype(value), bool>) {
+      s = value ? "true" : "false";
+    } else if constexpr (std::is_same_v<decltype(value), double>) {
+      char buf[32];
+      s.assign(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
+    } else {
+      s = std::to_string(value);
+    }
+    out.emplace_back(name, std::move(s));
+  });
+  return out;
+}
+}  // namespace detail
+
 // "image_size=384, patch_size=16, ..." for messages and logs.
 inline std::string to_string(const VitConfig& c) {
   std::string s;
-  c.visit([&](const char* name, auto value) {
-    if (!s.empty()) s += ", ";
-    s += name;
-    s += '=';
-    if constexpr (std::is_same_v<decltype(value), bool>) s += value ? "true" : "false";
-    else if constexpr (std::is_same_v<decltype(value), double>) {
-      char buf[32];
-      s.append(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
-    }
-    else s += std::to_string(value);
-  });
+  for (const auto& [name, value] : detail::vit_fields(c)) s += (s.empty() ? "" : ", ") + std::string(name) + "=" + value;
   return s;
+}
+
+// A config read at run time against a block's compile-time preset: the first differing field is
+// an error that names it.
+inline void check_vit_config_equal(const VitConfig& fixed, const VitConfig& got, const std::string& where) {
+  const auto a = detail::vit_fields(fixed), b = detail::vit_fields(got);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].second != b[i].second)
+      fail(where, "field '", a[i].first, "' is ", b[i].second, " but the compile-time VitConfig fixes it to ",
+           a[i].second);
 }
 
 // Checks what a forward pass relies on; errors name `where` and the field.
