@@ -1,0 +1,103 @@
+// The whole SigLIP-L/16 tower at 384 px (DeepSeek-VL's image encoder: 576 patches, 24 blocks of
+// width 1024) on one image, random weights, f32 and bf16 storage. GFLOP/s counts the GEMMs, the
+// patch embedding and attention's two matrix products:
+//   2·N·D·3p² + layers·(2·N·D·(3D + D + 2M) + 4·N²·D).
+// The policies of one dtype share one set of weights (about 1.2 GB in f32, 0.6 GB in bf16).
+#include <map>
+#include <memory>
+#include <string>
+
+#include "bench.hpp"
+#include "dsvl/dsvl.hpp"
+#include "dsvl/vision/siglip_vit.hpp"
+
+namespace {
+using namespace dsvl;
+
+constexpr vision::VitConfig kConfig = vision::kSiglipLarge16_384;
+
+// Every weight's data by full name: filled from the first model of a dtype (which owns the
+// weights), then borrowed by the models of the other policies.
+using WeightData = std::map<std::string, const void*>;
+
+struct Collect : nn::WeightVisitor<Collect> {
+  WeightData* out = nullptr;
+  template <class T, std::size_t R>
+  void weight(std::string_view name, nn::Weight<T, R>& w, const std::array<std::int64_t, R>&) {
+    (*out)[full_name(name)] = w.view().data();
+  }
+  void unused(std::string_view) {}
+};
+
+struct Borrow : nn::WeightVisitor<Borrow> {
+  const WeightData* in = nullptr;
+  template <class T, std::size_t R>
+  void weight(std::string_view name, nn::Weight<T, R>& w, const std::array<std::int64_t, R>& shape) {
+    w.borrow(View<const T, R>(static_cast<const T*>(in->at(full_name(name))), shape));
+  }
+  void unused(std::string_view) {}
+};
+
+template <class W>
+struct Shared {
+  static inline WeightData data;
+  static inline std::shared_ptr<void> owner;
+};
+
+template <class P>
+std::shared_ptr<vision::SiglipVit<P>> model() {
+  using W = typename P::weight_type;
+  WeightData& data = Shared<W>::data;
+  std::shared_ptr<void>& owner = Shared<W>::owner;  // the model that owns the weights of this dtype
+  auto m = std::make_shared<vision::SiglipVit<P>>(kConfig);
+  if (!owner) {
+    nn::WeightRandomInit init(42);
+    m->visit(init);
+    Collect collect;
+    collect.out = &data;
+    m->visit(collect);
+    owner = m;
+  } else {
+    Borrow borrow;
+    borrow.in = &data;
+    m->visit(borrow);
+  }
+  return m;
+}
+
+template <class P>
+void add_case(const char* impl) {
+  using W = typename P::weight_type;
+  const double N = static_cast<double>(kConfig.num_patches()), D = static_cast<double>(kConfig.width);
+  const double M = static_cast<double>(kConfig.mlp_dim()), p = static_cast<double>(kConfig.patch_size);
+  bench::Case c;
+  c.op = "siglip_vit";
+  c.impl = impl;
+  c.dtype = std::is_same_v<W, bf16> ? "bf16" : "f32";
+  c.shape = "SigLIP-L/16 at 384: 1 image, 576x1024, 24 blocks (VL-1.3B, VL-7B low-res)";
+  c.flops = 2 * N * D * 3 * p * p + kConfig.layers * (2 * N * D * (4 * D + 2 * M) + 4 * N * N * D);
+  c.bytes = static_cast<double>(sizeof(W)) * kConfig.layers * D * (4 * D + 2 * M);
+  c.bound = bench::Bound::compute;
+  c.threaded = true;
+  c.setup = [](ThreadPool& pool) {
+    auto m = model<P>();
+    auto pixels = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({3, kConfig.image_size, kConfig.image_size}));
+    for (std::int64_t i = 0; i < pixels->size(); ++i) pixels->data()[i] = 0.002f * static_cast<float>(i % 997) - 1.0f;
+    auto out = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({kConfig.num_patches(), kConfig.width}));
+    return std::function<void()>([m, pixels, out, &pool] {
+      m->forward(std::as_const(*pixels).view(), out->view(), pool);
+      bench::do_not_optimize(out->data()[0]);
+    });
+  };
+  bench::registry().push_back(std::move(c));
+}
+
+void add_all() {
+  add_case<policies::XsimdF32>("xsimd");
+  add_case<policies::HwyF32>("hwy");
+  add_case<policies::XsimdBF16>("xsimd");
+  add_case<policies::HwyBF16>("hwy");
+}
+
+DSVL_BENCH_REGISTER(add_all());
+}  // namespace
