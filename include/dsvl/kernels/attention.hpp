@@ -15,8 +15,8 @@
 // A query row that sees no key gets all zeros (PyTorch would give NaN).
 //
 // This is the composite reference: per head, gemm for scores = q kᵀ, softmax with the mask and
-// the scale, then gemm for out = p v, all with the policy's kernels, so a SIMD tag runs their SIMD
-// versions. Queries are processed in blocks of kAttentionQueryBlock rows, and a causal block reads
+// the scale, then gemm for out = p v (gemv for both when a block has one query, as in decoding),
+// all with the policy's kernels, so a SIMD tag runs their SIMD versions. Queries are processed in blocks of kAttentionQueryBlock rows, and a causal block reads
 // only the keys its last row can see. Work items (head, query block) are split over the pool's
 // threads; each thread owns one scratch area (scores of a block and the transposed values of one
 // key/value head), allocated once per call.
@@ -29,10 +29,13 @@
 #include "dsvl/core/threading.hpp"
 #include "dsvl/kernels/check.hpp"
 #include "dsvl/kernels/gemm.hpp"
+#include "dsvl/kernels/gemv.hpp"
 #include "dsvl/kernels/hwy/gemm.hpp"
+#include "dsvl/kernels/hwy/gemv.hpp"
 #include "dsvl/kernels/hwy/softmax.hpp"
 #include "dsvl/kernels/softmax.hpp"
 #include "dsvl/kernels/xsimd/gemm.hpp"
+#include "dsvl/kernels/xsimd/gemv.hpp"
 #include "dsvl/kernels/xsimd/softmax.hpp"
 
 namespace dsvl::kernels {
@@ -52,6 +55,17 @@ inline void check_attention(View<const float, 3> q, View<const float, 3> k, View
   DSVL_CHECK(k.shape(2) == q.shape(2), where, "q has head dim ", q.shape(2), ", k has ", k.shape(2));
   DSVL_CHECK(q.shape(1) == 0 || (k.shape(1) > 0 && q.shape(1) % k.shape(1) == 0), where, "H = ", q.shape(1),
              " query heads is not a multiple of Hkv = ", k.shape(1), " key/value heads");
+}
+
+// dst (cols, rows) = src (rows, cols)ᵀ, src rows `ld` apart, in tiles of 16 rows so that both the
+// reads and the writes touch whole cache lines.
+inline void transpose_rows(const float* src, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* dst) {
+  constexpr std::int64_t kTile = 16;
+  for (std::int64_t r0 = 0; r0 < rows; r0 += kTile) {
+    const std::int64_t r1 = std::min(rows, r0 + kTile);
+    for (std::int64_t c = 0; c < cols; ++c)
+      for (std::int64_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * ld + c];
+  }
 }
 
 // Keys visible to query row r (0-based), as the softmax mask defines them.
@@ -88,19 +102,25 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
       const std::int64_t g = h / group;
       const std::int64_t keys = detail::attention_keys(t1 - 1, S, mask);
       if (g != vt_head) {
-        const float* vg = v.data() + g * v.stride(1);
-        for (std::int64_t s = 0; s < s_max; ++s)
-          for (std::int64_t d = 0; d < Dh; ++d) vt[d * s_max + s] = vg[s * v.stride(0) + d];
+        detail::transpose_rows(v.data() + g * v.stride(1), v.stride(0), s_max, Dh, vt);
         vt_head = g;
       }
-      const View<const float, 2> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {t1 - t0, Dh}, {q.stride(0), 1});
       const View<const float, 2> kg(k.data() + g * k.stride(1), {keys, Dh}, {k.stride(0), 1});
+      const View<const float, 2> vtg(vt, {Dh, keys}, {s_max, 1});
       const View<float, 2> p(scores_buf, {t1 - t0, keys}, {keys, 1});
-      gemm(tag, qh, kg, View<const float, 1>{}, p, pool);  // (tb, keys)
       SoftmaxMask m = mask;
       if (m.causal_offset >= 0) m.causal_offset += t0;
+      if (t1 - t0 == 1) {  // one query (a decode step): matrix-vector products
+        const View<const float, 1> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {Dh});
+        gemv(tag, qh, kg, View<const float, 1>{}, p[0], pool);  // (keys)
+        softmax(tag, p, scale, m);
+        gemv(tag, View<const float, 1>(p[0]), vtg, View<const float, 1>{},
+             View<float, 1>(out.data() + t0 * out.stride(0) + h * out.stride(1), {Dh}), pool);  // (Dh)
+        continue;
+      }
+      const View<const float, 2> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {t1 - t0, Dh}, {q.stride(0), 1});
+      gemm(tag, qh, kg, View<const float, 1>{}, p, pool);  // (tb, keys)
       softmax(tag, p, scale, m);
-      const View<const float, 2> vtg(vt, {Dh, keys}, {s_max, 1});
       const View<float, 2> oh(out.data() + t0 * out.stride(0) + h * out.stride(1), {t1 - t0, Dh}, {out.stride(0), 1});
       gemm(tag, View<const float, 2>(p), vtg, View<const float, 1>{}, oh, pool);  // (tb, Dh)
     }

@@ -1,0 +1,59 @@
+// Scaled dot-product attention (kernels::attention, the composite of gemm and softmax) on the
+// shapes of the models: a DeepSeek-VL 1.3B decode step (16 heads of 128, one query, 640 cached
+// keys) and its causal 576-token prefill, SigLIP-L/16 at 384 (576 patches, 16 heads of 64, no
+// mask) and SigLIP-SO400M/14 (729 patches, 16 heads of 72), and a grouped-query decode step
+// (32 query heads on 8 key/value heads, 2048 cached keys). GFLOP/s counts the two products,
+// 4 T S H Dh (halved for a causal prefill, whose blocks skip keys no query sees).
+#include <memory>
+
+#include "bench.hpp"
+#include "dsvl/dsvl.hpp"
+#include "dsvl/kernels/attention.hpp"
+
+namespace {
+using namespace dsvl;
+
+template <class Tag>
+void add_cases(const char* impl) {
+  struct Shape {
+    std::int64_t T, S, H, Hkv, Dh;
+    kernels::SoftmaxMask mask;
+    const char* what;
+  };
+  for (const Shape& s : {Shape{1, 640, 16, 16, 128, {639, -1}, "VL-1.3B decode"},
+                         Shape{576, 576, 16, 16, 128, {0, -1}, "VL-1.3B causal prefill"},
+                         Shape{576, 576, 16, 16, 64, {}, "SigLIP-L/16 384"},
+                         Shape{729, 729, 16, 16, 72, {}, "SigLIP-SO400M/14"},
+                         Shape{1, 2048, 32, 8, 128, {2047, -1}, "GQA decode"}}) {
+    bench::Case c;
+    c.op = "attention";
+    c.impl = impl;
+    c.dtype = "f32";
+    c.shape = "T" + std::to_string(s.T) + " S" + std::to_string(s.S) + " H" + std::to_string(s.H) + "/" +
+              std::to_string(s.Hkv) + " Dh" + std::to_string(s.Dh) + " (" + s.what + ")";
+    c.flops = 4.0 * s.T * s.S * s.H * s.Dh * (s.mask.causal_offset == 0 ? 0.5 : 1.0);
+    c.bytes = 4.0 * (2 * s.T * s.H * s.Dh + 2 * s.S * s.Hkv * s.Dh);
+    c.bound = s.T == 1 ? bench::Bound::memory : bench::Bound::compute;
+    c.threaded = true;
+    c.summary = s.T == 1 && s.H == 16;
+    if (std::string(impl) != "scalar") c.peer = "scalar";
+    c.setup = [s](ThreadPool& pool) {
+      struct State {
+        Tensor<float, 3> q, k, v, out;
+      };
+      auto st = std::make_shared<State>(State{Tensor<float, 3>({s.T, s.H, s.Dh}), Tensor<float, 3>({s.S, s.Hkv, s.Dh}),
+                                              Tensor<float, 3>({s.S, s.Hkv, s.Dh}), Tensor<float, 3>({s.T, s.H, s.Dh})});
+      for (auto* t : {&st->q, &st->k, &st->v})
+        for (std::int64_t i = 0; i < t->size(); ++i) t->data()[i] = 0.001f * static_cast<float>(i % 1999) - 1.0f;
+      const float scale = 1.0f / std::sqrt(static_cast<float>(s.Dh));
+      return std::function<void()>([st, s, scale, &pool] {
+        kernels::attention(Tag{}, std::as_const(st->q).view(), std::as_const(st->k).view(), std::as_const(st->v).view(),
+                           s.mask, scale, st->out.view(), pool);
+      });
+    };
+    bench::registry().push_back(std::move(c));
+  }
+}
+
+DSVL_BENCH_REGISTER(add_cases<scalar_tag>("scalar"); add_cases<xsimd_tag<>>("xsimd"); add_cases<hwy_tag>("hwy"));
+}  // namespace
