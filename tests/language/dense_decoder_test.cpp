@@ -4,10 +4,13 @@
 // under the scalar, xsimd and Highway policies with f32 and bf16 weights.
 //
 // Tolerances. The reference computes in f32 as dsvl does, so the two differ only by the order of
-// f32 additions (and the ulps of exp and rsqrt). Measured: max |error| / max |reference| is at
-// most 6e-7 for every layer's hidden state, the final norm and the logits, under every policy and
-// both weight types (the test prints the figures). The check allows 1e-4 relative to the largest
-// reference value of each tensor: a margin of over 100x, and still 1e-4 * max |logit| < 1e-3.
+// f32 additions (and the ulps of exp and rsqrt). Measured: max |error| / max |reference| is below
+// 7e-7 for every layer's hidden state, the final norm, the logits and turn 2's logits, under every
+// policy and both weight types (the test prints the figures). The check allows 1e-4 relative to
+// the largest reference value of each tensor: a margin of over 100x, and still
+// 1e-4 * max |logit| < 1e-3. Cached decode steps against full recomputes: 0 for the scalar
+// policy (the same additions in the same order), below 7e-7 for the SIMD ones (gemv for one row,
+// gemm for many).
 // bf16 weights: the loader rounds the f32 checkpoint to bf16 (nearest even), as torch's
 // .to(bfloat16) does, and the kernels widen them exactly, so dsvl with bf16 weights computes the
 // same function as the reference model whose weights were rounded the same way (the "bf16."
@@ -144,7 +147,7 @@ void check_fixture(const std::string& variant) {
   }
   CHECK(got_ids == want_ids);
   CHECK(cache.size() == T + static_cast<std::int64_t>(want_ids.size()));
-  INFO(label << ": cached decode vs full recompute, relative error " << worst_step);
+  MESSAGE(label, ": cached decode steps vs full recomputes, relative error ", worst_step);
   CHECK(worst_step <= kRelTol);
 
   // Two turns: turn 2 on the cache of turn 1, then again after truncating back to turn 1.
@@ -153,7 +156,9 @@ void check_fixture(const std::string& variant) {
   cache.clear();
   dec.forward_ids(turn1, cache, LogitRows::last, pool);
   const auto got2 = dec.forward_ids(turn2, cache, LogitRows::all, pool);
-  CHECK(rel_error(got2.view(), want2.view()) <= kRelTol);
+  const double e_turn2 = rel_error(got2.view(), want2.view());
+  MESSAGE(label, ": turn 2 on the cache of turn 1, relative error ", e_turn2);
+  CHECK(e_turn2 <= kRelTol);
   cache.truncate(static_cast<std::int64_t>(turn1.size()));
   const auto again = dec.forward_ids(turn2, cache, LogitRows::all, pool);
   CHECK(rel_error(again.view(), got2.view()) == 0.0);
