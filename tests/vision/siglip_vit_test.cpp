@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -134,6 +137,37 @@ void check_fixture(const std::string& variant) {
 }
 
 const std::string kVariants[] = {"v1-patch16", "vl2-patch14"};
+
+// A whole safetensors file read as bytes, for fixtures that also hold dtypes dsvl does not load
+// (U8, F64): header length (u64 little-endian), JSON header, data.
+struct RawSafetensors {
+  std::vector<char> bytes;
+  nlohmann::json header;
+  std::size_t data_begin = 0;
+  explicit RawSafetensors(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot open ", path.string());
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() >= 8);
+    std::uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+    data_begin = 8 + n;
+  }
+  // The tensor's bytes, after checking its dtype and shape.
+  const char* data(const std::string& name, const std::string& dtype, const std::vector<std::int64_t>& shape) const {
+    const auto& t = header.at(name);
+    REQUIRE(t.at("dtype") == dtype);
+    REQUIRE(t.at("shape").get<std::vector<std::int64_t>>() == shape);
+    return bytes.data() + data_begin + t.at("data_offsets")[0].get<std::size_t>();
+  }
+  // An F32 (1, N, D) tensor's first image as (N, D), copied (the file's data need not be aligned).
+  Tensor<float, 2> first_image(const std::string& name, std::int64_t N, std::int64_t D) const {
+    Tensor<float, 2> t({N, D});
+    std::memcpy(t.data(), data(name, "F32", {1, N, D}), sizeof(float) * static_cast<std::size_t>(N * D));
+    return t;
+  }
+};
 
 }  // namespace
 
@@ -308,4 +342,58 @@ TEST_CASE("SiglipVit with a compile-time preset gives the run-time result and re
   other = kTiny;
   other.select_layer = -2;
   CHECK_THROWS_WITH(Fixed{other}, doctest::Contains("field 'select_layer' is -2"));
+}
+
+// The official DeepSeek-VL code's tower (tests/data/deepseek_vl/tiny-siglip, written by
+// tools/reference/deepseek_vl_v1.py): sizes from its name table, the processor's uint8 pixels
+// normalised as CLIPVisionTower does ((x / 255 - 0.5) / 0.5), the weights under the 1.3B prefix.
+TEST_CASE_TEMPLATE("SiglipVit matches the official DeepSeek-VL code's SigLIP tower", P, policies::ScalarF32,
+                   policies::XsimdF32, policies::HwyF32) {
+  const fs::path dir = fs::path(DSVL_TEST_DATA_DIR) / "deepseek_vl";
+  const fs::path model_dir = dir / "tiny-siglip";
+  if (!fs::exists(model_dir / "reference.safetensors")) {
+    MESSAGE("skipped: tests/data/deepseek_vl/tiny-siglip not found");
+    return;
+  }
+  std::vector<std::string> names;
+  std::vector<vision::NamedVitConfig> table;
+  const auto models = io::read_json(dir / "vision_models.json").at("SigLIP_MODEL_CONFIG");
+  names.reserve(models.size());
+  for (const auto& [name, e] : models.items()) {
+    names.push_back(name);
+    table.push_back({names.back(), VitConfig{e.at("image_size"), e.at("patch_size"), e.at("width"), e.at("layers"),
+                                             e.at("heads"), e.at("mlp_ratio"), -1, 1e-6, true}});
+  }
+  const auto config = io::read_json(model_dir / "config.json");
+  const VitConfig cfg =
+      vision::parse_siglip_config_v1(config.at("vision_config"), (model_dir / "config.json").string(), table);
+  const auto params = config.at("vision_config").at("params");
+  const auto ckpt = io::Checkpoint::open(model_dir / "model.safetensors");
+  const RawSafetensors ref(model_dir / "reference.safetensors");
+  const std::int64_t S = cfg.image_size, N = cfg.num_patches(), D = cfg.width;
+
+  SiglipVit<P> vit(cfg);
+  vit.load(ckpt, "vision_model.vision_tower.");
+  const auto* u8 = reinterpret_cast<const unsigned char*>(ref.data("one_image.pixel_values.u8", "U8", {1, 3, S, S}));
+  Tensor<float, 3> pixels({3, S, S});
+  for (std::int64_t c = 0; c < 3; ++c) {
+    const float mean = params.at("pixel_mean")[c].get<float>(), sd = params.at("pixel_std")[c].get<float>();
+    for (std::int64_t i = 0; i < S * S; ++i)
+      pixels.data()[c * S * S + i] = (static_cast<float>(u8[c * S * S + i]) / 255.0f - mean) / sd;
+  }
+  ThreadPool pool(2);
+  Tensor<float, 2> out({N, D});
+  int observed = 0;
+  vit.forward(std::as_const(pixels).view(), out.view(), pool,
+              [&](std::string_view name, std::int64_t, std::int64_t index, View<const float, 2> got) {
+                std::string key = "one_image.vision.siglip." + std::string(name);
+                if (name == "block") key += "." + std::to_string(index);
+                CAPTURE(key);
+                CHECK(relative_error(got, ref.first_image(key, N, D).view()) <= 1e-4);
+                ++observed;
+              });
+  CHECK(observed == 2 + cfg.layers);
+  const double e = relative_error(out.view(), ref.first_image("one_image.vision.siglip.norm", N, D).view());
+  CHECK(e <= 1e-4);
+  MESSAGE("official DeepSeek-VL tower, ", std::string(P::kernel_tag::name), " f32: max error ", e);
 }
