@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "dsvl/io/json.hpp"
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/policy/policy.hpp"
@@ -338,7 +340,8 @@ TEST_CASE("SiglipVit with a compile-time preset gives the run-time result and re
   VitConfig other = kTiny;
   other.width = 40;
   other.heads = 4;
-  CHECK_THROWS_WITH(Fixed{other}, doctest::Contains("field 'width' is 40 but the compile-time VitConfig fixes it to 36"));
+  CHECK_THROWS_WITH(Fixed{other},
+                    doctest::Contains("field 'width' is 40 but the compile-time VitConfig fixes it to 36"));
   other = kTiny;
   other.select_layer = -2;
   CHECK_THROWS_WITH(Fixed{other}, doctest::Contains("field 'select_layer' is -2"));

@@ -1,7 +1,7 @@
 #pragma once
 // SiglipVit<P> (sizes from a VitConfig value) or SiglipVit<P, kPreset> (sizes fixed at compile
-// time, the same results): the SigLIP vision transformer of DeepSeek-VL (SigLIP-L/16 at 384) and DeepSeek-VL2
-// (SigLIP-SO400M/14 at 384), as the official code runs timm's VisionTransformer with
+// time, the same results): the SigLIP vision transformer of DeepSeek-VL (SigLIP-L/16 at 384) and
+// DeepSeek-VL2 (SigLIP-SO400M/14 at 384), as the official code runs timm's VisionTransformer with
 // class_token=False, global_pool="map", ignore_head=True (deepseek_vl/models/siglip_vit.py,
 // deepseek_vl2/models/siglip_vit.py), i.e. its forward_features:
 //
@@ -28,9 +28,10 @@
 // the patch kernel and the LayerNorm parameters are stored as P::weight_type; biases and pos_embed
 // as f32 (the kernels add them in f32; a bf16 checkpoint converts to them exactly).
 //
-// Forward: pixels (3, S, S) or a batch (B, 3, S, S), f32, already normalised (DeepSeek-VL's
-// towers normalise with mean = std = 0.5 before this; see vision/preprocess.hpp) -> features
-// (N, D) or (B, N, D). GEMMs, the patch embedding and attention run on the given ThreadPool; the
+// Forward: pixels (3, S, S) or a batch (B, 3, S, S), f32, already normalised to [-1, 1]
+// (DeepSeek-VL's CLIPVisionTower applies (x - 0.5) / 0.5 to the processor's [0, 1] pixels before
+// its ViT, see vision/preprocess.hpp; DeepSeek-VL2's processor normalises) -> features (N, D) or
+// (B, N, D), row-major over the patch grid. GEMMs, the patch embedding and attention run on the given ThreadPool; the
 // row-wise kernels are split over its threads by rows.
 
 #include <algorithm>

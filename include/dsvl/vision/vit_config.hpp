@@ -106,7 +106,8 @@ inline std::vector<std::pair<const char*, std::string>> vit_fields(const VitConf
 // "image_size=384, patch_size=16, ..." for messages and logs.
 inline std::string to_string(const VitConfig& c) {
   std::string s;
-  for (const auto& [name, value] : detail::vit_fields(c)) s += (s.empty() ? "" : ", ") + std::string(name) + "=" + value;
+  for (const auto& [name, value] : detail::vit_fields(c))
+    s += (s.empty() ? "" : ", ") + std::string(name) + "=" + value;
   return s;
 }
 
