@@ -1,7 +1,8 @@
 // The LLaMA decoder against transformers (tests/data/llama/, written by
 // tools/reference/llama_decoder.py): per-layer hidden states, the final norm, logits, 32 greedy
 // tokens, the KV cache against full recomputes, two-turn cache reuse, and the loader's errors;
-// under the scalar, xsimd and Highway policies with f32 and bf16 weights.
+// under the scalar, xsimd and Highway policies with f32 and bf16 weights. Also the language model
+// inside the tiny DeepSeek-VL v1 checkpoints of tests/data/deepseek_vl/ against the official code.
 //
 // Tolerances. The reference computes in f32 as dsvl does, so the two differ only by the order of
 // f32 additions (and the ulps of exp and rsqrt). Measured: max |error| / max |reference| is below
@@ -24,8 +25,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -291,4 +294,99 @@ TEST_CASE("DenseDecoder: a missing or misshapen tensor is a named loader error")
     CHECK(msg.find("tensor 'model.norm.weight' has shape [63], expected [64]") != std::string::npos);
   }
   fs::remove(path);
+}
+
+namespace {
+// The v1 end-to-end reference also holds F64 and U8 tensors, which io::SafeTensorsFile refuses:
+// this reads the F32 and I64 ones straight from the file.
+struct RawReference {
+  std::string bytes;
+  nlohmann::json header;
+  std::size_t data_begin = 0;
+  explicit RawReference(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "missing " << path);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    header = nlohmann::json::parse(bytes.substr(8, n));
+    data_begin = 8 + n;
+  }
+  const char* data(const std::string& name, const char* dtype, std::vector<std::int64_t>& shape) const {
+    const auto& e = header.at(name);
+    REQUIRE(e.at("dtype") == dtype);
+    shape = e.at("shape").get<std::vector<std::int64_t>>();
+    return bytes.data() + data_begin + e.at("data_offsets")[0].get<std::size_t>();
+  }
+  Tensor<float, 2> f32(const std::string& name) const {
+    std::vector<std::int64_t> shape;
+    const char* p = data(name, "F32", shape);
+    REQUIRE(shape.size() == 2);
+    Tensor<float, 2> t({shape[0], shape[1]});
+    std::memcpy(t.data(), p, sizeof(float) * static_cast<std::size_t>(t.size()));
+    return t;
+  }
+  std::vector<std::int64_t> i64(const std::string& name) const {
+    std::vector<std::int64_t> shape;
+    const char* p = data(name, "I64", shape);
+    REQUIRE(shape.size() == 1);
+    std::vector<std::int64_t> v(static_cast<std::size_t>(shape[0]));
+    std::memcpy(v.data(), p, sizeof(std::int64_t) * v.size());
+    return v;
+  }
+};
+}  // namespace
+
+// tests/data/deepseek_vl/<model> (tools/reference/deepseek_vl_v1.py): a whole VLM in the official
+// format (1.3B and 7B architectures); its reference holds the merged input embeddings of one
+// prompt with an image and the language model's per-layer states, final norm, logits at some
+// positions and the greedy continuation.
+static void check_v1_language(const std::string& model) {
+  const fs::path dir = fs::path(DSVL_TEST_DATA_DIR) / "deepseek_vl" / model;
+  const auto cfg = read_llama_config(dir / "config.json");  // its "language_config"
+  const auto ckpt = io::Checkpoint::open(dir);
+  DenseDecoder<policies::HwyF32> dec(cfg);
+  dec.load(ckpt, "language_model.");
+  const RawReference ref(dir / "reference.safetensors");
+  const auto embeds = ref.f32("one_image.inputs_embeds");
+  const std::int64_t T = embeds.shape(0), V = cfg.vocab_size;
+  std::map<std::string, Tensor<float, 2>> seen;
+  dec.trace = [&](std::string_view name, std::int64_t layer, View<const float, 2> value) {
+    Tensor<float, 2> copy({value.shape(0), value.shape(1)});
+    std::copy_n(value.data(), value.size(), copy.data());
+    seen[layer >= 0 ? std::string(name) + "." + std::to_string(layer) : std::string(name)] = std::move(copy);
+  };
+  KvCache cache = dec.make_cache(T + 32);
+  const auto logits = dec.forward(embeds.view(), cache);
+  dec.trace = nullptr;
+  for (std::int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
+    const std::string name = "layer." + std::to_string(l);
+    const double e = rel_error(seen[name].view(), ref.f32("one_image.language." + name).view());
+    INFO(name << ": relative error " << e);
+    CHECK(e <= kRelTol);
+  }
+  CHECK(rel_error(seen["norm"].view(), ref.f32("one_image.language.norm").view()) <= kRelTol);
+  const auto positions = ref.i64("one_image.logits_positions");
+  const auto want = ref.f32("one_image.logits");
+  Tensor<float, 2> got({static_cast<std::int64_t>(positions.size()), V});
+  for (std::size_t i = 0; i < positions.size(); ++i)
+    std::copy_n(logits.data() + positions[i] * V, V, got.data() + static_cast<std::int64_t>(i) * V);
+  const double e_logits = rel_error(got.view(), want.view());
+  MESSAGE("DeepSeek-VL v1 ", model, " language model: relative logit error ", e_logits);
+  CHECK(e_logits <= kRelTol);
+
+  // The greedy continuation on the cache.
+  const auto greedy = ref.i64("one_image.greedy_ids");
+  std::int32_t next = argmax(logits.data() + (T - 1) * V, V);
+  std::size_t same = 0;
+  for (; same < greedy.size() && next == greedy[same]; ++same) {
+    const auto step = dec.forward_ids(std::span<const std::int32_t>(&next, 1), cache);
+    next = argmax(step.data(), V);
+  }
+  CHECK(same == greedy.size());
+}
+
+TEST_CASE("DenseDecoder: the language model of DeepSeek-VL v1 checkpoints, against the official code") {
+  check_v1_language("tiny-siglip");
+  check_v1_language("tiny-hybrid");
 }
