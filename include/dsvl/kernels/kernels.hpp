@@ -5,6 +5,7 @@
 #include "dsvl/kernels/native.hpp"
 
 #include "dsvl/kernels/activations.hpp"
+#include "dsvl/kernels/attention.hpp"
 #include "dsvl/kernels/conv2d.hpp"
 #include "dsvl/kernels/elementwise.hpp"
 #include "dsvl/kernels/gemm.hpp"
