@@ -29,7 +29,7 @@ Variants:
                mlp_ratio 3.7362 (MLP 134)
 
 Usage (CPU is enough):
-  pip install torch timm safetensors
+  pip install torch torchvision timm safetensors   # timm imports torchvision
   python3 tools/reference/siglip_vit.py
 Made with timm 1.0.31 and torch 2.15.0 (the versions are recorded in each config.json).
 """
