@@ -1,0 +1,186 @@
+#pragma once
+// SamConfig: the sizes of the SAM ViTDet image encoder that DeepSeek-VL 7B runs as its
+// high-resolution branch (deepseek_vl/models/sam.py, ImageEncoderViT built by create_sam_vit), with
+// the `sam_b_downsample` preset and a reader for the `high_res_cfg` of a config.json.
+//
+// Field names follow the official code: the SAM_MODEL_CONFIG entries give width, layers, heads,
+// global_attn_indexes and downsample_channels; prompt_embed_dim (the neck width) and patch_size are
+// SAMViTCfg fields that no released entry overrides (256 and 16); image_size comes from
+// high_res_cfg. The official code fixes the rest in code, and they are fields here too:
+// mlp_ratio 4, window_size 14, LayerNorm eps 1e-6 in the blocks and in LayerNorm2d, and the
+// 96x96 bilinear resize of the neck outputs before the downsampling convolutions.
+//
+// Derived sizes:
+//   grid()           = image_size / patch_size      tokens per side (64 at 1024 px)
+//   head_dim()       = width / heads
+//   mlp_dim()        = int(width * mlp_ratio)
+//   padded_grid()    = grid rounded up to a multiple of window_size (70 for 64 at 14): window
+//                      blocks zero-pad their normed input at the bottom and right to this size
+//   hd_block()       = the first index of global_attn_indexes: the block whose output feeds neck_hd
+//   out_grid()       = neck_resize after two 3x3 stride-2 padding-1 convolutions (96 -> 48 -> 24)
+//   num_tokens()     = out_grid()^2 (576), out_dim() = downsample_channels[1]
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "dsvl/core/error.hpp"
+#include "dsvl/io/json.hpp"
+
+namespace dsvl::vision {
+
+struct SamConfig {
+  std::int64_t image_size = 1024;
+  std::int64_t patch_size = 16;
+  std::int64_t width = 768;
+  std::int64_t layers = 12;
+  std::int64_t heads = 12;
+  double mlp_ratio = 4.0;
+  std::int64_t window_size = 14;
+  std::vector<std::int64_t> global_attn_indexes{2, 5, 8, 11};
+  std::int64_t prompt_embed_dim = 256;
+  std::array<std::int64_t, 2> downsample_channels{512, 1024};
+  std::int64_t neck_resize = 96;
+  double layer_norm_eps = 1e-6;
+  double layer_norm2d_eps = 1e-6;
+
+  std::int64_t grid() const noexcept { return patch_size > 0 ? image_size / patch_size : 0; }
+  std::int64_t num_patches() const noexcept { return grid() * grid(); }
+  std::int64_t head_dim() const noexcept { return heads > 0 ? width / heads : 0; }
+  std::int64_t mlp_dim() const noexcept {
+    return static_cast<std::int64_t>(static_cast<double>(width) * mlp_ratio);
+  }
+  std::int64_t padded_grid() const noexcept {
+    return window_size > 0 ? (grid() + window_size - 1) / window_size * window_size : 0;
+  }
+  bool is_global(std::int64_t block) const noexcept {
+    for (const auto g : global_attn_indexes)
+      if (g == block) return true;
+    return false;
+  }
+  std::int64_t hd_block() const noexcept { return global_attn_indexes.empty() ? -1 : global_attn_indexes.front(); }
+  // Side of the attention grid of a block (window_size or grid()), and its rel-pos table length.
+  std::int64_t attn_side(std::int64_t block) const noexcept { return is_global(block) ? grid() : window_size; }
+  std::int64_t rel_pos_len(std::int64_t block) const noexcept { return 2 * attn_side(block) - 1; }
+  static constexpr std::int64_t conv_s2_out(std::int64_t n) noexcept { return (n + 2 - 3) / 2 + 1; }
+  std::int64_t mid_grid() const noexcept { return conv_s2_out(neck_resize); }
+  std::int64_t out_grid() const noexcept { return conv_s2_out(mid_grid()); }
+  std::int64_t num_tokens() const noexcept { return out_grid() * out_grid(); }
+  std::int64_t out_dim() const noexcept { return downsample_channels[1]; }
+
+  // Every field with its name, for printing, comparing and tests.
+  template <class V>
+  void visit(V&& v) const {
+    v("image_size", image_size);
+    v("patch_size", patch_size);
+    v("width", width);
+    v("layers", layers);
+    v("heads", heads);
+    v("mlp_ratio", mlp_ratio);
+    v("window_size", window_size);
+    v("global_attn_indexes", global_attn_indexes);
+    v("prompt_embed_dim", prompt_embed_dim);
+    v("downsample_channels", downsample_channels);
+    v("neck_resize", neck_resize);
+    v("layer_norm_eps", layer_norm_eps);
+    v("layer_norm2d_eps", layer_norm2d_eps);
+  }
+
+  bool operator==(const SamConfig&) const = default;
+};
+
+// `sam_b_downsample` at 1024 px (DeepSeek-VL 7B): 64x64 tokens of width 768, 12 blocks of 12 heads
+// x 64, MLP 3072, 14x14 windows except blocks 2, 5, 8, 11 (global; block 2 feeds neck_hd), neck 256,
+// downsamples 256 -> 512 -> 1024: 576 features of width 1024.
+inline SamConfig sam_b_downsample() { return SamConfig{}; }
+
+// "image_size=1024, ..., global_attn_indexes=[2, 5, 8, 11], ..." for messages and logs.
+inline std::string to_string(const SamConfig& c) {
+  std::string s;
+  c.visit([&](const char* name, const auto& value) {
+    using T = std::remove_cvref_t<decltype(value)>;
+    std::string text;
+    if constexpr (std::is_same_v<T, double>) {
+      char buf[32];
+      text.assign(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
+    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+      text = std::to_string(value);
+    } else {
+      text = "[";
+      for (std::size_t i = 0; i < value.size(); ++i) text += (i ? ", " : "") + std::to_string(value[i]);
+      text += "]";
+    }
+    s += (s.empty() ? "" : ", ") + std::string(name) + "=" + text;
+  });
+  return s;
+}
+
+// Checks what a forward pass relies on; errors name `where` and the field.
+inline void check_sam_config(const SamConfig& c, const std::string& where) {
+  DSVL_CHECK(c.patch_size >= 1 && c.image_size >= c.patch_size, where, "patch_size (", c.patch_size,
+             ") must be at least 1 and at most image_size (", c.image_size, ")");
+  DSVL_CHECK(c.width >= 1 && c.heads >= 1 && c.width % c.heads == 0, where, "width (", c.width,
+             ") must be a positive multiple of heads (", c.heads, ")");
+  DSVL_CHECK(c.layers >= 1, where, "layers must be at least 1, got ", c.layers);
+  DSVL_CHECK(c.mlp_dim() >= 1, where, "mlp_ratio ", c.mlp_ratio, " gives an empty MLP");
+  DSVL_CHECK(c.window_size >= 1, where, "window_size must be at least 1, got ", c.window_size);
+  DSVL_CHECK(!c.global_attn_indexes.empty(), where,
+             "global_attn_indexes is empty: the high-resolution path taps the first global block");
+  for (const auto g : c.global_attn_indexes)
+    DSVL_CHECK(g >= 0 && g < c.layers, where, "global_attn_indexes holds ", g, ", outside [0, ", c.layers, ")");
+  DSVL_CHECK(c.prompt_embed_dim >= 1, where, "prompt_embed_dim must be at least 1");
+  DSVL_CHECK(c.downsample_channels[0] >= 1 && c.downsample_channels[1] >= 1, where,
+             "downsample_channels must be positive");
+  DSVL_CHECK(c.neck_resize >= 2, where, "neck_resize must be at least 2, got ", c.neck_resize);
+  DSVL_CHECK(c.layer_norm_eps > 0.0 && c.layer_norm2d_eps > 0.0, where, "LayerNorm eps must be positive");
+}
+
+// A name of DeepSeek-VL's SAM_MODEL_CONFIG with its sizes (the config's image_size overrides the
+// entry's).
+struct NamedSamConfig {
+  std::string_view model_name;
+  SamConfig config;
+};
+
+// The one entry of the official table with downsamples (the others, sam_vit_b/l/h, have none and
+// are not DeepSeek-VL towers).
+inline std::span<const NamedSamConfig> sam_model_configs() {
+  static const NamedSamConfig table[] = {{"sam_b_downsample", sam_b_downsample()}};
+  return table;
+}
+
+// DeepSeek-VL (v1) 7B: the SAM tower of a config.json's `vision_config` object (cls
+// "HybridVisionTower"), read as the official create_sam_vit does: sizes from the entry of
+// params.high_res_cfg.model_name (looked up in `extra_names` first, then sam_model_configs()),
+// then params.high_res_cfg.image_size. select_feature, when present, must be "same". Errors name
+// `where` and the field.
+inline SamConfig parse_sam_config_v1(const nlohmann::json& vision_config, const std::string& where,
+                                     std::span<const NamedSamConfig> extra_names = {}) {
+  const auto cls = io::json_get<std::string>(vision_config, "cls", where);
+  if (cls != "HybridVisionTower")
+    fail(where, "field 'cls' is \"", cls, "\", expected \"HybridVisionTower\" (the only DeepSeek-VL tower with SAM)");
+  const std::string base = "params/high_res_cfg/";
+  const auto name = io::json_get<std::string>(vision_config, base + "model_name", where);
+  const SamConfig* sizes = nullptr;
+  for (const auto& e : extra_names)
+    if (!sizes && e.model_name == name) sizes = &e.config;
+  for (const auto& e : sam_model_configs())
+    if (!sizes && e.model_name == name) sizes = &e.config;
+  if (!sizes)
+    fail(where, "field '", base, "model_name' is \"", name, "\", which is not a known SAM model with downsamples");
+  SamConfig c = *sizes;
+  c.image_size = io::json_get<std::int64_t>(vision_config, base + "image_size", where);
+  const auto feature = io::json_get_or<std::string>(vision_config, base + "select_feature", "same", where);
+  if (feature != "same")
+    fail(where, "field '", base, "select_feature' is \"", feature, "\", only \"same\" is supported");
+  check_sam_config(c, where);
+  return c;
+}
+
+}  // namespace dsvl::vision

@@ -1,0 +1,471 @@
+#pragma once
+// SamVit<P>: the high-resolution branch of DeepSeek-VL 7B, SAM's ViTDet image encoder with the
+// DeepSeek-VL neck, HD path and downsampling convolutions (deepseek_vl/models/sam.py,
+// ImageEncoderViT from create_sam_vit("sam_b_downsample")), sizes from a SamConfig:
+//
+//   x = patch_embed(pixels) + pos_embed        conv k = s = 16, channels last (G, G, D), G = 64
+//   for each block i:                          pre-norm, exact GELU
+//     h = norm1(x)
+//     window blocks: h zero-padded at the bottom and right to a multiple of window_size (after
+//       norm1, so the padded tokens are zeros and, unmasked, take part as keys and values), split
+//       into windows (row-major, tokens row-major inside)
+//     x = x + proj(rel_pos_attention(qkv(h)))  per window or over the whole grid, then cropped
+//     x = x + lin2(gelu(lin1(norm2(x))))
+//   neck(x) = LN2d(conv3x3(LN2d(conv1x1(x))))  no conv biases, padding 1, channels first (C, G, G)
+//   main = downsamples(resize96(neck(x_last)))          resize: bilinear, align_corners=False;
+//   hd   = downsamples(resize96(neck_hd(x_hd)))         downsamples: conv3x3 s2 p1 twice, no
+//   out  = main + hd_alpha_downsamples * hd             bias, nothing between; x_hd is the
+//                                                       output of block config.hd_block()
+//   features = out as (576, C_out), row-major over the 24x24 grid
+//
+// Attention with decomposed relative positions, per head, on an S x S grid of tokens (S = window
+// size, or G in global blocks), q row t = (qh, qw):
+//   logits[t, (kh, kw)] = scale * q_t . k_(kh,kw) + q_t . rel_pos_h[qh - kh + S - 1]
+//                                                 + q_t . rel_pos_w[qw - kw + S - 1]
+// with scale = head_dim^-0.5 applied to the q . k term only (the official code adds the
+// relative terms computed from the unscaled q), then softmax over the keys and times v.
+// Here the relative terms are two GEMMs, q . rel_posᵀ over every offset (t, 2S - 1), read
+// at the offsets each key needs, and the logits are formed in query blocks.
+//
+// Weights, by their checkpoint names under the prefix given to the loader
+// ("vision_model.vision_tower_high.vision_tower." for DeepSeek-VL 7B):
+//   patch_embed.proj.weight (D, 3, 16, 16) .bias (D)   pos_embed (1, G, G, D)
+//   blocks.<i>.{norm1,norm2}.{weight,bias} (D)
+//   blocks.<i>.attn.qkv.weight (3D, D) .bias (3D)      blocks.<i>.attn.proj.weight (D, D) .bias (D)
+//   blocks.<i>.attn.rel_pos_h, rel_pos_w (2S - 1, Dh): (27, Dh) in window blocks, (2G - 1, Dh) in
+//                                                       global blocks
+//   blocks.<i>.mlp.lin1.weight (M, D) .bias (M)         blocks.<i>.mlp.lin2.weight (D, M) .bias (D)
+//   neck.0.weight (C, D, 1, 1)  neck.1.{weight,bias} (C)  neck.2.weight (C, C, 3, 3)
+//   neck.3.{weight,bias} (C)    neck_hd.* the same
+//   downsamples.0.weight (C1, C, 3, 3)  downsamples.1.weight (C2, C1, 3, 3)
+//   hd_alpha_downsamples (1)
+// Matrices, convolution kernels and LayerNorm parameters are stored as P::weight_type; biases,
+// pos_embed, the rel-pos tables and hd_alpha_downsamples as f32 (a bf16 checkpoint converts to
+// them exactly).
+//
+// Forward: pixels (3, S, S), f32, S = image_size, normalised with CLIP's mean and std,
+// (x - (0.48145466, 0.4578275, 0.40821073)) / (0.26862954, 0.26130258, 0.27577711) per channel
+// on the processor's [0, 1] pixels (DeepSeek-VL 7B's processor leaves do_normalize off; its
+// HybridVisionTower normalises the high-resolution input itself, see normalize_clip) -> features
+// (576, C2). GEMMs, convolutions and attention run on the given ThreadPool.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "dsvl/core/error.hpp"
+#include "dsvl/core/tensor.hpp"
+#include "dsvl/core/threading.hpp"
+#include "dsvl/core/view.hpp"
+#include "dsvl/io/safetensors.hpp"
+#include "dsvl/kernels/attention.hpp"
+#include "dsvl/kernels/kernels.hpp"
+#include "dsvl/nn/weights.hpp"
+#include "dsvl/policy/policy.hpp"
+#include "dsvl/vision/sam_config.hpp"
+
+namespace dsvl::vision {
+
+// The high-resolution branch's normalisation (CLIP's mean and std), applied in place to pixels
+// (3, H, W) in [0, 1].
+inline constexpr std::array<float, 3> kClipMean{0.48145466f, 0.4578275f, 0.40821073f};
+inline constexpr std::array<float, 3> kClipStd{0.26862954f, 0.26130258f, 0.27577711f};
+inline void normalize_clip(View<float, 3> pixels) {
+  for (std::int64_t c = 0; c < pixels.shape(0); ++c)
+    for (std::int64_t y = 0; y < pixels.shape(1); ++y)
+      for (std::int64_t x = 0; x < pixels.shape(2); ++x) {
+        float& v = pixels(c, y, x);
+        v = (v - kClipMean[static_cast<std::size_t>(c % 3)]) / kClipStd[static_cast<std::size_t>(c % 3)];
+      }
+}
+
+// Intermediates handed to a forward observer, named as in the reference fixtures: "patch_embed"
+// (G*G, D) before pos_embed is added, "block" (G*G, D) after block `index`, channels last; "neck"
+// and "neck_hd" (C, G*G), "downsamples" and "downsamples_hd" (C2, 576), channels first, the latter
+// before the hd_alpha_downsamples factor.
+struct SamNoObserver {
+  void operator()(std::string_view, std::int64_t /*index*/, View<const float, 2>) const {}
+};
+
+template <KernelPolicy P>
+class SamVit {
+  static_assert(P::kernel_tag::on_host,
+                "dsvl::vision::SamVit runs on host policies (scalar, xsimd, Highway); there is no CUDA version of "
+                "this block yet");
+
+ public:
+  using W = typename P::weight_type;
+  using Tag = typename P::kernel_tag;
+
+  // One ViTDet block; `side` is the attention grid's side (window_size or G).
+  struct Block {
+    std::int64_t width = 0, head_dim = 0, mlp_dim = 0, side = 0;
+    bool global = false;
+    nn::Weight<W, 1> norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+    nn::Weight<W, 2> qkv_weight, proj_weight, lin1_weight, lin2_weight;
+    nn::Weight<float, 1> qkv_bias, proj_bias, lin1_bias, lin2_bias;
+    nn::Weight<float, 2> rel_pos_h, rel_pos_w;
+
+    template <class V>
+    void visit(V& v) {
+      const std::int64_t D = width, M = mlp_dim;
+      v.weight("norm1.weight", norm1_weight, {D});
+      v.weight("norm1.bias", norm1_bias, {D});
+      v.weight("attn.qkv.weight", qkv_weight, {3 * D, D});
+      v.weight("attn.qkv.bias", qkv_bias, {3 * D});
+      v.weight("attn.proj.weight", proj_weight, {D, D});
+      v.weight("attn.proj.bias", proj_bias, {D});
+      v.weight("attn.rel_pos_h", rel_pos_h, {2 * side - 1, head_dim});
+      v.weight("attn.rel_pos_w", rel_pos_w, {2 * side - 1, head_dim});
+      v.weight("norm2.weight", norm2_weight, {D});
+      v.weight("norm2.bias", norm2_bias, {D});
+      v.weight("mlp.lin1.weight", lin1_weight, {M, D});
+      v.weight("mlp.lin1.bias", lin1_bias, {M});
+      v.weight("mlp.lin2.weight", lin2_weight, {D, M});
+      v.weight("mlp.lin2.bias", lin2_bias, {D});
+    }
+  };
+
+  // conv1x1 -> LayerNorm2d -> conv3x3 -> LayerNorm2d, no conv biases (`neck` and `neck_hd`).
+  struct Neck {
+    std::int64_t in = 0, out = 0;
+    nn::Weight<W, 4> conv1, conv2;
+    nn::Weight<W, 1> norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+
+    template <class V>
+    void visit(V& v) {
+      v.weight("0.weight", conv1, {out, in, 1, 1});
+      v.weight("1.weight", norm1_weight, {out});
+      v.weight("1.bias", norm1_bias, {out});
+      v.weight("2.weight", conv2, {out, out, 3, 3});
+      v.weight("3.weight", norm2_weight, {out});
+      v.weight("3.bias", norm2_bias, {out});
+    }
+  };
+
+  explicit SamVit(SamConfig c) : config_(std::move(c)) {
+    check_sam_config(config_, "SamVit");
+    blocks_.resize(static_cast<std::size_t>(config_.layers));
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      Block& b = blocks_[i];
+      b.width = config_.width;
+      b.head_dim = config_.head_dim();
+      b.mlp_dim = config_.mlp_dim();
+      b.global = config_.is_global(static_cast<std::int64_t>(i));
+      b.side = config_.attn_side(static_cast<std::int64_t>(i));
+    }
+    neck_.in = neck_hd_.in = config_.width;
+    neck_.out = neck_hd_.out = config_.prompt_embed_dim;
+  }
+
+  const SamConfig& config() const noexcept { return config_; }
+  const std::vector<Block>& blocks() const noexcept { return blocks_; }
+  std::int64_t num_patches() const noexcept { return config_.num_patches(); }
+  std::int64_t width() const noexcept { return config_.width; }
+  std::int64_t num_tokens() const noexcept { return config_.num_tokens(); }
+  std::int64_t out_dim() const noexcept { return config_.out_dim(); }
+
+  // The one weight declaration (names relative to the tower; see the top of this file).
+  template <class V>
+  void visit(V& v) {
+    const std::int64_t D = config_.width, p = config_.patch_size, G = config_.grid();
+    const std::int64_t C = config_.prompt_embed_dim, C1 = config_.downsample_channels[0],
+                       C2 = config_.downsample_channels[1];
+    v.weight("patch_embed.proj.weight", patch_weight_, {D, 3, p, p});
+    v.weight("patch_embed.proj.bias", patch_bias_, {D});
+    v.weight("pos_embed", pos_embed_, {1, G, G, D});
+    v.layers("blocks", blocks_);
+    v.child("neck", neck_);
+    v.child("neck_hd", neck_hd_);
+    v.weight("downsamples.0.weight", down0_, {C1, C, 3, 3});
+    v.weight("downsamples.1.weight", down1_, {C2, C1, 3, 3});
+    v.weight("hd_alpha_downsamples", hd_alpha_, {1});
+  }
+
+  // Binds every weight to the tensor `prefix` + name of `ckpt` (which must outlive this model when
+  // its dtype is P::weight_type), then reports in one dsvl::Error every missing or misshapen
+  // tensor and every tensor under `prefix` that is not declared.
+  void load(const io::Checkpoint& ckpt, const std::string& prefix) {
+    nn::WeightLoader loader(ckpt, prefix);
+    visit(loader);
+    loader.finish(prefix);
+  }
+
+  // pixels (3, S, S) -> out (576, C2).
+  template <class Observer = SamNoObserver>
+  void forward(View<const float, 3> pixels, View<float, 2> out, ThreadPool& pool = ThreadPool::global(),
+               Observer&& observe = {}) const {
+    const std::int64_t N = num_patches(), D = width();
+    DSVL_CHECK(out.shape(0) == num_tokens() && out.shape(1) == out_dim() && out.inner_contiguous(),
+               "SamVit::forward", "out is (", out.shape(0), ", ", out.shape(1), "), expected (", num_tokens(), ", ",
+               out_dim(), ") with a contiguous last dimension");
+    Tensor<float, 2> x({N, D}), tap({N, D});
+    embed(pixels, x.view(), pool);
+    observe("patch_embed", 0, View<const float, 2>(x.view()));
+    add_pos_embed(x.view(), pool);
+    for (std::int64_t i = 0; i < config_.layers; ++i) {
+      block(i, x.view(), pool);
+      observe("block", i, View<const float, 2>(x.view()));
+      if (i == config_.hd_block()) std::copy_n(x.data(), x.size(), tap.data());
+    }
+    head(std::as_const(x).view(), std::as_const(tap).view(), out, pool, observe);
+  }
+  Tensor<float, 2> forward(View<const float, 3> pixels, ThreadPool& pool = ThreadPool::global()) const {
+    Tensor<float, 2> out({num_tokens(), out_dim()});
+    forward(pixels, out.view(), pool);
+    return out;
+  }
+
+  // The steps of forward, for callers that start or stop in between.
+
+  // x (G*G, D) = patch_embed(pixels), channels last, before pos_embed.
+  void embed(View<const float, 3> pixels, View<float, 2> x, ThreadPool& pool = ThreadPool::global()) const {
+    const std::int64_t S = config_.image_size, G = config_.grid(), N = num_patches(), D = width();
+    DSVL_CHECK(pixels.shape(0) == 3 && pixels.shape(1) == S && pixels.shape(2) == S, "SamVit::forward", "pixels are (",
+               pixels.shape(0), ", ", pixels.shape(1), ", ", pixels.shape(2), "), expected (3, ", S, ", ", S, ")");
+    check_rows(x, "x");
+    DSVL_CHECK(patch_weight_.size() > 0, "SamVit::forward", "the weights are not loaded");
+    Tensor<float, 3> conv({D, G, G});
+    kernels::conv2d(Tag{}, pixels, patch_weight_.view(), patch_bias_.view(),
+                    kernels::Conv2dParams{config_.patch_size, 0}, conv.view(), pool);
+    kernels::detail::transpose_rows(conv.data(), N, D, N, x.data());
+  }
+
+  // x += pos_embed
+  void add_pos_embed(View<float, 2> x, ThreadPool& pool = ThreadPool::global()) const {
+    check_rows(x, "x");
+    const View<const float, 2> pos(pos_embed_.view().data(), {num_patches(), width()});
+    rows(pool, x.shape(0), [&](std::int64_t r0, std::int64_t r1) {
+      kernels::add(Tag{}, View<const float, 2>(x.slice(0, r0, r1)), pos.slice(0, r0, r1), x.slice(0, r0, r1));
+    });
+  }
+
+  // Block i on x (G*G, D), channels last, in place.
+  void block(std::int64_t i, View<float, 2> x, ThreadPool& pool = ThreadPool::global()) const {
+    check_rows(x, "x");
+    DSVL_CHECK(i >= 0 && i < config_.layers, "SamVit::block", "block ", i, " of ", config_.layers);
+    const Block& blk = blocks_[static_cast<std::size_t>(i)];
+    const Tag tag{};
+    const std::int64_t G = config_.grid(), N = G * G, D = width(), M = config_.mlp_dim();
+    const std::int64_t S = blk.side, L = S * S;
+    const std::int64_t per_side = blk.global ? 1 : config_.padded_grid() / S;  // windows per side
+    const std::int64_t nwin = per_side * per_side, T = nwin * L;                // attention rows
+
+    Tensor<float, 2> h({N, D});
+    layer_norm(pool, x, blk.norm1_weight, blk.norm1_bias, config_.layer_norm_eps, h.view());
+    // The attention input, windows after one another (the normed grid itself in global blocks).
+    Tensor<float, 2> win;
+    View<const float, 2> a = h.view();
+    if (!blk.global) {
+      win = Tensor<float, 2>({T, D});
+      pool.parallel_for(0, nwin * S, [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r) {  // r = window * S + row inside it
+          const std::int64_t w = r / S, wy = w / per_side, wx = w % per_side, y = wy * S + r % S;
+          float* dst = win.data() + r * S * D;
+          if (y >= G) {
+            std::fill_n(dst, S * D, 0.0f);
+            continue;
+          }
+          const std::int64_t x0 = wx * S, n = std::min(S, G - x0);
+          std::copy_n(h.data() + (y * G + x0) * D, n * D, dst);
+          std::fill_n(dst + n * D, (S - n) * D, 0.0f);
+        }
+      });
+      a = win.view();
+    }
+    Tensor<float, 2> qkv({T, 3 * D});
+    kernels::gemm(tag, a, blk.qkv_weight.view(), blk.qkv_bias.view(), qkv.view(), pool);
+    Tensor<float, 2> att({T, D});
+    attention(blk, nwin, std::as_const(qkv).view(), att.view(), pool);
+    // Windows back to the grid, cropped.
+    View<const float, 2> o = att.view();
+    if (!blk.global) {
+      pool.parallel_for(0, G, [&](std::int64_t y0, std::int64_t y1) {
+        for (std::int64_t y = y0; y < y1; ++y)
+          for (std::int64_t wx = 0; wx < per_side; ++wx) {
+            const std::int64_t w = (y / S) * per_side + wx, x0 = wx * S, n = std::min(S, G - x0);
+            if (n <= 0) continue;
+            std::copy_n(att.data() + ((w * S + y % S) * S) * D, n * D, h.data() + (y * G + x0) * D);
+          }
+      });
+      o = h.view();
+    }
+    Tensor<float, 2> tmp({N, D});
+    kernels::gemm(tag, o, blk.proj_weight.view(), blk.proj_bias.view(), tmp.view(), pool);
+    add(pool, x, tmp.view());
+    // x = x + lin2(gelu(lin1(norm2(x))))
+    layer_norm(pool, x, blk.norm2_weight, blk.norm2_bias, config_.layer_norm_eps, h.view());
+    Tensor<float, 2> mlp({N, M});
+    kernels::gemm(tag, std::as_const(h).view(), blk.lin1_weight.view(), blk.lin1_bias.view(), mlp.view(), pool);
+    rows(pool, N, [&](std::int64_t r0, std::int64_t r1) {
+      kernels::gelu_erf(tag, mlp.view().slice(0, r0, r1), mlp.view().slice(0, r0, r1));
+    });
+    kernels::gemm(tag, std::as_const(mlp).view(), blk.lin2_weight.view(), blk.lin2_bias.view(), tmp.view(), pool);
+    add(pool, x, tmp.view());
+  }
+
+  // neck(x) (C, G*G) of a block output x (G*G, D); `hd` picks neck_hd.
+  void neck(View<const float, 2> x, bool hd, View<float, 2> y, ThreadPool& pool = ThreadPool::global()) const {
+    const Neck& nk = hd ? neck_hd_ : neck_;
+    const std::int64_t G = config_.grid(), N = G * G, D = width(), C = nk.out;
+    DSVL_CHECK(x.shape(0) == N && x.shape(1) == D && x.stride(0) == D && x.stride(1) == 1, "SamVit::neck", "x is (",
+               x.shape(0), ", ", x.shape(1), "), expected a packed (", N, ", ", D, ")");
+    DSVL_CHECK(y.shape(0) == C && y.shape(1) == N && y.stride(0) == N && y.stride(1) == 1, "SamVit::neck", "y is (",
+               y.shape(0), ", ", y.shape(1), "), expected a packed (", C, ", ", N, ")");
+    const Tag tag{};
+    const auto eps = static_cast<float>(config_.layer_norm2d_eps);
+    Tensor<float, 3> t({D, G, G}), a({C, G, G}), b({C, G, G});
+    kernels::detail::transpose_rows(x.data(), D, N, D, t.data());
+    kernels::conv2d(tag, std::as_const(t).view(), nk.conv1.view(), View<const float, 1>{}, kernels::Conv2dParams{1, 0},
+                    a.view(), pool);
+    kernels::layer_norm2d(tag, std::as_const(a).view(), nk.norm1_weight.view(), nk.norm1_bias.view(), eps, b.view());
+    kernels::conv2d(tag, std::as_const(b).view(), nk.conv2.view(), View<const float, 1>{}, kernels::Conv2dParams{1, 1},
+                    a.view(), pool);
+    kernels::layer_norm2d(tag, std::as_const(a).view(), nk.norm2_weight.view(), nk.norm2_bias.view(), eps,
+                          View<float, 3>(y.data(), {C, G, G}));
+  }
+
+  // downsamples(resize(n)) (C2, 576) of a neck output n (C, G*G).
+  void downsample(View<const float, 2> n, View<float, 2> y, ThreadPool& pool = ThreadPool::global()) const {
+    const std::int64_t G = config_.grid(), C = config_.prompt_embed_dim, R = config_.neck_resize;
+    const std::int64_t C1 = config_.downsample_channels[0], C2 = config_.downsample_channels[1];
+    const std::int64_t G1 = config_.mid_grid(), G2 = config_.out_grid();
+    DSVL_CHECK(n.shape(0) == C && n.shape(1) == G * G && n.stride(0) == G * G && n.stride(1) == 1,
+               "SamVit::downsample", "input is (", n.shape(0), ", ", n.shape(1), "), expected a packed (", C, ", ",
+               G * G, ")");
+    DSVL_CHECK(y.shape(0) == C2 && y.shape(1) == G2 * G2 && y.stride(0) == G2 * G2 && y.stride(1) == 1,
+               "SamVit::downsample", "y is (", y.shape(0), ", ", y.shape(1), "), expected a packed (", C2, ", ",
+               G2 * G2, ")");
+    const Tag tag{};
+    const View<const float, 3> in(n.data(), {C, G, G});
+    Tensor<float, 3> r({C, R, R}), m({C1, G1, G1});
+    pool.parallel_for(0, C, [&](std::int64_t c0, std::int64_t c1) {
+      kernels::interpolate(tag, in.slice(0, c0, c1), kernels::InterpParams{}, r.view().slice(0, c0, c1));
+    });
+    kernels::conv2d(tag, std::as_const(r).view(), down0_.view(), View<const float, 1>{}, kernels::Conv2dParams{2, 1},
+                    m.view(), pool);
+    kernels::conv2d(tag, std::as_const(m).view(), down1_.view(), View<const float, 1>{}, kernels::Conv2dParams{2, 1},
+                    View<float, 3>(y.data(), {C2, G2, G2}), pool);
+  }
+
+  // out (576, C2) = (downsample(neck(last)) + hd_alpha_downsamples * downsample(neck_hd(tap)))ᵀ.
+  template <class Observer = SamNoObserver>
+  void head(View<const float, 2> last, View<const float, 2> tap, View<float, 2> out,
+            ThreadPool& pool = ThreadPool::global(), Observer&& observe = {}) const {
+    const std::int64_t N = num_patches(), C = config_.prompt_embed_dim, C2 = out_dim(), K = num_tokens();
+    DSVL_CHECK(out.shape(0) == K && out.shape(1) == C2 && out.inner_contiguous(), "SamVit::head", "out is (",
+               out.shape(0), ", ", out.shape(1), "), expected (", K, ", ", C2, ")");
+    Tensor<float, 2> n({C, N}), d({C2, K}), dhd({C2, K});
+    neck(last, false, n.view(), pool);
+    observe("neck", 0, View<const float, 2>(n.view()));
+    downsample(std::as_const(n).view(), d.view(), pool);
+    observe("downsamples", 0, View<const float, 2>(d.view()));
+    neck(tap, true, n.view(), pool);
+    observe("neck_hd", 0, View<const float, 2>(n.view()));
+    downsample(std::as_const(n).view(), dhd.view(), pool);
+    observe("downsamples_hd", 0, View<const float, 2>(dhd.view()));
+    const float alpha = hd_alpha_.view()(0);
+    for (std::int64_t c = 0; c < C2; ++c)
+      for (std::int64_t t = 0; t < K; ++t) out(t, c) = d(c, t) + alpha * dhd(c, t);
+  }
+
+ private:
+  static constexpr std::int64_t kQueryBlock = 256;
+
+  // x must be a packed (G*G, D) token grid.
+  void check_rows(View<float, 2> x, const char* name) const {
+    DSVL_CHECK(x.shape(0) == num_patches() && x.shape(1) == width() && x.stride(0) == width() && x.stride(1) == 1,
+               "SamVit", name, " is (", x.shape(0), ", ", x.shape(1), "), expected a packed (", num_patches(), ", ",
+               width(), ")");
+  }
+
+  // Attention with decomposed relative positions over `nwin` grids of side S one after another
+  // in qkv (T, 3D) -> out (T, D). Work items (grid, head, query block) are split over the pool;
+  // each thread reuses one scratch area.
+  void attention(const Block& blk, std::int64_t nwin, View<const float, 2> qkv, View<float, 2> out,
+                 ThreadPool& pool) const {
+    const Tag tag{};
+    const std::int64_t D = width(), H = config_.heads, Dh = config_.head_dim(), S = blk.side, L = S * S, E = 2 * S - 1;
+    const std::int64_t tb = std::min(L, kQueryBlock), qblocks = (L + tb - 1) / tb, items = nwin * H * qblocks;
+    const std::int64_t threads = std::min<std::int64_t>(pool.size(), items);
+    const std::int64_t per_thread = tb * L + 2 * tb * E + Dh * L;
+    const auto scratch_size = static_cast<std::size_t>(std::max<std::int64_t>(threads * per_thread, 1));
+    std::unique_ptr<float[]> scratch(new float[scratch_size]);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+    const View<const float, 2> rel_h = blk.rel_pos_h.view(), rel_w = blk.rel_pos_w.view();
+    const std::int64_t ld = qkv.stride(0);
+
+    pool.run([&](int thread) {
+      if (thread >= threads) return;
+      float* logits = scratch.get() + thread * per_thread;
+      float* ph = logits + tb * L;
+      float* pw = ph + tb * E;
+      float* vt = pw + tb * E;  // (Dh, L): v of one grid and head, transposed
+      std::int64_t vt_item = -1;
+      const std::int64_t i0 = items * thread / threads, i1 = items * (thread + 1) / threads;
+      for (std::int64_t item = i0; item < i1; ++item) {
+        const std::int64_t gh = item / qblocks, w = gh / H, h = gh % H;
+        const std::int64_t t0 = (item % qblocks) * tb, t1 = std::min(L, t0 + tb), n = t1 - t0;
+        const float* base = qkv.data() + w * L * ld + h * Dh;
+        if (gh != vt_item) {
+          kernels::detail::transpose_rows(base + 2 * D, ld, L, Dh, vt);
+          vt_item = gh;
+        }
+        const View<const float, 2> q(base + t0 * ld, {n, Dh}, {ld, 1});
+        const View<const float, 2> k(base + D, {L, Dh}, {ld, 1});
+        const View<float, 2> p(logits, {n, L}, {L, 1});
+        kernels::gemm(tag, q, k, View<const float, 1>{}, p, pool);                                   // (n, L)
+        kernels::gemm(tag, q, rel_h, View<const float, 1>{}, View<float, 2>(ph, {n, E}, {E, 1}), pool);  // (n, E)
+        kernels::gemm(tag, q, rel_w, View<const float, 1>{}, View<float, 2>(pw, {n, E}, {E, 1}), pool);  // (n, E)
+        for (std::int64_t r = 0; r < n; ++r) {
+          const std::int64_t t = t0 + r, qh = t / S, qw = t % S;
+          float* pr = logits + r * L;
+          const float* phr = ph + r * E + qh + S - 1;  // phr[-kh]
+          const float* pwr = pw + r * E + qw + S - 1;  // pwr[-kw]
+          for (std::int64_t kh = 0; kh < S; ++kh) {
+            const float bh = phr[-kh];
+            float* row = pr + kh * S;
+            for (std::int64_t kw = 0; kw < S; ++kw) row[kw] = row[kw] * scale + (bh + pwr[-kw]);
+          }
+        }
+        kernels::softmax(tag, p, 1.0f);
+        const View<float, 2> o(out.data() + (w * L + t0) * out.stride(0) + h * Dh, {n, Dh}, {out.stride(0), 1});
+        kernels::gemm(tag, View<const float, 2>(p), View<const float, 2>(vt, {Dh, L}, {L, 1}), View<const float, 1>{},
+                      o, pool);
+      }
+    });
+  }
+
+  template <class F>
+  static void rows(ThreadPool& pool, std::int64_t n, F&& f) {
+    pool.parallel_for(0, n, f, 16);
+  }
+  static void layer_norm(ThreadPool& pool, View<const float, 2> in, const nn::Weight<W, 1>& w,
+                         const nn::Weight<W, 1>& b, double eps, View<float, 2> y) {
+    rows(pool, in.shape(0), [&](std::int64_t r0, std::int64_t r1) {
+      kernels::layer_norm(Tag{}, in.slice(0, r0, r1), w.view(), b.view(), static_cast<float>(eps), y.slice(0, r0, r1));
+    });
+  }
+  static void add(ThreadPool& pool, View<float, 2> x, View<const float, 2> y) {
+    rows(pool, x.shape(0), [&](std::int64_t r0, std::int64_t r1) {
+      kernels::add(Tag{}, View<const float, 2>(x.slice(0, r0, r1)), y.slice(0, r0, r1), x.slice(0, r0, r1));
+    });
+  }
+
+  SamConfig config_;
+  nn::Weight<W, 4> patch_weight_;
+  nn::Weight<float, 1> patch_bias_;
+  nn::Weight<float, 4> pos_embed_;
+  std::vector<Block> blocks_;
+  Neck neck_, neck_hd_;
+  nn::Weight<W, 4> down0_, down1_;
+  nn::Weight<float, 1> hd_alpha_;
+};
+
+}  // namespace dsvl::vision
