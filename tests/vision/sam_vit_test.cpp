@@ -393,6 +393,20 @@ TEST_CASE_TEMPLATE("SamVit: the patch embedding is the 16x16 stride-16 convoluti
                     doctest::Contains("expected (3, 1024, 1024)"));
 }
 
+TEST_CASE("normalize_clip: the high-resolution branch's (x - mean) / std with CLIP's mean and std") {
+  Tensor<float, 3> p({3, 2, 2});
+  for (std::int64_t i = 0; i < p.size(); ++i) p.data()[i] = static_cast<float>(i) / 11.0f;
+  vision::normalize_clip(p.view());
+  const double mean[3] = {0.48145466, 0.4578275, 0.40821073}, sd[3] = {0.26862954, 0.26130258, 0.27577711};
+  for (std::int64_t c = 0; c < 3; ++c)
+    for (std::int64_t i = 0; i < 4; ++i) {
+      const double want = (static_cast<double>(c * 4 + i) / 11.0 - mean[c]) / sd[c];
+      CHECK(p.data()[c * 4 + i] == doctest::Approx(want).epsilon(1e-6));
+    }
+  Tensor<float, 3> gray({1, 2, 2});
+  CHECK_THROWS_WITH(vision::normalize_clip(gray.view()), doctest::Contains("expected 3 (RGB)"));
+}
+
 TEST_CASE("SamVit: the loader names a misshapen rel-pos table and a missing tensor") {
   const SamConfig cfg = read_tiny_config();
   const auto good = io::Checkpoint::open(kModel / "model.safetensors");

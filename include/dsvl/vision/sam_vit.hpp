@@ -77,11 +77,13 @@ namespace dsvl::vision {
 inline constexpr std::array<float, 3> kClipMean{0.48145466f, 0.4578275f, 0.40821073f};
 inline constexpr std::array<float, 3> kClipStd{0.26862954f, 0.26130258f, 0.27577711f};
 inline void normalize_clip(View<float, 3> pixels) {
-  for (std::int64_t c = 0; c < pixels.shape(0); ++c)
+  DSVL_CHECK(pixels.shape(0) == 3, "vision::normalize_clip", "pixels have ", pixels.shape(0),
+             " channels, expected 3 (RGB)");
+  for (std::size_t c = 0; c < 3; ++c)
     for (std::int64_t y = 0; y < pixels.shape(1); ++y)
       for (std::int64_t x = 0; x < pixels.shape(2); ++x) {
-        float& v = pixels(c, y, x);
-        v = (v - kClipMean[static_cast<std::size_t>(c % 3)]) / kClipStd[static_cast<std::size_t>(c % 3)];
+        float& v = pixels(static_cast<std::int64_t>(c), y, x);
+        v = (v - kClipMean[c]) / kClipStd[c];
       }
 }
 
@@ -394,7 +396,7 @@ class SamVit {
     const std::int64_t D = width(), H = config_.heads, Dh = config_.head_dim(), S = blk.side, L = S * S, E = 2 * S - 1;
     const std::int64_t tb = std::min(L, kQueryBlock), qblocks = (L + tb - 1) / tb, items = nwin * H * qblocks;
     const std::int64_t threads = std::min<std::int64_t>(pool.size(), items);
-    const std::int64_t per_thread = tb * L + 2 * tb * E + Dh * L;
+    const std::int64_t per_thread = tb * L + 2 * tb * E + Dh * L + S;
     const auto scratch_size = static_cast<std::size_t>(std::max<std::int64_t>(threads * per_thread, 1));
     std::unique_ptr<float[]> scratch(new float[scratch_size]);
     const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
@@ -407,6 +409,7 @@ class SamVit {
       float* ph = logits + tb * L;
       float* pw = ph + tb * E;
       float* vt = pw + tb * E;  // (Dh, L): v of one grid and head, transposed
+      float* bw = vt + Dh * L;  // (S): the rel_w term of one query row, by key column
       std::int64_t vt_item = -1;
       const std::int64_t i0 = items * thread / threads, i1 = items * (thread + 1) / threads;
       for (std::int64_t item = i0; item < i1; ++item) {
@@ -428,10 +431,11 @@ class SamVit {
           float* pr = logits + r * L;
           const float* phr = ph + r * E + qh + S - 1;  // phr[-kh]
           const float* pwr = pw + r * E + qw + S - 1;  // pwr[-kw]
+          for (std::int64_t kw = 0; kw < S; ++kw) bw[kw] = pwr[-kw];
           for (std::int64_t kh = 0; kh < S; ++kh) {
             const float bh = phr[-kh];
             float* row = pr + kh * S;
-            for (std::int64_t kw = 0; kw < S; ++kw) row[kw] = row[kw] * scale + (bh + pwr[-kw]);
+            for (std::int64_t kw = 0; kw < S; ++kw) row[kw] = row[kw] * scale + (bh + bw[kw]);
           }
         }
         kernels::softmax(tag, p, 1.0f);
