@@ -1,0 +1,200 @@
+// vision::Aligner against the official DeepSeek-VL MlpProjector (tests/data/deepseek_vl: the
+// tiny-siglip "mlp_gelu" and tiny-hybrid "low_high_hybrid_split_mlp_gelu" aligners), the config
+// reader, and the loader's errors.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <unistd.h>
+
+#include "dsvl/io/json.hpp"
+#include "dsvl/io/safetensors.hpp"
+#include "dsvl/policy/policy.hpp"
+#include "dsvl/vision/aligner.hpp"
+#include "shared_data.hpp"
+
+using namespace dsvl;
+using vision::Aligner;
+using vision::AlignerConfig;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path model_dir(const std::string& variant) { return fs::path(DSVL_TEST_DATA_DIR) / "deepseek_vl" / variant; }
+
+// max |a - b| / max |b|
+double relative_error(View<const float, 2> a, View<const float, 2> b) {
+  REQUIRE(a.shape() == b.shape());
+  double diff = 0, scale = 0;
+  for (std::int64_t r = 0; r < b.shape(0); ++r)
+    for (std::int64_t c = 0; c < b.shape(1); ++c) {
+      diff = std::max(diff, std::abs(static_cast<double>(a(r, c)) - b(r, c)));
+      scale = std::max(scale, std::abs(static_cast<double>(b(r, c))));
+    }
+  return scale > 0 ? diff / scale : diff;
+}
+
+// The F32 reference tensors of a fixture, read as bytes (the file also holds U8 and F64 tensors).
+struct Reference {
+  std::vector<char> bytes;
+  nlohmann::json header;
+  std::size_t data_begin = 0;
+  explicit Reference(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot open ", path.string());
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() >= 8);
+    std::uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+    data_begin = 8 + n;
+  }
+  // An F32 tensor of N * D values (shape (N, D) or (1, N, D)) as (N, D).
+  Tensor<float, 2> rows(const std::string& name, std::int64_t N, std::int64_t D) const {
+    const auto& t = header.at(name);
+    REQUIRE(t.at("dtype") == "F32");
+    const auto shape = t.at("shape").get<std::vector<std::int64_t>>();
+    REQUIRE((shape == std::vector<std::int64_t>{N, D} || shape == std::vector<std::int64_t>{1, N, D}));
+    Tensor<float, 2> out({N, D});
+    std::memcpy(out.data(), bytes.data() + data_begin + t.at("data_offsets")[0].get<std::size_t>(),
+                sizeof(float) * static_cast<std::size_t>(N * D));
+    return out;
+  }
+};
+
+AlignerConfig read_config(const std::string& variant) {
+  const fs::path path = model_dir(variant) / "config.json";
+  return vision::parse_aligner_config(io::read_json(path).at("aligner_config"), path.string());
+}
+
+// f32 weights: the same f32 math as PyTorch in another order of additions (measured 2.4e-7).
+// bf16 weights: loading rounds each matrix entry to bf16 (relative error up to 2^-9 = 2e-3), so
+// each layer's output moves by about that fraction of its range; measured 2.1e-3 (mlp_gelu) and
+// 2.5e-3 / 3.1e-3 (hybrid up-projections / output). 1e-2 allows about three times the measured.
+template <class P>
+double tolerance() {
+  if constexpr (std::is_same_v<typename P::weight_type, float>) return 1e-4;
+  else return 1e-2;
+}
+
+}  // namespace
+
+TEST_CASE("parse_aligner_config: the tiny fixtures, presets and errors") {
+  const AlignerConfig s = read_config("tiny-siglip");
+  CHECK(s.projector_type == AlignerConfig::Type::mlp_gelu);
+  CHECK(s.depth == 2);
+  CHECK(s.input_dim == 32);
+  CHECK(s.n_embed == 32);
+  const AlignerConfig h = read_config("tiny-hybrid");
+  CHECK(h.hybrid());
+  CHECK(h.depth == 2);
+  CHECK(h.input_dim == 32);
+  CHECK(h.n_embed == 32);
+  CHECK(vision::kAlignerVL_1_3B.n_embed == 2048);
+  CHECK(vision::kAlignerVL_7B.n_embed == 4096);
+  CHECK(vision::kAlignerVL_7B.hybrid());
+
+  auto bad = io::read_json(model_dir("tiny-siglip") / "config.json").at("aligner_config");
+  bad["params"]["projector_type"] = "linear";
+  CHECK_THROWS_WITH(vision::parse_aligner_config(bad, "cfg"), doctest::Contains("field 'params/projector_type'"));
+  bad["params"]["projector_type"] = "mlp_gelu";
+  bad["params"].erase("n_embed");
+  CHECK_THROWS_WITH(vision::parse_aligner_config(bad, "cfg"), doctest::Contains("params/n_embed"));
+}
+
+TEST_CASE("Aligner: the names and shapes of the official checkpoints") {
+  nn::WeightNames names;
+  Aligner<policies::ScalarF32> a(vision::kAlignerVL_7B);
+  a.visit(names);
+  REQUIRE(names.entries.size() == 6);
+  CHECK(names.entries[0].name == "high_up_proj.weight");
+  CHECK(names.entries[0].shape == std::vector<std::int64_t>{2048, 1024});
+  CHECK(names.entries[4].name == "layers.1.weight");
+  CHECK(names.entries[4].shape == std::vector<std::int64_t>{4096, 4096});
+  nn::WeightNames names3;
+  Aligner<policies::ScalarF32> b(AlignerConfig{AlignerConfig::Type::mlp_gelu, 3, 1024, 2048});
+  b.visit(names3);
+  REQUIRE(names3.entries.size() == 6);
+  CHECK(names3.entries[0].name == "layers.0.weight");
+  CHECK(names3.entries[0].shape == std::vector<std::int64_t>{2048, 1024});
+  CHECK(names3.entries[2].name == "layers.2.weight");
+  CHECK(names3.entries[4].name == "layers.4.weight");
+}
+
+TEST_CASE_TEMPLATE("Aligner matches the official MlpProjector", P, policies::ScalarF32, policies::ScalarBF16,
+                   policies::XsimdF32, policies::XsimdBF16, policies::HwyF32, policies::HwyBF16) {
+  if (!fs::exists(model_dir("tiny-hybrid") / "reference.safetensors")) {
+    MESSAGE("skipped: tests/data/deepseek_vl not found");
+    return;
+  }
+  ThreadPool pool(2);
+  const double tol = tolerance<P>();
+  {
+    const AlignerConfig cfg = read_config("tiny-siglip");
+    const auto ckpt = io::Checkpoint::open(model_dir("tiny-siglip") / "model.safetensors");
+    const Reference ref(model_dir("tiny-siglip") / "reference.safetensors");
+    Aligner<P> aligner(cfg);
+    aligner.load(ckpt, "aligner.");
+    const auto x = ref.rows("one_image.vision.siglip.norm", 144, cfg.input_dim);
+    const auto out = aligner.forward(std::as_const(x).view(), pool);
+    const double e = relative_error(out.view(), ref.rows("one_image.image_embeds", 144, cfg.n_embed).view());
+    MESSAGE("tiny-siglip image_embeds relative error ", e);
+    CHECK(e <= tol);
+  }
+  {
+    const AlignerConfig cfg = read_config("tiny-hybrid");
+    const auto ckpt = io::Checkpoint::open(model_dir("tiny-hybrid") / "model.safetensors");
+    const Reference ref(model_dir("tiny-hybrid") / "reference.safetensors");
+    Aligner<P> aligner(cfg);
+    aligner.load(ckpt, "aligner.");
+    const std::int64_t N = 576, D = cfg.n_embed;
+    const auto high = ref.rows("one_image.vision.high", N, cfg.input_dim);
+    const auto low = ref.rows("one_image.vision.siglip.norm", N, cfg.input_dim);
+    Tensor<float, 2> out({N, D}), up({N, D});
+    aligner.forward(std::as_const(high).view(), std::as_const(low).view(), out.view(), pool, up.view());
+    const auto hi_ref = ref.rows("one_image.aligner.high_up_proj", N, D / 2);
+    const auto lo_ref = ref.rows("one_image.aligner.low_up_proj", N, D / 2);
+    const double eh = relative_error(std::as_const(up).view().slice(1, 0, D / 2), hi_ref.view());
+    const double el = relative_error(std::as_const(up).view().slice(1, D / 2, D), lo_ref.view());
+    const double e = relative_error(out.view(), ref.rows("one_image.image_embeds", N, D).view());
+    MESSAGE("tiny-hybrid high_up_proj ", eh, " low_up_proj ", el, " image_embeds ", e);
+    CHECK(eh <= tol);
+    CHECK(el <= tol);
+    CHECK(e <= tol);
+  }
+}
+
+TEST_CASE("Aligner: a misshapen weight is named by the loader") {
+  const auto good = io::Checkpoint::open(model_dir("tiny-siglip") / "model.safetensors");
+  const fs::path path = fs::temp_directory_path() / ("dsvl_aligner_" + std::to_string(::getpid()) + ".safetensors");
+  {
+    io::SafeTensorsWriter w;
+    for (const auto name : good.names()) {
+      const std::string n(name);
+      if (!n.starts_with("aligner.")) continue;
+      if (n == "aligner.layers.2.weight") {
+        const auto v = good.view<float, 2>(n);
+        w.add(n, v.slice(0, 0, v.shape(0) - 1));
+      } else if (good.info(n).shape.size() == 1) {
+        w.add(n, good.view<float, 1>(n));
+      } else {
+        w.add(n, good.view<float, 2>(n));
+      }
+    }
+    w.write(path);
+  }
+  const auto bad = io::Checkpoint::open(path);
+  Aligner<policies::XsimdF32> a(read_config("tiny-siglip"));
+  CHECK_THROWS_WITH(a.load(bad, "aligner."),
+                    doctest::Contains("tensor 'aligner.layers.2.weight' has shape [31, 32], expected [32, 32]"));
+  fs::remove(path);
+}
