@@ -16,6 +16,7 @@
 #include "dsvl/io/detokenizer.hpp"
 #include "dsvl/kernels/kernels.hpp"
 #include "dsvl/nn/weights.hpp"
+#include "dsvl/vision/aligner.hpp"
 #include "dsvl/vision/sam_vit.hpp"
 #include "dsvl/vision/siglip_vit.hpp"
 #include "dsvl/language/chat_format.hpp"
