@@ -275,3 +275,54 @@ TEST_CASE("vlm_preprocess equals the official VLMImageProcessor (Pillow + numpy)
           " compared whole, the rest by CRC-32); largest difference ", max_diff);
 }
 #endif
+
+TEST_CASE("contain_size: ImageOps.contain with Python's round (half to even)") {
+  CHECK(vision::contain_size(120, 160, 384, 384) == std::array<std::int64_t, 2>{288, 384});
+  CHECK(vision::contain_size(3, 8, 12, 12) == std::array<std::int64_t, 2>{4, 12});   // 4.5 -> 4
+  CHECK(vision::contain_size(3, 8, 20, 20) == std::array<std::int64_t, 2>{8, 20});   // 7.5 -> 8
+  CHECK(vision::contain_size(8, 3, 12, 12) == std::array<std::int64_t, 2>{12, 4});
+  CHECK(vision::contain_size(1, 1000, 384, 384) == std::array<std::int64_t, 2>{0, 384});
+  CHECK(vision::contain_size(50, 50, 384, 768) == std::array<std::int64_t, 2>{384, 384});
+  CHECK(vision::contain_size(50, 100, 384, 768) == std::array<std::int64_t, 2>{384, 768});
+}
+
+#if defined(DSVL_WITH_IMAGE)
+TEST_CASE("contain_and_pad equals ImageOps.pad (DeepSeek-VL2's global view and tile canvas)") {
+  const auto& fx = PreprocessFixture::get();
+  int stored = 0, compared = 0;
+  double max_diff = 0;
+  for (const auto& c : fx.cases.at("pad")) {
+    const bool from_file = c.contains("file");
+    CAPTURE(from_file ? c["file"].get<std::string>() : c["pattern"].get<std::string>() + " seed " + c["seed"].dump());
+    const auto img = from_file ? io::read_image(test::test_data(c["file"]))
+                               : test::pattern(c["pattern"], c["seed"], c["h"], c["w"]);
+    const std::int64_t oh = c["out_h"], ow = c["out_w"];
+    CAPTURE(oh);
+    CAPTURE(ow);
+    CHECK(vision::contain_size(img.shape(0), img.shape(1), oh, ow) ==
+          std::array<std::int64_t, 2>{c["contain_h"], c["contain_w"]});
+    const auto color = c["color"].get<std::vector<std::uint8_t>>();
+    const auto centering = c["centering"].get<std::vector<double>>();
+    for (const auto& [name, version] : kVersions) {
+      CAPTURE(name);
+      const auto& e = c.at("expected").at(name);
+      const auto out = vision::contain_and_pad(img.view(), oh, ow, color, {centering[0], centering[1]}, version);
+      REQUIRE(out.shape() == Tensor<std::uint8_t, 3>::Shape{oh, ow, 3});
+      const auto n = static_cast<std::size_t>(out.size());
+      if (const std::uint8_t* want = fx.stored(e, n)) {
+        const auto d = test::difference(out.data(), want, out.size());
+        CHECK_MESSAGE(d.count == 0, d.count, " bytes differ, by up to ", d.max);
+        max_diff = std::max(max_diff, d.max);
+        ++stored;
+      }
+      CHECK(test::crc32(out.data(), n) == e["crc32"].get<std::uint32_t>());
+      ++compared;
+    }
+  }
+  MESSAGE(compared, " pads (", fx.cases.at("pad").size(), " cases x 3 Pillow releases; ", stored,
+          " compared whole, the rest by CRC-32); largest difference ", max_diff);
+  const std::uint8_t two[2] = {1, 2};
+  const auto img = test::pattern("noise", 1, 4, 5);
+  CHECK_THROWS_WITH_AS(vision::contain_and_pad(img.view(), 8, 8, two), doctest::Contains("colour"), dsvl::Error);
+}
+#endif

@@ -20,6 +20,9 @@ Expected results, each as a uint8 or float32 array in C order:
             whose pixels are a pattern the tests recompute (pattern() below)
   v1        deepseek_vl's VLMImageProcessor on Image.open(file).convert("RGB"), one image:
             the resized, padded uint8 [S, S, 3] ("square") and the float32 [3, S, S] pixel values
+  pad       PIL.ImageOps.pad(image, (out_w, out_h), Image.BICUBIC, color, centering) of a file's
+            or a pattern's RGB image, as DeepSeek-VL2 pads its global view and tile canvas
+                                                                              uint8 [Ho, Wo, 3]
 Pillow releases order the two passes of a resize differently (RULES below), so resize and v1
 results are given for each: "before_12_2" (Pillow <= 12.1, horizontal pass first), "v12_2"
 (12.2, 12.3) and "v13" (13.0). Each is computed as two one-axis resizes in that order (a one-axis
@@ -39,7 +42,9 @@ cases.json: {"pillow", "libjpeg_turbo", "numpy": versions used; "blob": "expecte
               "expected": {rule: {"crc32", "offset"}}}],
   "v1": [{"file", "image_size", "min_size", "image_mean", "image_std", "rescale_factor",
           "do_normalize", "resized_h", "resized_w", "background",
-          "expected": {rule: {"square_crc32", "crc32", "offset"}}}]}
+          "expected": {rule: {"square_crc32", "crc32", "offset"}}}],
+  "pad": [{"file" or "pattern" + "seed" + "h" + "w", "out_h", "out_w", "color", "centering",
+           "contain_h", "contain_w", "expected": {rule: {"crc32", "offset"}}}]}
 crc32 is zlib's CRC-32 of the expected array's bytes (float32 little-endian); offset is where
 those bytes start in expected.bin, or -1 when only the checksum is kept (results over
 16384 bytes).
@@ -56,7 +61,7 @@ import zlib
 
 import numpy as np
 import PIL
-from PIL import Image, features
+from PIL import Image, ImageOps, features
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 IMAGES = os.path.join(ROOT, "tests", "data", "images")
@@ -323,6 +328,35 @@ def vlm_process(pil_rgb, image_size, min_size, mean, std, rescale_factor, do_nor
     return square, np.ascontiguousarray(x, dtype=np.float32), size, background
 
 
+def image_ops_pad(img, ow, oh, color, centering, rule):
+    """ImageOps.pad(img, (ow, oh), BICUBIC, color, centering) with the resize of Pillow `rule`:
+    (result, contain size (h, w))."""
+    w, h = img.size
+    size = (ow, oh)
+    im_ratio, dest_ratio = w / h, ow / oh
+    if im_ratio != dest_ratio:  # ImageOps.contain
+        if im_ratio > dest_ratio:
+            size = (ow, round(h / w * ow))
+        else:
+            size = (round(w / h * oh), oh)
+    if min(size) == 0:
+        resized = Image.new(img.mode, size)  # Pillow 13; older releases raise in resize
+    else:
+        resized = resize(img, size[0], size[1], rule) if size != img.size else img
+    if resized.size == (ow, oh):
+        out = resized
+    else:
+        out = Image.new(img.mode, (ow, oh), color)
+        if resized.width != ow:
+            out.paste(resized, (round((ow - resized.width) * max(0, min(centering[0], 1))), 0))
+        else:
+            out.paste(resized, (0, round((oh - resized.height) * max(0, min(centering[1], 1)))))
+    if rule == running_rule() and min(size) > 0:
+        want = ImageOps.pad(img, (ow, oh), Image.BICUBIC, color, centering)
+        assert np.array_equal(np.asarray(out), np.asarray(want)), (img.size, ow, oh)
+    return out, (size[1], size[0])
+
+
 class Blob:
     def __init__(self):
         self.data = bytearray()
@@ -383,6 +417,30 @@ V1_CASES = [
 ]
 
 
+GRAY = (127, 127, 127)
+PAD_CASES = [
+    # (file or (pattern, seed, h, w), out_h, out_w, color, centering)
+    ("photo.png", 384, 384, GRAY, (0.5, 0.5)),     # DeepSeek-VL2's global view
+    ("photo.png", 768, 768, GRAY, (0.5, 0.5)),     # its 2x2 tile canvas
+    ("photo.png", 384, 1152, GRAY, (0.5, 0.5)),
+    ("portrait.png", 768, 384, GRAY, (0.5, 0.5)),
+    ("portrait.png", 384, 384, GRAY, (0.5, 0.5)),
+    ("wide.png", 384, 384, GRAY, (0.5, 0.5)),
+    ("wide.png", 384, 3456, GRAY, (0.5, 0.5)),
+    ("square.png", 384, 384, GRAY, (0.5, 0.5)),
+    ("1x1.png", 384, 384, GRAY, (0.5, 0.5)),
+    ("q90_420.jpg", 384, 768, GRAY, (0.5, 0.5)),
+    (("noise", 60, 3, 8), 14, 14, (1, 2, 3), (0.5, 0.5)),   # offset round(4.5) = 4
+    (("noise", 61, 3, 8), 12, 12, (1, 2, 3), (0.5, 0.5)),   # height round(4.5) = 4
+    (("smooth", 62, 8, 3), 8, 8, (9, 8, 7), (0.5, 0.5)),    # offset round(2.5) = 2
+    (("blocks", 63, 20, 30), 17, 9, (0, 0, 0), (0.0, 0.0)),
+    (("noise", 64, 20, 30), 9, 17, (255, 0, 255), (1.0, 1.0)),
+    (("smooth", 65, 1, 1000), 384, 384, GRAY, (0.5, 0.5)),  # contain height round(0.384) = 0
+    (("noise", 66, 77, 77), 384, 384, GRAY, (0.5, 0.5)),
+    (("smooth", 67, 1000, 999), 50, 60, GRAY, (0.3, 0.8)),
+]
+
+
 def pillow_error(path):
     try:
         with Image.open(path) as im:
@@ -400,7 +458,7 @@ def compute(ok_names, bad):
         "libjpeg_turbo": features.version_feature("libjpeg_turbo"),
         "numpy": np.__version__,
         "blob": "expected.bin",
-        "decode": [], "errors": [], "resize": [], "v1": [],
+        "decode": [], "errors": [], "resize": [], "v1": [], "pad": [],
     }
     for name, what in ok_names:
         with Image.open(os.path.join(IMAGES, name)) as im:
@@ -429,6 +487,21 @@ def compute(ok_names, bad):
             case.update({"resized_h": rh, "resized_w": rw, "background": list(bg)})
             case["expected"][rule] = {"square_crc32": blob.add(square)["crc32"], **blob.add(x)}
         doc["v1"].append(case)
+    for src, oh, ow, color, centering in PAD_CASES:
+        if isinstance(src, str):
+            with Image.open(os.path.join(IMAGES, src)) as im:
+                img = im.convert("RGB")
+            case = {"file": "images/" + src}
+        else:
+            kind, seed, h, w = src
+            img = Image.fromarray(pattern(kind, seed, h, w))
+            case = {"pattern": kind, "seed": seed, "h": h, "w": w}
+        case.update({"out_h": oh, "out_w": ow, "color": list(color), "centering": list(centering), "expected": {}})
+        for rule in RULES:
+            out, (ch, cw) = image_ops_pad(img, ow, oh, color, centering, rule)
+            case.update({"contain_h": ch, "contain_w": cw})
+            case["expected"][rule] = blob.add(np.asarray(out))
+        doc["pad"].append(case)
     return doc, bytes(blob.data)
 
 
@@ -445,7 +518,7 @@ def main():
         bad_names = [(os.path.basename(c["file"]), c["what"]) for c in old["errors"]]
         doc, _ = compute(ok_names, bad_names)
         diffs = 0
-        for section in ("decode", "resize", "v1"):
+        for section in ("decode", "resize", "v1", "pad"):
             for a, b in zip(old[section], doc[section]):
                 if section == "decode":
                     same = a["crc32"] == b["crc32"]
@@ -472,7 +545,7 @@ def main():
         f.write(data)
     total = sum(len(d) for d, _ in {**ok, **bad}.values())
     print(f"wrote {len(ok) + len(bad)} images ({total} bytes), {len(doc['decode'])} decode, "
-          f"{len(doc['resize'])} resize and {len(doc['v1'])} v1 cases ({len(data)} bytes stored)")
+          f"{len(doc['resize'])} resize, {len(doc['v1'])} v1 and {len(doc['pad'])} pad cases ({len(data)} bytes stored)")
     return 0
 
 

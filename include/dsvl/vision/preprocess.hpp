@@ -1,7 +1,8 @@
 #pragma once
-// DeepSeek-VL's image preprocessing (deepseek_vl/models/image_processing_vlm.py, VLMImageProcessor),
-// exact to Pillow, on 8-bit images held as [H, W, C] uint8 (rows top to bottom, channels
-// interleaved; <dsvl/io/image.hpp> decodes files into RGB).
+// DeepSeek-VL's image preprocessing (deepseek_vl/models/image_processing_vlm.py, VLMImageProcessor)
+// and DeepSeek-VL2's resize and pad (ImageOps.pad), exact to Pillow, on 8-bit images held as
+// [H, W, C] uint8 (rows top to bottom, channels interleaved; <dsvl/io/image.hpp> decodes files
+// into RGB).
 //
 //  - resize_bicubic: PIL.Image.resize((w, h), Image.BICUBIC) on an "L" or "RGB" image, byte for
 //    byte. Pillow's convolution resampler in integer arithmetic (src/libImaging/Resample.c):
@@ -23,6 +24,7 @@
 //    computation is rounded before it is used, so -ffp-contract=fast (fused multiply-add) cannot
 //    change a weight; -ffast-math can and is not supported here.
 //  - expand_to_square: expand2square, the pad to a square canvas of the background colour.
+//  - contain_and_pad: ImageOps.pad, DeepSeek-VL2's aspect-preserving resize onto a canvas.
 //  - VLMImageProcessorConfig and vlm_preprocess: the whole official pipeline for one image, to the
 //    f32 pixel tensor [3, S, S]:
 //      1. (w, h) -> (max(int(w / M * S), min_size), max(int(h / M * S), min_size)), M = max(w, h),
@@ -38,6 +40,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -346,6 +349,60 @@ inline Tensor<std::uint8_t, 3> expand_to_square(View<const std::uint8_t, 3> imag
     for (std::int64_t c = 0; c < C; ++c) out.data()[p * C + c] = background[static_cast<std::size_t>(c)];
   const std::int64_t top = (side - h) / 2, left = (side - w) / 2;
   for (std::int64_t y = 0; y < h; ++y) std::copy_n(&image(y, 0, 0), w * C, &out(top + y, left, 0));
+  return out;
+}
+
+// ImageOps.contain's size {h, w} for an h x w image fitted into out_h x out_w with its aspect
+// ratio kept: where the ratios w/h and out_w/out_h differ, the other side becomes
+// round(h / w * out_w) or round(w / h * out_h) (Python's round: half to even). It can be 0 for an
+// extreme aspect ratio.
+inline std::array<std::int64_t, 2> contain_size(std::int64_t h, std::int64_t w, std::int64_t out_h,
+                                                std::int64_t out_w) {
+  DSVL_CHECK(h >= 1 && w >= 1 && out_h >= 1 && out_w >= 1, "vision::contain_size", "sizes must be at least 1: ", h, "x",
+             w, " into ", out_h, "x", out_w);
+  const double im_ratio = static_cast<double>(w) / static_cast<double>(h);
+  const double dest_ratio = static_cast<double>(out_w) / static_cast<double>(out_h);
+  if (im_ratio > dest_ratio)
+    return {static_cast<std::int64_t>(std::nearbyint(static_cast<double>(h) / static_cast<double>(w) *
+                                                     static_cast<double>(out_w))),
+            out_w};
+  if (im_ratio < dest_ratio)
+    return {out_h, static_cast<std::int64_t>(std::nearbyint(static_cast<double>(w) / static_cast<double>(h) *
+                                                            static_cast<double>(out_h)))};
+  return {out_h, out_w};
+}
+
+// ImageOps.pad(image, (out_w, out_h), Image.BICUBIC, color, centering): `image` [h, w, C] resized
+// with resize_bicubic to contain_size, then pasted on an out_h x out_w canvas of `color` (one
+// value per channel) at x = round((out_w - w') * cx) when the width differs, else at
+// y = round((out_h - h') * cy) (half to even; centering clamped to [0, 1]). DeepSeek-VL2's global
+// view and tile canvas (color 127, centering 0.5). A side that contain_size makes 0 leaves the
+// canvas empty, as in Pillow 13 (older releases raise an error).
+inline Tensor<std::uint8_t, 3> contain_and_pad(View<const std::uint8_t, 3> image, std::int64_t out_h, std::int64_t out_w,
+                                               std::span<const std::uint8_t> color,
+                                               std::array<double, 2> centering = {0.5, 0.5},
+                                               PillowVersion version = kDefaultPillowVersion,
+                                               ThreadPool& pool = ThreadPool::global()) {
+  constexpr const char* where = "vision::contain_and_pad";
+  detail::check_image(image, where, "the image");
+  const std::int64_t C = image.shape(2);
+  DSVL_CHECK(static_cast<std::int64_t>(color.size()) == C, where, "the colour has ", color.size(), " values, the image ",
+             C, " channels");
+  const auto [h, w] = contain_size(image.shape(0), image.shape(1), out_h, out_w);
+  Tensor<std::uint8_t, 3> out({out_h, out_w, C});
+  if (h == out_h && w == out_w) {
+    resize_bicubic(image, out.view(), version, pool);
+    return out;
+  }
+  for (std::int64_t p = 0; p < out_h * out_w; ++p)
+    for (std::int64_t c = 0; c < C; ++c) out.data()[p * C + c] = color[static_cast<std::size_t>(c)];
+  if (h == 0 || w == 0) return out;
+  const auto offset = [](std::int64_t free, double centre) {
+    return static_cast<std::int64_t>(std::nearbyint(static_cast<double>(free) * std::clamp(centre, 0.0, 1.0)));
+  };
+  const std::int64_t x = w != out_w ? offset(out_w - w, centering[0]) : 0;
+  const std::int64_t y = w != out_w ? 0 : offset(out_h - h, centering[1]);
+  resize_bicubic(image, out.view().slice(0, y, y + h).slice(1, x, x + w), version, pool);
   return out;
 }
 
