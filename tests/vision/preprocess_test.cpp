@@ -1,6 +1,11 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -324,5 +329,102 @@ TEST_CASE("contain_and_pad equals ImageOps.pad (DeepSeek-VL2's global view and t
   const std::uint8_t two[2] = {1, 2};
   const auto img = test::pattern("noise", 1, 4, 5);
   CHECK_THROWS_WITH_AS(vision::contain_and_pad(img.view(), 8, 8, two), doctest::Contains("colour"), dsvl::Error);
+}
+#endif
+
+#if defined(DSVL_WITH_IMAGE)
+namespace {
+// The U8 and F64 tensors of a safetensors file (which io::SafeTensorsFile does not open), by name.
+std::map<std::string, std::vector<std::uint8_t>> raw_tensors(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  const std::vector<std::uint8_t> b{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  REQUIRE(b.size() >= 8);
+  std::uint64_t n = 0;
+  std::memcpy(&n, b.data(), 8);
+  const auto header = nlohmann::json::parse(b.begin() + 8, b.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  std::map<std::string, std::vector<std::uint8_t>> out;
+  for (const auto& [name, v] : header.items()) {
+    if (name == "__metadata__") continue;
+    const auto off = v["data_offsets"].get<std::vector<std::size_t>>();
+    const auto* p = b.data() + 8 + n;
+    out[name].assign(p + off[0], p + off[1]);
+  }
+  return out;
+}
+}  // namespace
+
+// tools/reference/deepseek_vl_v1.py ran the official processor (torchvision 0.15.2, transformers
+// 4.38.2, Pillow 10.2.0) on tests/data/deepseek_vl/image*.png: it kept the uint8 image of one case
+// and float64 row and column sums of the pixel values of the others.
+TEST_CASE("vlm_preprocess equals the official processor's pixel values in tests/data/deepseek_vl") {
+  const auto dir = test::test_data("deepseek_vl");
+  if (!std::filesystem::exists(dir / "tiny-siglip/reference.safetensors")) {
+    MESSAGE("skipped: tests/data/deepseek_vl is not there");
+    return;
+  }
+  struct Case {
+    const char* model;
+    const char* image;
+    const char* prefix;
+    std::int64_t index;
+  };
+  const Case cases[] = {{"tiny-siglip", "image.png", "one_image", 0},
+                        {"tiny-siglip", "image2.png", "image_mid_text", 0},
+                        {"tiny-hybrid", "image.png", "one_image", 0},
+                        {"tiny-hybrid", "image.png", "two_images", 0},
+                        {"tiny-hybrid", "image2.png", "two_images", 1}};
+  int images = 0, sums = 0;
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.model) + " " + c.prefix + " " + c.image);
+    const auto cfg = vision::read_vlm_image_processor_config(dir / c.model / "preprocessor_config.json");
+    const auto ref = raw_tensors(dir / c.model / "reference.safetensors");
+    const auto rgb = io::read_image(dir / c.image);
+    // The official environment's Pillow 10.2.0 runs the horizontal pass first.
+    const auto square = vision::vlm_resize_pad(rgb.view(), cfg, vision::PillowVersion::before_12_2);
+    const auto x = vision::vlm_preprocess(rgb.view(), cfg, vision::PillowVersion::before_12_2);
+    const std::int64_t S = cfg.image_size;
+    const auto u8 = ref.find(std::string(c.prefix) + ".pixel_values.u8");
+    if (u8 != ref.end()) {
+      ++images;
+      REQUIRE(static_cast<std::int64_t>(u8->second.size()) == 3 * S * S);  // [1, 3, S, S]
+      std::int64_t differ = 0;
+      for (std::int64_t ch = 0; ch < 3; ++ch)
+        for (std::int64_t y = 0; y < S; ++y)
+          for (std::int64_t i = 0; i < S; ++i) differ += square(y, i, ch) != u8->second[static_cast<std::size_t>((ch * S + y) * S + i)];
+      CHECK(differ == 0);
+      // pixel_values = float32(u8) / 255 there (do_normalize is false)
+      std::int64_t differ_f = 0;
+      for (std::int64_t ch = 0; ch < 3; ++ch)
+        for (std::int64_t y = 0; y < S; ++y)
+          for (std::int64_t i = 0; i < S; ++i)
+            differ_f += x(ch, y, i) != static_cast<float>(square(y, i, ch) * (1.0 / 255.0));
+      CHECK(differ_f == 0);
+    }
+    const auto rows_it = ref.find(std::string(c.prefix) + ".pixel_values.row_sum");  // [n, 3, S] f64
+    const auto cols_it = ref.find(std::string(c.prefix) + ".pixel_values.col_sum");
+    if (rows_it == ref.end() || cols_it == ref.end()) continue;
+    const auto& rows = rows_it->second;
+    const auto& cols = cols_it->second;
+    REQUIRE(rows.size() >= static_cast<std::size_t>((c.index + 1) * 3 * S * 8));
+    REQUIRE(cols.size() == rows.size());
+    double max_diff = 0;
+    for (std::int64_t ch = 0; ch < 3; ++ch)
+      for (std::int64_t k = 0; k < S; ++k) {
+        double r = 0, q = 0;
+        for (std::int64_t i = 0; i < S; ++i) {
+          r += static_cast<double>(x(ch, k, i));
+          q += static_cast<double>(x(ch, i, k));
+        }
+        double want_r = 0, want_q = 0;
+        const std::size_t at = static_cast<std::size_t>(((c.index * 3 + ch) * S + k) * 8);
+        std::memcpy(&want_r, rows.data() + at, 8);
+        std::memcpy(&want_q, cols.data() + at, 8);
+        max_diff = std::max({max_diff, std::fabs(r - want_r), std::fabs(q - want_q)});
+      }
+    CHECK(max_diff < 1e-9);  // one pixel off by one would move a sum by 1/255
+    ++sums;
+  }
+  CHECK(images == 1);
+  CHECK(sums == 4);
 }
 #endif
