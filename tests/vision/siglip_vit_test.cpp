@@ -37,11 +37,12 @@ fs::path fixture_dir(const std::string& variant) { return fs::path(DSVL_TEST_DAT
 VitConfig read_config(const std::string& variant, const nlohmann::json& j) {
   const std::string where = (fixture_dir(variant) / "config.json").string();
   if (variant.starts_with("v1")) {
-    const auto& [name, e] = *j.at("model_config").items().begin();
+    const auto& table_entry = j.at("model_config");
+    const std::string name = table_entry.begin().key();
+    const auto& e = table_entry.begin().value();
     const VitConfig sizes{e.at("image_size"), e.at("patch_size"), e.at("width"), e.at("layers"),
                           e.at("heads"),      e.at("mlp_ratio"),  -1,           1e-6,          true};
-    const std::string key = name;
-    const vision::NamedVitConfig table[] = {{key, sizes}};
+    const vision::NamedVitConfig table[] = {{name, sizes}};
     return vision::parse_siglip_config_v1(j.at("vision_config"), where, table);
   }
   return vision::parse_siglip_config_vl2(j.at("vision_config"), where);
