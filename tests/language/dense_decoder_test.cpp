@@ -36,9 +36,11 @@
 #include "dsvl/dsvl.hpp"
 #include "dsvl/language/dense_decoder.hpp"
 #include "dsvl/language/llama_config.hpp"
+#include "reference_fixture.hpp"
 
 using namespace dsvl;
 using namespace dsvl::language;
+using dsvl::test::relative_error;
 namespace fs = std::filesystem;
 
 namespace {
@@ -57,17 +59,6 @@ struct Reference {
   }
 };
 
-// max |got - want| / max |want| over two tensors of the same shape.
-double rel_error(View<const float, 2> got, View<const float, 2> want) {
-  REQUIRE(got.shape() == want.shape());
-  double err = 0, scale = 0;
-  for (std::int64_t i = 0; i < want.shape(0); ++i)
-    for (std::int64_t j = 0; j < want.shape(1); ++j) {
-      err = std::max(err, std::fabs(double(got(i, j)) - want(i, j)));
-      scale = std::max(scale, std::fabs(double(want(i, j))));
-    }
-  return scale > 0 ? err / scale : err;
-}
 
 std::int32_t argmax(const float* row, std::int64_t n) {
   return static_cast<std::int32_t>(std::max_element(row, row + n) - row);
@@ -111,13 +102,13 @@ void check_fixture(const std::string& variant) {
   for (std::int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
     const std::string name = "layer." + std::to_string(l);
     REQUIRE(seen.count(name));
-    const double e = rel_error(seen[name].view(), ref.f32(pre + name).view());
+    const double e = relative_error(seen[name].view(), ref.f32(pre + name).view());
     worst_hidden = std::max(worst_hidden, e);
     INFO(label << " " << name << ": relative error " << e);
     CHECK(e <= kRelTol);
   }
-  const double e_norm = rel_error(seen["norm"].view(), ref.f32(pre + "norm").view());
-  const double e_logits = rel_error(logits.view(), ref.f32(pre + "logits").view());
+  const double e_norm = relative_error(seen["norm"].view(), ref.f32(pre + "norm").view());
+  const double e_logits = relative_error(logits.view(), ref.f32(pre + "logits").view());
   MESSAGE(label, ": relative error of hidden states ", worst_hidden, ", norm ", e_norm, ", logits ", e_logits);
   CHECK(e_norm <= kRelTol);
   CHECK(e_logits <= kRelTol);
@@ -128,7 +119,7 @@ void check_fixture(const std::string& variant) {
     const auto last = dec.forward_ids(ids, c2, LogitRows::last, pool);
     REQUIRE(last.shape(0) == 1);
     const auto want_last = logits.view().slice(0, T - 1, T);
-    CHECK(rel_error(last.view(), want_last) <= 1e-6);
+    CHECK(relative_error(last.view(), want_last) <= 1e-6);
   }
 
   // Greedy decoding with the cache: 32 tokens equal to transformers' generate.
@@ -144,7 +135,7 @@ void check_fixture(const std::string& variant) {
       // The cached step equals the last row of a full recompute over the whole sequence.
       KvCache fresh = dec0.make_cache(static_cast<std::int64_t>(seq.size()));
       const auto full = dec0.forward_ids(seq, fresh, LogitRows::last, pool);
-      worst_step = std::max(worst_step, rel_error(step_logits.view(), full.view()));
+      worst_step = std::max(worst_step, relative_error(step_logits.view(), full.view()));
     }
     next = argmax(step_logits.data(), V);
   }
@@ -159,12 +150,12 @@ void check_fixture(const std::string& variant) {
   cache.clear();
   dec.forward_ids(turn1, cache, LogitRows::last, pool);
   const auto got2 = dec.forward_ids(turn2, cache, LogitRows::all, pool);
-  const double e_turn2 = rel_error(got2.view(), want2.view());
+  const double e_turn2 = relative_error(got2.view(), want2.view());
   MESSAGE(label, ": turn 2 on the cache of turn 1, relative error ", e_turn2);
   CHECK(e_turn2 <= kRelTol);
   cache.truncate(static_cast<std::int64_t>(turn1.size()));
   const auto again = dec.forward_ids(turn2, cache, LogitRows::all, pool);
-  CHECK(rel_error(again.view(), got2.view()) == 0.0);
+  CHECK(relative_error(again.view(), got2.view()) == 0.0);
 }
 
 template <class P>
@@ -361,17 +352,17 @@ static void check_v1_language(const std::string& model) {
   dec.trace = nullptr;
   for (std::int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
     const std::string name = "layer." + std::to_string(l);
-    const double e = rel_error(seen[name].view(), ref.f32("one_image.language." + name).view());
+    const double e = relative_error(seen[name].view(), ref.f32("one_image.language." + name).view());
     INFO(name << ": relative error " << e);
     CHECK(e <= kRelTol);
   }
-  CHECK(rel_error(seen["norm"].view(), ref.f32("one_image.language.norm").view()) <= kRelTol);
+  CHECK(relative_error(seen["norm"].view(), ref.f32("one_image.language.norm").view()) <= kRelTol);
   const auto positions = ref.i64("one_image.logits_positions");
   const auto want = ref.f32("one_image.logits");
   Tensor<float, 2> got({static_cast<std::int64_t>(positions.size()), V});
   for (std::size_t i = 0; i < positions.size(); ++i)
     std::copy_n(logits.data() + positions[i] * V, V, got.data() + static_cast<std::int64_t>(i) * V);
-  const double e_logits = rel_error(got.view(), want.view());
+  const double e_logits = relative_error(got.view(), want.view());
   MESSAGE("DeepSeek-VL v1 ", model, " language model: relative logit error ", e_logits);
   CHECK(e_logits <= kRelTol);
 

@@ -20,8 +20,11 @@
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/aligner.hpp"
 #include "shared_data.hpp"
+#include "reference_fixture.hpp"
 
 using namespace dsvl;
+using dsvl::test::ReferenceFile;
+using dsvl::test::relative_error;
 using vision::Aligner;
 using vision::AlignerConfig;
 
@@ -30,46 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path model_dir(const std::string& variant) { return fs::path(DSVL_TEST_DATA_DIR) / "deepseek_vl" / variant; }
-
-// max |a - b| / max |b|
-double relative_error(View<const float, 2> a, View<const float, 2> b) {
-  REQUIRE(a.shape() == b.shape());
-  double diff = 0, scale = 0;
-  for (std::int64_t r = 0; r < b.shape(0); ++r)
-    for (std::int64_t c = 0; c < b.shape(1); ++c) {
-      diff = std::max(diff, std::abs(static_cast<double>(a(r, c)) - b(r, c)));
-      scale = std::max(scale, std::abs(static_cast<double>(b(r, c))));
-    }
-  return scale > 0 ? diff / scale : diff;
-}
-
-// The F32 reference tensors of a fixture, read as bytes (the file also holds U8 and F64 tensors).
-struct Reference {
-  std::vector<char> bytes;
-  nlohmann::json header;
-  std::size_t data_begin = 0;
-  explicit Reference(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open ", path.string());
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    REQUIRE(bytes.size() >= 8);
-    std::uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-    data_begin = 8 + n;
-  }
-  // An F32 tensor of N * D values (shape (N, D) or (1, N, D)) as (N, D).
-  Tensor<float, 2> rows(const std::string& name, std::int64_t N, std::int64_t D) const {
-    const auto& t = header.at(name);
-    REQUIRE(t.at("dtype") == "F32");
-    const auto shape = t.at("shape").get<std::vector<std::int64_t>>();
-    REQUIRE((shape == std::vector<std::int64_t>{N, D} || shape == std::vector<std::int64_t>{1, N, D}));
-    Tensor<float, 2> out({N, D});
-    std::memcpy(out.data(), bytes.data() + data_begin + t.at("data_offsets")[0].get<std::size_t>(),
-                sizeof(float) * static_cast<std::size_t>(N * D));
-    return out;
-  }
-};
 
 AlignerConfig read_config(const std::string& variant) {
   const fs::path path = model_dir(variant) / "config.json";
@@ -141,31 +104,31 @@ TEST_CASE_TEMPLATE("Aligner matches the official MlpProjector", P, policies::Sca
   {
     const AlignerConfig cfg = read_config("tiny-siglip");
     const auto ckpt = io::Checkpoint::open(model_dir("tiny-siglip") / "model.safetensors");
-    const Reference ref(model_dir("tiny-siglip") / "reference.safetensors");
+    const ReferenceFile ref(model_dir("tiny-siglip") / "reference.safetensors");
     Aligner<P> aligner(cfg);
     aligner.load(ckpt, "aligner.");
-    const auto x = ref.rows("one_image.vision.siglip.norm", 144, cfg.input_dim);
+    const auto x = ref.f32("one_image.vision.siglip.norm", {1, 144, cfg.input_dim}, 144);
     const auto out = aligner.forward(std::as_const(x).view(), pool);
-    const double e = relative_error(out.view(), ref.rows("one_image.image_embeds", 144, cfg.n_embed).view());
+    const double e = relative_error(out.view(), ref.f32("one_image.image_embeds", {144, cfg.n_embed}, 144).view());
     MESSAGE("tiny-siglip image_embeds relative error ", e);
     CHECK(e <= tol);
   }
   {
     const AlignerConfig cfg = read_config("tiny-hybrid");
     const auto ckpt = io::Checkpoint::open(model_dir("tiny-hybrid") / "model.safetensors");
-    const Reference ref(model_dir("tiny-hybrid") / "reference.safetensors");
+    const ReferenceFile ref(model_dir("tiny-hybrid") / "reference.safetensors");
     Aligner<P> aligner(cfg);
     aligner.load(ckpt, "aligner.");
     const std::int64_t N = 576, D = cfg.n_embed;
-    const auto high = ref.rows("one_image.vision.high", N, cfg.input_dim);
-    const auto low = ref.rows("one_image.vision.siglip.norm", N, cfg.input_dim);
+    const auto high = ref.f32("one_image.vision.high", {1, N, cfg.input_dim}, N);
+    const auto low = ref.f32("one_image.vision.siglip.norm", {1, N, cfg.input_dim}, N);
     Tensor<float, 2> out({N, D}), up({N, D});
     aligner.forward(std::as_const(high).view(), std::as_const(low).view(), out.view(), pool, up.view());
-    const auto hi_ref = ref.rows("one_image.aligner.high_up_proj", N, D / 2);
-    const auto lo_ref = ref.rows("one_image.aligner.low_up_proj", N, D / 2);
+    const auto hi_ref = ref.f32("one_image.aligner.high_up_proj", {1, N, D / 2}, N);
+    const auto lo_ref = ref.f32("one_image.aligner.low_up_proj", {1, N, D / 2}, N);
     const double eh = relative_error(std::as_const(up).view().slice(1, 0, D / 2), hi_ref.view());
     const double el = relative_error(std::as_const(up).view().slice(1, D / 2, D), lo_ref.view());
-    const double e = relative_error(out.view(), ref.rows("one_image.image_embeds", N, D).view());
+    const double e = relative_error(out.view(), ref.f32("one_image.image_embeds", {N, D}, N).view());
     MESSAGE("tiny-hybrid high_up_proj ", eh, " low_up_proj ", el, " image_embeds ", e);
     CHECK(eh <= tol);
     CHECK(el <= tol);

@@ -25,8 +25,11 @@
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/sam_config.hpp"
 #include "dsvl/vision/sam_vit.hpp"
+#include "reference_fixture.hpp"
 
 using namespace dsvl;
+using dsvl::test::ReferenceFile;
+using dsvl::test::relative_error;
 using vision::SamConfig;
 using vision::SamVit;
 
@@ -69,52 +72,14 @@ SamConfig read_tiny_config() {
 }
 
 // A whole safetensors file read as bytes (the fixture also holds F64 and I64 tensors).
-struct RawSafetensors {
-  std::vector<char> bytes;
-  nlohmann::json header;
-  std::size_t data_begin = 0;
-  explicit RawSafetensors(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open ", path.string());
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    REQUIRE(bytes.size() >= 8);
-    std::uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-    data_begin = 8 + n;
-  }
-  // An F32 tensor of the given shape, copied as (rows, cols) with rows * cols elements.
-  Tensor<float, 2> f32(const std::string& name, const std::vector<std::int64_t>& shape, std::int64_t rows) const {
-    const auto& t = header.at(name);
-    REQUIRE(t.at("dtype") == "F32");
-    REQUIRE(t.at("shape").get<std::vector<std::int64_t>>() == shape);
-    std::int64_t n = 1;
-    for (auto s : shape) n *= s;
-    Tensor<float, 2> out({rows, n / rows});
-    std::memcpy(out.data(), bytes.data() + data_begin + t.at("data_offsets")[0].get<std::size_t>(),
-                sizeof(float) * static_cast<std::size_t>(n));
-    return out;
-  }
-};
 
-// max |a - b| / max |b|
-double relative_error(View<const float, 2> a, View<const float, 2> b) {
-  REQUIRE(a.shape() == b.shape());
-  double diff = 0, scale = 0;
-  for (std::int64_t r = 0; r < b.shape(0); ++r)
-    for (std::int64_t c = 0; c < b.shape(1); ++c) {
-      diff = std::max(diff, std::abs(static_cast<double>(a(r, c)) - b(r, c)));
-      scale = std::max(scale, std::abs(static_cast<double>(b(r, c))));
-    }
-  return scale > 0 ? diff / scale : diff;
-}
 
 // Every intermediate the fixture holds, computed by `sam`: the blocks chained from the stored
 // patch embedding ("block.<i>"), the neck, downsamples and the output from the stored block
 // outputs ("neck", "neck_hd", "downsamples", "downsamples_hd", "high"), and the output from its own
 // block outputs ("high.chained").
 template <class P>
-std::map<std::string, Tensor<float, 2>> run_tower(const SamVit<P>& sam, const RawSafetensors& ref, ThreadPool& pool) {
+std::map<std::string, Tensor<float, 2>> run_tower(const SamVit<P>& sam, const ReferenceFile& ref, ThreadPool& pool) {
   const SamConfig& cfg = sam.config();
   const std::int64_t G = cfg.grid(), N = G * G, D = cfg.width, K = cfg.num_tokens(), C2 = cfg.out_dim();
   const std::string key = "one_image.vision.sam.";
@@ -142,7 +107,7 @@ std::map<std::string, Tensor<float, 2>> run_tower(const SamVit<P>& sam, const Ra
 }
 
 // The official tensor for a name of run_tower.
-Tensor<float, 2> reference(const RawSafetensors& ref, const SamConfig& cfg, const std::string& name) {
+Tensor<float, 2> reference(const ReferenceFile& ref, const SamConfig& cfg, const std::string& name) {
   const std::int64_t G = cfg.grid(), N = G * G, D = cfg.width, C = cfg.prompt_embed_dim, C2 = cfg.out_dim();
   const std::int64_t K = cfg.num_tokens(), O = cfg.out_grid();
   const std::string key = "one_image.vision.sam.";
@@ -307,7 +272,7 @@ TEST_CASE_TEMPLATE("SamVit matches the official DeepSeek-VL code's SAM tower, bl
   constexpr bool is_f32 = std::is_same_v<typename P::weight_type, float>;
   const SamConfig cfg = read_tiny_config();
   const auto ckpt = io::Checkpoint::open(kModel / "model.safetensors");
-  const RawSafetensors ref(kModel / "reference.safetensors");
+  const ReferenceFile ref(kModel / "reference.safetensors");
   ThreadPool pool(2);
 
   SamVit<P> sam(cfg);

@@ -21,8 +21,11 @@
 #include "dsvl/vision/siglip_vit.hpp"
 #include "dsvl/vision/vit_config.hpp"
 #include "shared_data.hpp"
+#include "reference_fixture.hpp"
 
 using namespace dsvl;
+using dsvl::test::ReferenceFile;
+using dsvl::test::relative_error;
 using vision::SiglipVit;
 using vision::VitConfig;
 
@@ -48,17 +51,6 @@ VitConfig read_config(const std::string& variant, const nlohmann::json& j) {
   return vision::parse_siglip_config_vl2(j.at("vision_config"), where);
 }
 
-// max |a - b| / max |b|
-double relative_error(View<const float, 2> a, View<const float, 2> b) {
-  REQUIRE(a.shape() == b.shape());
-  double diff = 0, scale = 0;
-  for (std::int64_t r = 0; r < b.shape(0); ++r)
-    for (std::int64_t c = 0; c < b.shape(1); ++c) {
-      diff = std::max(diff, std::abs(static_cast<double>(a(r, c)) - b(r, c)));
-      scale = std::max(scale, std::abs(static_cast<double>(b(r, c))));
-    }
-  return scale > 0 ? diff / scale : diff;
-}
 
 // f32 weights: every policy computes the same f32 math as PyTorch, only the order of additions
 // differs (observed error below 1e-6 of the output's range).
@@ -143,34 +135,6 @@ const std::string kVariants[] = {"v1-patch16", "vl2-patch14"};
 
 // A whole safetensors file read as bytes, for fixtures that also hold dtypes dsvl does not load
 // (U8, F64): header length (u64 little-endian), JSON header, data.
-struct RawSafetensors {
-  std::vector<char> bytes;
-  nlohmann::json header;
-  std::size_t data_begin = 0;
-  explicit RawSafetensors(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open ", path.string());
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    REQUIRE(bytes.size() >= 8);
-    std::uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-    data_begin = 8 + n;
-  }
-  // The tensor's bytes, after checking its dtype and shape.
-  const char* data(const std::string& name, const std::string& dtype, const std::vector<std::int64_t>& shape) const {
-    const auto& t = header.at(name);
-    REQUIRE(t.at("dtype") == dtype);
-    REQUIRE(t.at("shape").get<std::vector<std::int64_t>>() == shape);
-    return bytes.data() + data_begin + t.at("data_offsets")[0].get<std::size_t>();
-  }
-  // An F32 (1, N, D) tensor's first image as (N, D), copied (the file's data need not be aligned).
-  Tensor<float, 2> first_image(const std::string& name, std::int64_t N, std::int64_t D) const {
-    Tensor<float, 2> t({N, D});
-    std::memcpy(t.data(), data(name, "F32", {1, N, D}), sizeof(float) * static_cast<std::size_t>(N * D));
-    return t;
-  }
-};
 
 }  // namespace
 
@@ -373,7 +337,7 @@ TEST_CASE_TEMPLATE("SiglipVit matches the official DeepSeek-VL code's SigLIP tow
       vision::parse_siglip_config_v1(config.at("vision_config"), (model_dir / "config.json").string(), table);
   const auto params = config.at("vision_config").at("params");
   const auto ckpt = io::Checkpoint::open(model_dir / "model.safetensors");
-  const RawSafetensors ref(model_dir / "reference.safetensors");
+  const ReferenceFile ref(model_dir / "reference.safetensors");
   const std::int64_t S = cfg.image_size, N = cfg.num_patches(), D = cfg.width;
 
   SiglipVit<P> vit(cfg);
@@ -393,11 +357,11 @@ TEST_CASE_TEMPLATE("SiglipVit matches the official DeepSeek-VL code's SigLIP tow
                 std::string key = "one_image.vision.siglip." + std::string(name);
                 if (name == "block") key += "." + std::to_string(index);
                 CAPTURE(key);
-                CHECK(relative_error(got, ref.first_image(key, N, D).view()) <= 1e-4);
+                CHECK(relative_error(got, ref.f32(key, {1, N, D}, N).view()) <= 1e-4);
                 ++observed;
               });
   CHECK(observed == 2 + cfg.layers);
-  const double e = relative_error(out.view(), ref.first_image("one_image.vision.siglip.norm", N, D).view());
+  const double e = relative_error(out.view(), ref.f32("one_image.vision.siglip.norm", {1, N, D}, N).view());
   CHECK(e <= 1e-4);
   MESSAGE("official DeepSeek-VL tower, ", std::string(P::kernel_tag::name), " f32: max error ", e);
 }

@@ -1,0 +1,78 @@
+// Reading the reference tensors that tools/reference/ scripts write, and comparing with them.
+// The fixture files also hold U8 and F64 tensors, which io::Checkpoint does not read, so this reads
+// the safetensors layout directly (8-byte header length, JSON header, data).
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dsvl/core/tensor.hpp"
+#include "dsvl/core/view.hpp"
+
+namespace dsvl::test {
+
+// max |got - want| / max |want| over two tensors of the same shape (the absolute error when `want`
+// is all zeros).
+inline double relative_error(View<const float, 2> got, View<const float, 2> want) {
+  REQUIRE(got.shape() == want.shape());
+  double err = 0, scale = 0;
+  for (std::int64_t r = 0; r < want.shape(0); ++r)
+    for (std::int64_t c = 0; c < want.shape(1); ++c) {
+      err = std::max(err, std::abs(static_cast<double>(got(r, c)) - want(r, c)));
+      scale = std::max(scale, std::abs(static_cast<double>(want(r, c))));
+    }
+  return scale > 0 ? err / scale : err;
+}
+
+class ReferenceFile {
+ public:
+  explicit ReferenceFile(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot open ", path.string());
+    bytes_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    REQUIRE(bytes_.size() >= 8);
+    std::uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes_[static_cast<std::size_t>(i)]);
+    REQUIRE(8 + n <= bytes_.size());
+    header_ = nlohmann::json::parse(bytes_.begin() + 8, bytes_.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+    data_begin_ = 8 + n;
+  }
+
+  // The tensor's bytes, after checking its dtype ("F32", "U8", ...) and shape.
+  const char* data(const std::string& name, const std::string& dtype,
+                   const std::vector<std::int64_t>& shape) const {
+    const auto& t = header_.at(name);
+    REQUIRE(t.at("dtype") == dtype);
+    REQUIRE(t.at("shape").get<std::vector<std::int64_t>>() == shape);
+    return bytes_.data() + data_begin_ + t.at("data_offsets")[0].get<std::size_t>();
+  }
+
+  // An F32 tensor of the given shape, copied as (rows, numel / rows) (the file's data need not be
+  // aligned).
+  Tensor<float, 2> f32(const std::string& name, const std::vector<std::int64_t>& shape,
+                       std::int64_t rows) const {
+    std::int64_t n = 1;
+    for (auto s : shape) n *= s;
+    Tensor<float, 2> out({rows, n / rows});
+    std::memcpy(out.data(), data(name, "F32", shape), sizeof(float) * static_cast<std::size_t>(n));
+    return out;
+  }
+
+ private:
+  std::vector<char> bytes_;
+  nlohmann::json header_;
+  std::size_t data_begin_ = 0;
+};
+
+}  // namespace dsvl::test
