@@ -69,7 +69,26 @@ class ReferenceFile {
     return out;
   }
 
+  bool contains(const std::string& name) const { return header_.contains(name); }
+  std::vector<std::int64_t> shape(const std::string& name) const {
+    return header_.at(name).at("shape").get<std::vector<std::int64_t>>();
+  }
+
+  // Every element of an I64 or F64 tensor of any shape, in order.
+  std::vector<std::int64_t> i64(const std::string& name) const { return elements<std::int64_t>(name, "I64"); }
+  std::vector<double> f64(const std::string& name) const { return elements<double>(name, "F64"); }
+
  private:
+  template <class T>
+  std::vector<T> elements(const std::string& name, const std::string& dtype) const {
+    const auto s = shape(name);
+    std::size_t n = 1;
+    for (auto d : s) n *= static_cast<std::size_t>(d);
+    std::vector<T> out(n);
+    std::memcpy(out.data(), data(name, dtype, s), sizeof(T) * n);
+    return out;
+  }
+
   std::vector<char> bytes_;
   nlohmann::json header_;
   std::size_t data_begin_ = 0;

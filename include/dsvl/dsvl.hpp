@@ -17,6 +17,8 @@
 #include "dsvl/kernels/kernels.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/vision/aligner.hpp"
+#include "dsvl/vision/hybrid_vision_tower.hpp"
+#include "dsvl/vision/preprocess.hpp"
 #include "dsvl/vision/sam_vit.hpp"
 #include "dsvl/vision/siglip_vit.hpp"
 #include "dsvl/language/chat_format.hpp"
@@ -24,3 +26,4 @@
 #include "dsvl/language/generate.hpp"
 #include "dsvl/language/grounding.hpp"
 #include "dsvl/language/sampler.hpp"
+#include "dsvl/models/deepseek_vl.hpp"

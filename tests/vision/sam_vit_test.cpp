@@ -24,7 +24,9 @@
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/sam_config.hpp"
+#include "dsvl/vision/pixel_norm.hpp"
 #include "dsvl/vision/sam_vit.hpp"
+#include "dsvl/vision/vision_name_tables.hpp"
 #include "reference_fixture.hpp"
 
 using namespace dsvl;
@@ -41,34 +43,13 @@ const fs::path kDir = fs::path(DSVL_TEST_DATA_DIR) / "deepseek_vl";
 const fs::path kModel = kDir / "tiny-hybrid";
 const std::string kPrefix = "vision_model.vision_tower_high.vision_tower.";
 
-// The SAM entries of the official name table (with the tiny one the fixture adds), read from
-// vision_models.json: SAMViTCfg's defaults for the fields an entry leaves out.
-struct SamTable {
-  std::vector<std::string> names;
-  std::vector<vision::NamedSamConfig> table;
-  SamTable() {
-    const auto models = io::read_json(kDir / "vision_models.json").at("SAM_MODEL_CONFIG");
-    names.reserve(models.size());
-    for (const auto& [name, e] : models.items()) {
-      const auto ds = e.at("downsample_channels").get<std::vector<std::int64_t>>();
-      if (ds.size() != 2) continue;  // sam_vit_b/l/h: no downsamples
-      names.push_back(name);
-      SamConfig c;
-      c.width = e.at("width");
-      c.layers = e.at("layers");
-      c.heads = e.at("heads");
-      c.global_attn_indexes = e.at("global_attn_indexes").get<std::vector<std::int64_t>>();
-      c.downsample_channels = {ds[0], ds[1]};
-      c.prompt_embed_dim = e.value("prompt_embed_dim", std::int64_t{256});
-      table.push_back({names.back(), c});
-    }
-  }
-};
+// The official name tables with the tiny entries the fixture adds.
+vision::VisionNameTables read_tables() { return vision::VisionNameTables::read(kDir / "vision_models.json"); }
 
 SamConfig read_tiny_config() {
-  const SamTable t;
+  const auto tables = read_tables();
   const auto config = io::read_json(kModel / "config.json");
-  return vision::parse_sam_config_v1(config.at("vision_config"), (kModel / "config.json").string(), t.table);
+  return vision::parse_sam_config_v1(config.at("vision_config"), (kModel / "config.json").string(), tables.sam());
 }
 
 // A whole safetensors file read as bytes (the fixture also holds F64 and I64 tensors).
@@ -161,7 +142,7 @@ std::string label() {
 }  // namespace
 
 TEST_CASE("SamConfig: the sam_b_downsample preset of DeepSeek-VL 7B and the config reader") {
-  const SamConfig b = vision::sam_b_downsample();
+  const SamConfig b = vision::kSamBDownsample;
   CHECK(b.grid() == 64);
   CHECK(b.head_dim() == 64);
   CHECK(b.mlp_dim() == 3072);
@@ -189,9 +170,9 @@ TEST_CASE("SamConfig: the sam_b_downsample preset of DeepSeek-VL 7B and the conf
   CHECK(vision::parse_sam_config_v1(hybrid, "7b") == b);
 
   // The official table as vision_models.json records it gives the same preset.
-  const SamTable t;
+  const auto tables = read_tables();
   bool found = false;
-  for (const auto& e : t.table)
+  for (const auto& e : tables.sam())
     if (e.model_name == "sam_b_downsample") {
       CHECK(e.config == b);
       found = true;
@@ -203,7 +184,7 @@ TEST_CASE("SamConfig: the sam_b_downsample preset of DeepSeek-VL 7B and the conf
   CHECK(tiny.width == 16);
   CHECK(tiny.layers == 4);
   CHECK(tiny.heads == 2);
-  CHECK(tiny.global_attn_indexes == std::vector<std::int64_t>{1, 3});
+  CHECK(tiny.global_attn_indexes == InlineList<std::int64_t, 16>{1, 3});
   CHECK(tiny.hd_block() == 1);
   CHECK(tiny.prompt_embed_dim == 8);
   CHECK(tiny.downsample_channels == std::array<std::int64_t, 2>{24, 32});
@@ -225,7 +206,7 @@ TEST_CASE("SamConfig: the sam_b_downsample preset of DeepSeek-VL 7B and the conf
 }
 
 TEST_CASE("SamVit: sam_b_downsample declares the names and shapes of DeepSeek-VL 7B's high-resolution tower") {
-  SamVit<policies::ScalarBF16> sam(vision::sam_b_downsample());
+  SamVit<policies::ScalarBF16> sam(vision::kSamBDownsample);
   nn::WeightNames names;
   sam.visit(names);
   std::set<std::string> declared;
@@ -358,10 +339,10 @@ TEST_CASE_TEMPLATE("SamVit: the patch embedding is the 16x16 stride-16 convoluti
                     doctest::Contains("expected (3, 1024, 1024)"));
 }
 
-TEST_CASE("normalize_clip: the high-resolution branch's (x - mean) / std with CLIP's mean and std") {
+TEST_CASE("vision::normalize: the high-resolution branch's (x - mean) / std with CLIP's mean and std") {
   Tensor<float, 3> p({3, 2, 2});
   for (std::int64_t i = 0; i < p.size(); ++i) p.data()[i] = static_cast<float>(i) / 11.0f;
-  vision::normalize_clip(p.view());
+  vision::normalize(p.view(), vision::kClipPixelNorm);
   const double mean[3] = {0.48145466, 0.4578275, 0.40821073}, sd[3] = {0.26862954, 0.26130258, 0.27577711};
   for (std::int64_t c = 0; c < 3; ++c)
     for (std::int64_t i = 0; i < 4; ++i) {
@@ -369,7 +350,7 @@ TEST_CASE("normalize_clip: the high-resolution branch's (x - mean) / std with CL
       CHECK(p.data()[c * 4 + i] == doctest::Approx(want).epsilon(1e-6));
     }
   Tensor<float, 3> gray({1, 2, 2});
-  CHECK_THROWS_WITH(vision::normalize_clip(gray.view()), doctest::Contains("expected 3 (RGB)"));
+  CHECK_THROWS_WITH(vision::normalize(gray.view(), vision::kClipPixelNorm), doctest::Contains("expected 3 (RGB)"));
 }
 
 TEST_CASE("SamVit: the loader names a misshapen rel-pos table and a missing tensor") {

@@ -19,6 +19,7 @@
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/siglip_vit.hpp"
+#include "dsvl/vision/vision_name_tables.hpp"
 #include "dsvl/vision/vit_config.hpp"
 #include "shared_data.hpp"
 #include "reference_fixture.hpp"
@@ -323,18 +324,11 @@ TEST_CASE_TEMPLATE("SiglipVit matches the official DeepSeek-VL code's SigLIP tow
     MESSAGE("skipped: tests/data/deepseek_vl/tiny-siglip not found");
     return;
   }
-  std::vector<std::string> names;
-  std::vector<vision::NamedVitConfig> table;
-  const auto models = io::read_json(dir / "vision_models.json").at("SigLIP_MODEL_CONFIG");
-  names.reserve(models.size());
-  for (const auto& [name, e] : models.items()) {
-    names.push_back(name);
-    table.push_back({names.back(), VitConfig{e.at("image_size"), e.at("patch_size"), e.at("width"), e.at("layers"),
-                                             e.at("heads"), e.at("mlp_ratio"), -1, 1e-6, true}});
-  }
+  const auto tables = vision::VisionNameTables::read(dir / "vision_models.json");
   const auto config = io::read_json(model_dir / "config.json");
   const VitConfig cfg =
-      vision::parse_siglip_config_v1(config.at("vision_config"), (model_dir / "config.json").string(), table);
+      vision::parse_siglip_config_v1(config.at("vision_config"), (model_dir / "config.json").string(),
+                                      tables.siglip());
   const auto params = config.at("vision_config").at("params");
   const auto ckpt = io::Checkpoint::open(model_dir / "model.safetensors");
   const ReferenceFile ref(model_dir / "reference.safetensors");

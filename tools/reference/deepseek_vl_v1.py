@@ -618,6 +618,8 @@ def readme(summaries, tables):
              "with the tiny entries, and the sizes the official code fixes in code |")
     L.append("| `<variant>/config.json`, `model.safetensors`, `preprocessor_config.json`, `processor_config.json`, "
              "`tokenizer.json`, `tokenizer_config.json` | a model directory as on the Hugging Face hub (float32 weights) |")
+    L.append("| `<variant>/vision_models.json` | a copy of `vision_models.json`: the name-table entries the model's towers "
+             "need, which dsvl reads from the model directory |")
     L.append("| `<variant>/reference.safetensors` | tensors the official code computed; names `<case>.<tensor>` |")
     L.append("")
     L.append("The vision towers' sizes are not in config.json: the official code looks `model_name` up in its name")
@@ -773,6 +775,8 @@ def main():
     summaries, tables = {}, {}
     for name, spec in VARIANTS.items():
         summary, tensors, state = build_variant(name, spec, tokenizer_json)
+        # A model directory carries the table entries its towers need (dsvl reads them from there).
+        write_json(os.path.join(OUT_DIR, name, "vision_models.json"), vision_models_json())
         summaries[name], tables[name] = summary, tensors
         n_params = sum(v.numel() for v in state.values())
         print(f"{name}: {n_params} parameters, {len(tensors)} reference tensors; "

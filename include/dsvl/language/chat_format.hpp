@@ -117,6 +117,11 @@ std::string render_prompt(const Conversation& conversation);
 EncodedPrompt encode_prompt(const io::Tokenizer& tokenizer, const Conversation& conversation,
                             std::size_t num_images, std::size_t tokens_per_image = kImageTokens);
 
+// The ids of a prompt already written out (no template): BOS, then `text` with its image tags
+// expanded as above. encode_prompt is this on render_prompt's text.
+EncodedPrompt encode_raw_prompt(const io::Tokenizer& tokenizer, std::string_view text, std::size_t num_images,
+                                std::size_t tokens_per_image = kImageTokens);
+
 // Generation stops at EOS (the template's stop_token_ids [100001]). The template also lists the
 // stop string "User:", which only the official web demo uses.
 std::vector<std::int32_t> stop_token_ids(const io::Tokenizer& tokenizer);
@@ -354,7 +359,11 @@ inline std::string render_prompt(const Conversation& conversation) {
 
 inline EncodedPrompt encode_prompt(const io::Tokenizer& tokenizer, const Conversation& conversation,
                                    std::size_t num_images, std::size_t tokens_per_image) {
-  const std::string text = render_prompt(conversation);
+  return encode_raw_prompt(tokenizer, render_prompt(conversation), num_images, tokens_per_image);
+}
+
+inline EncodedPrompt encode_raw_prompt(const io::Tokenizer& tokenizer, std::string_view text, std::size_t num_images,
+                                       std::size_t tokens_per_image) {
   EncodedPrompt out;
   out.image_token_id = detail::required_token(tokenizer, kImageTag, "each image of a DeepSeek-VL prompt");
   const std::int32_t bos = detail::bos_of(tokenizer);

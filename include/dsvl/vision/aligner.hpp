@@ -38,7 +38,8 @@ struct AlignerConfig {
   std::int64_t depth = 2;
   std::int64_t input_dim = 0;
   std::int64_t n_embed = 0;
-  bool hybrid() const noexcept { return projector_type == Type::low_high_hybrid_split_mlp_gelu; }
+  constexpr bool hybrid() const noexcept { return projector_type == Type::low_high_hybrid_split_mlp_gelu; }
+  constexpr bool operator==(const AlignerConfig&) const = default;
 };
 
 // The 1.3B aligner (SigLIP-L 1024 -> 2048) and the 7B one (hybrid, 1024 -> 4096).

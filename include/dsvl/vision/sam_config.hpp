@@ -1,7 +1,7 @@
 #pragma once
 // SamConfig: the sizes of the SAM ViTDet image encoder that DeepSeek-VL 7B runs as its
 // high-resolution branch (deepseek_vl/models/sam.py, ImageEncoderViT built by create_sam_vit), with
-// the `sam_b_downsample` preset and a reader for the `high_res_cfg` of a config.json.
+// the `sam_b_downsample` preset (kSamBDownsample) and a reader for the `high_res_cfg` of a config.json.
 //
 // Field names follow the official code: the SAM_MODEL_CONFIG entries give width, layers, heads,
 // global_attn_indexes and downsample_channels; prompt_embed_dim (the neck width) and patch_size are
@@ -28,9 +28,9 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/core/inline_list.hpp"
 #include "dsvl/io/json.hpp"
 
 namespace dsvl::vision {
@@ -43,40 +43,40 @@ struct SamConfig {
   std::int64_t heads = 12;
   double mlp_ratio = 4.0;
   std::int64_t window_size = 14;
-  std::vector<std::int64_t> global_attn_indexes{2, 5, 8, 11};
+  InlineList<std::int64_t, 16> global_attn_indexes{2, 5, 8, 11};
   std::int64_t prompt_embed_dim = 256;
   std::array<std::int64_t, 2> downsample_channels{512, 1024};
   std::int64_t neck_resize = 96;
   double layer_norm_eps = 1e-6;
   double layer_norm2d_eps = 1e-6;
 
-  std::int64_t grid() const noexcept { return patch_size > 0 ? image_size / patch_size : 0; }
-  std::int64_t num_patches() const noexcept { return grid() * grid(); }
-  std::int64_t head_dim() const noexcept { return heads > 0 ? width / heads : 0; }
-  std::int64_t mlp_dim() const noexcept {
+  constexpr std::int64_t grid() const noexcept { return patch_size > 0 ? image_size / patch_size : 0; }
+  constexpr std::int64_t num_patches() const noexcept { return grid() * grid(); }
+  constexpr std::int64_t head_dim() const noexcept { return heads > 0 ? width / heads : 0; }
+  constexpr std::int64_t mlp_dim() const noexcept {
     return static_cast<std::int64_t>(static_cast<double>(width) * mlp_ratio);
   }
-  std::int64_t padded_grid() const noexcept {
+  constexpr std::int64_t padded_grid() const noexcept {
     return window_size > 0 ? (grid() + window_size - 1) / window_size * window_size : 0;
   }
-  bool is_global(std::int64_t block) const noexcept {
+  constexpr bool is_global(std::int64_t block) const noexcept {
     for (const auto g : global_attn_indexes)
       if (g == block) return true;
     return false;
   }
-  std::int64_t hd_block() const noexcept { return global_attn_indexes.empty() ? -1 : global_attn_indexes.front(); }
+  constexpr std::int64_t hd_block() const noexcept { return global_attn_indexes.empty() ? -1 : global_attn_indexes.front(); }
   // Side of the attention grid of a block (window_size or grid()), and its rel-pos table length.
-  std::int64_t attn_side(std::int64_t block) const noexcept { return is_global(block) ? grid() : window_size; }
-  std::int64_t rel_pos_len(std::int64_t block) const noexcept { return 2 * attn_side(block) - 1; }
+  constexpr std::int64_t attn_side(std::int64_t block) const noexcept { return is_global(block) ? grid() : window_size; }
+  constexpr std::int64_t rel_pos_len(std::int64_t block) const noexcept { return 2 * attn_side(block) - 1; }
   static constexpr std::int64_t conv_s2_out(std::int64_t n) noexcept { return (n + 2 - 3) / 2 + 1; }
-  std::int64_t mid_grid() const noexcept { return conv_s2_out(neck_resize); }
-  std::int64_t out_grid() const noexcept { return conv_s2_out(mid_grid()); }
-  std::int64_t num_tokens() const noexcept { return out_grid() * out_grid(); }
-  std::int64_t out_dim() const noexcept { return downsample_channels[1]; }
+  constexpr std::int64_t mid_grid() const noexcept { return conv_s2_out(neck_resize); }
+  constexpr std::int64_t out_grid() const noexcept { return conv_s2_out(mid_grid()); }
+  constexpr std::int64_t num_tokens() const noexcept { return out_grid() * out_grid(); }
+  constexpr std::int64_t out_dim() const noexcept { return downsample_channels[1]; }
 
   // Every field with its name, for printing, comparing and tests.
   template <class V>
-  void visit(V&& v) const {
+  constexpr void visit(V&& v) const {
     v("image_size", image_size);
     v("patch_size", patch_size);
     v("width", width);
@@ -92,13 +92,13 @@ struct SamConfig {
     v("layer_norm2d_eps", layer_norm2d_eps);
   }
 
-  bool operator==(const SamConfig&) const = default;
+  constexpr bool operator==(const SamConfig&) const = default;
 };
 
 // `sam_b_downsample` at 1024 px (DeepSeek-VL 7B): 64x64 tokens of width 768, 12 blocks of 12 heads
 // x 64, MLP 3072, 14x14 windows except blocks 2, 5, 8, 11 (global; block 2 feeds neck_hd), neck 256,
 // downsamples 256 -> 512 -> 1024: 576 features of width 1024.
-inline SamConfig sam_b_downsample() { return SamConfig{}; }
+inline constexpr SamConfig kSamBDownsample{};
 
 // "image_size=1024, ..., global_attn_indexes=[2, 5, 8, 11], ..." for messages and logs.
 inline std::string to_string(const SamConfig& c) {
@@ -151,7 +151,7 @@ struct NamedSamConfig {
 // The one entry of the official table with downsamples (the others, sam_vit_b/l/h, have none and
 // are not DeepSeek-VL towers).
 inline std::span<const NamedSamConfig> sam_model_configs() {
-  static const NamedSamConfig table[] = {{"sam_b_downsample", sam_b_downsample()}};
+  static constexpr NamedSamConfig table[] = {{"sam_b_downsample", kSamBDownsample}};
   return table;
 }
 

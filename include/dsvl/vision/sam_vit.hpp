@@ -46,7 +46,8 @@
 // Forward: pixels (3, S, S), f32, S = image_size, normalised with CLIP's mean and std,
 // (x - (0.48145466, 0.4578275, 0.40821073)) / (0.26862954, 0.26130258, 0.27577711) per channel
 // on the processor's [0, 1] pixels (DeepSeek-VL 7B's processor leaves do_normalize off; its
-// HybridVisionTower normalises the high-resolution input itself, see normalize_clip) -> features
+// HybridVisionTower normalises the high-resolution input itself: vision::normalize with
+// kClipPixelNorm) -> features
 // (576, C2). GEMMs, convolutions and attention run on the given ThreadPool.
 
 #include <algorithm>
@@ -71,21 +72,6 @@
 #include "dsvl/vision/sam_config.hpp"
 
 namespace dsvl::vision {
-
-// The high-resolution branch's normalisation (CLIP's mean and std), applied in place to pixels
-// (3, H, W) in [0, 1].
-inline constexpr std::array<float, 3> kClipMean{0.48145466f, 0.4578275f, 0.40821073f};
-inline constexpr std::array<float, 3> kClipStd{0.26862954f, 0.26130258f, 0.27577711f};
-inline void normalize_clip(View<float, 3> pixels) {
-  DSVL_CHECK(pixels.shape(0) == 3, "vision::normalize_clip", "pixels have ", pixels.shape(0),
-             " channels, expected 3 (RGB)");
-  for (std::size_t c = 0; c < 3; ++c)
-    for (std::int64_t y = 0; y < pixels.shape(1); ++y)
-      for (std::int64_t x = 0; x < pixels.shape(2); ++x) {
-        float& v = pixels(static_cast<std::int64_t>(c), y, x);
-        v = (v - kClipMean[c]) / kClipStd[c];
-      }
-}
 
 // Intermediates handed to a forward observer, named as in the reference fixtures: "patch_embed"
 // (G*G, D) before pos_embed is added, "block" (G*G, D) after block `index`, channels last; "neck"

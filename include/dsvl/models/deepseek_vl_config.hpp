@@ -1,0 +1,196 @@
+#pragma once
+// DeepSeekVLConfig: the sizes of a DeepSeek-VL (v1) model, as its config.json gives them
+// (model_type "multi_modality", deepseek_vl/models/modeling_vlm.py), with the presets of the
+// released checkpoints.
+//
+//   vision_config   cls "CLIPVisionTower" (1.3B): a SigLIP ViT, keys under params
+//                   cls "HybridVisionTower" (7B): SAM ViTDet (params.high_res_cfg) and SigLIP
+//                   (params.low_res_cfg), concat_type "tuple"
+//                   Tower sizes come from the official name tables by model_name (see
+//                   vision/vision_name_tables.hpp for models that add entries); pixel_mean and
+//                   pixel_std, when given, are the normalisation the tower applies to its input.
+//   aligner_config  cls "MlpProjector" (vision/aligner.hpp)
+//   language_config a LlamaConfig (language/llama_config.hpp)
+//
+// Every image becomes siglip.num_patches() embeddings (576 for both released sizes); the hybrid's
+// SAM branch must give as many.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "dsvl/core/error.hpp"
+#include "dsvl/io/json.hpp"
+#include "dsvl/language/llama_config.hpp"
+#include "dsvl/vision/aligner.hpp"
+#include "dsvl/vision/pixel_norm.hpp"
+#include "dsvl/vision/sam_config.hpp"
+#include "dsvl/vision/vision_name_tables.hpp"
+#include "dsvl/vision/vit_config.hpp"
+
+namespace dsvl::models {
+
+struct DeepSeekVLConfig {
+  enum class Tower : std::uint8_t { siglip, hybrid };  // CLIPVisionTower, HybridVisionTower
+
+  Tower tower = Tower::siglip;
+  vision::VitConfig siglip = vision::kDynamicVit;  // the SigLIP ViT (the hybrid's low_res_cfg)
+  vision::PixelNorm siglip_norm{};
+  vision::SamConfig sam{};  // the hybrid's high_res_cfg; unused otherwise
+  vision::PixelNorm sam_norm{};
+  vision::AlignerConfig aligner{};
+  language::LlamaConfig language{};
+
+  constexpr bool hybrid() const noexcept { return tower == Tower::hybrid; }
+  // The side of the square images the processor gives the model (the hybrid resizes them for SigLIP).
+  constexpr std::int64_t image_size() const noexcept { return hybrid() ? sam.image_size : siglip.image_size; }
+  constexpr std::int64_t num_image_tokens() const noexcept { return siglip.num_patches(); }
+
+  constexpr bool operator==(const DeepSeekVLConfig&) const = default;
+};
+
+// The sizes of a model whose config is read at run time (DeepSeekVL's default template argument).
+inline constexpr DeepSeekVLConfig kDynamicDeepSeekVL{};
+
+// deepseek-ai/deepseek-vl-1.3b-{base,chat}: SigLIP-L/16 at 384 normalised with 0.5 / 0.5, the
+// mlp_gelu aligner 1024 -> 2048, DeepSeek-LLM 1.3B.
+inline constexpr DeepSeekVLConfig kDeepSeekVL_1_3B{DeepSeekVLConfig::Tower::siglip,
+                                                   vision::kSiglipLarge16_384,
+                                                   vision::kSiglipPixelNorm,
+                                                   {},
+                                                   {},
+                                                   vision::kAlignerVL_1_3B,
+                                                   language::kDeepSeekVL1_3BLanguage};
+// deepseek-ai/deepseek-vl-7b-{base,chat}: SAM-B at 1024 (CLIP normalisation) and SigLIP-L/16 at
+// 384 (0.5 / 0.5), the hybrid aligner 2 x 1024 -> 4096, DeepSeek-LLM 7B.
+inline constexpr DeepSeekVLConfig kDeepSeekVL_7B{DeepSeekVLConfig::Tower::hybrid,
+                                                 vision::kSiglipLarge16_384,
+                                                 vision::kSiglipPixelNorm,
+                                                 vision::kSamBDownsample,
+                                                 vision::kClipPixelNorm,
+                                                 vision::kAlignerVL_7B,
+                                                 language::kDeepSeekVL7BLanguage};
+
+namespace detail {
+inline vision::PixelNorm parse_pixel_norm(const nlohmann::json& j, const std::string& base, const std::string& where) {
+  const bool has_mean = io::json_find(j, base + "pixel_mean") != nullptr;
+  const bool has_std = io::json_find(j, base + "pixel_std") != nullptr;
+  if (!has_mean && !has_std) return {};
+  if (has_mean != has_std)
+    fail(where, "field '", base, has_mean ? "pixel_std" : "pixel_mean", "' is missing; the tower normalises only with both");
+  vision::PixelNorm n;
+  const auto triple = [&](const char* key, std::array<double, 3>& out) {
+    const auto v = io::json_get<std::vector<double>>(j, base + key, where);
+    if (v.size() != 3) fail(where, "field '", base, key, "' has ", v.size(), " values, expected 3");
+    for (std::size_t i = 0; i < 3; ++i) out[i] = v[i];
+  };
+  triple("pixel_mean", n.mean);
+  triple("pixel_std", n.std);
+  for (std::size_t i = 0; i < 3; ++i)
+    if (n.std[i] == 0.0) fail(where, "field '", base, "pixel_std' holds 0");
+  return n;
+}
+
+inline std::string norm_string(const vision::PixelNorm& n) {
+  if (n.is_identity()) return "none";
+  std::string s = "mean [";
+  for (std::size_t i = 0; i < 3; ++i) s += (i ? ", " : "") + std::to_string(n.mean[i]);
+  s += "] std [";
+  for (std::size_t i = 0; i < 3; ++i) s += (i ? ", " : "") + std::to_string(n.std[i]);
+  return s + "]";
+}
+
+inline std::string aligner_string(const vision::AlignerConfig& a) {
+  return std::string("projector_type=") + (a.hybrid() ? "low_high_hybrid_split_mlp_gelu" : "mlp_gelu") +
+         ", depth=" + std::to_string(a.depth) + ", input_dim=" + std::to_string(a.input_dim) +
+         ", n_embed=" + std::to_string(a.n_embed);
+}
+}  // namespace detail
+
+// Checks that the parts fit together; errors name `where` and the sizes.
+inline void check_config(const DeepSeekVLConfig& c, const std::string& where) {
+  vision::check_vit_config(c.siglip, where + ": vision_config (SigLIP)");
+  language::check_config(c.language, where + ": language_config");
+  const auto& a = c.aligner;
+  if (a.hybrid() != c.hybrid())
+    fail(where, "aligner_config projector_type is ", a.hybrid() ? "the hybrid one" : "mlp_gelu", " but vision_config cls is ",
+         c.hybrid() ? "HybridVisionTower" : "CLIPVisionTower", ": the hybrid tower needs low_high_hybrid_split_mlp_gelu");
+  if (a.input_dim != c.siglip.width)
+    fail(where, "aligner_config params/input_dim is ", a.input_dim, " but the SigLIP tower's width is ", c.siglip.width);
+  if (a.n_embed != c.language.hidden_size)
+    fail(where, "aligner_config params/n_embed is ", a.n_embed, " but language_config hidden_size is ",
+         c.language.hidden_size);
+  if (c.hybrid()) {
+    vision::check_sam_config(c.sam, where + ": vision_config (SAM)");
+    if (c.sam.out_dim() != a.input_dim)
+      fail(where, "the SAM tower gives features of width ", c.sam.out_dim(), " but aligner_config params/input_dim is ",
+           a.input_dim);
+    if (c.sam.num_tokens() != c.siglip.num_patches())
+      fail(where, "the SAM tower gives ", c.sam.num_tokens(), " features per image, the SigLIP tower ",
+           c.siglip.num_patches(), ": the hybrid aligner pairs them one to one");
+  }
+}
+
+// Reads a parsed config.json. `names` adds entries to the official vision name tables.
+inline DeepSeekVLConfig parse_deepseek_vl_config(const nlohmann::json& j, const std::string& where,
+                                                 const vision::VisionNameTables& names = {}) {
+  const auto model_type = io::json_get<std::string>(j, "model_type", where);
+  if (model_type != "multi_modality")
+    fail(where, "field 'model_type' is \"", model_type, "\", expected \"multi_modality\" (DeepSeek-VL v1)");
+  DeepSeekVLConfig c;
+  const auto* vision_config = io::json_find(j, "vision_config");
+  if (!vision_config) fail(where, "missing field 'vision_config'");
+  const std::string vwhere = where + ": vision_config";
+  const auto cls = io::json_get<std::string>(*vision_config, "cls", vwhere);
+  c.siglip = vision::parse_siglip_config_v1(*vision_config, vwhere, names.siglip());
+  if (cls == "HybridVisionTower") {
+    c.tower = DeepSeekVLConfig::Tower::hybrid;
+    const auto concat = io::json_get_or<std::string>(*vision_config, "params/concat_type", "tuple", vwhere);
+    if (concat != "tuple")
+      fail(vwhere, "field 'params/concat_type' is \"", concat, "\", only \"tuple\" (the hybrid aligner's input) is supported");
+    c.sam = vision::parse_sam_config_v1(*vision_config, vwhere, names.sam());
+    c.sam_norm = detail::parse_pixel_norm(*vision_config, "params/high_res_cfg/", vwhere);
+    c.siglip_norm = detail::parse_pixel_norm(*vision_config, "params/low_res_cfg/", vwhere);
+  } else {
+    c.siglip_norm = detail::parse_pixel_norm(*vision_config, "params/", vwhere);
+  }
+  const auto* aligner_config = io::json_find(j, "aligner_config");
+  if (!aligner_config) fail(where, "missing field 'aligner_config'");
+  c.aligner = vision::parse_aligner_config(*aligner_config, where + ": aligner_config");
+  c.language = language::parse_llama_config(j, where, "language_config/");
+  check_config(c, where);
+  return c;
+}
+
+// Reads `config.json` of a model directory (or the given file), with the entries of
+// `vision_models.json` next to it when that file exists.
+inline DeepSeekVLConfig read_deepseek_vl_config(const std::filesystem::path& dir_or_file) {
+  namespace fs = std::filesystem;
+  const fs::path file = fs::is_directory(dir_or_file) ? dir_or_file / "config.json" : dir_or_file;
+  const fs::path names_file = file.parent_path() / "vision_models.json";
+  const auto names = fs::exists(names_file) ? vision::VisionNameTables::read(names_file) : vision::VisionNameTables{};
+  return parse_deepseek_vl_config(io::read_json(file), file.string(), names);
+}
+
+// Every difference between two configs, "<part>.<field>: <a> vs <b>", in declaration order.
+inline std::vector<std::string> differences(const DeepSeekVLConfig& a, const DeepSeekVLConfig& b) {
+  std::vector<std::string> out;
+  const auto add = [&](const std::string& name, const std::string& x, const std::string& y) {
+    if (x != y) out.push_back(name + ": " + x + " vs " + y);
+  };
+  const auto tower = [](const DeepSeekVLConfig& c) { return std::string(c.hybrid() ? "HybridVisionTower" : "CLIPVisionTower"); };
+  add("vision_config.cls", tower(a), tower(b));
+  const auto va = vision::detail::vit_fields(a.siglip), vb = vision::detail::vit_fields(b.siglip);
+  for (std::size_t i = 0; i < va.size(); ++i) add(std::string("siglip.") + va[i].first, va[i].second, vb[i].second);
+  add("siglip.pixel_norm", detail::norm_string(a.siglip_norm), detail::norm_string(b.siglip_norm));
+  if (a.hybrid() || b.hybrid()) {
+    add("sam", vision::to_string(a.sam), vision::to_string(b.sam));
+    add("sam.pixel_norm", detail::norm_string(a.sam_norm), detail::norm_string(b.sam_norm));
+  }
+  add("aligner_config", detail::aligner_string(a.aligner), detail::aligner_string(b.aligner));
+  for (const auto& d : language::differences(a.language, b.language)) out.push_back("language_config." + d);
+  return out;
+}
+
+}  // namespace dsvl::models

@@ -1,0 +1,43 @@
+#pragma once
+// PixelNorm: the per-channel normalisation (x - mean) / std that DeepSeek-VL's CLIPVisionTower
+// applies to its input when its params give pixel_mean and pixel_std (torchvision's Normalize:
+// mean and std rounded to f32, then a subtraction and a division in f32). The identity (mean 0,
+// std 1) stands for a tower without them.
+
+#include <array>
+#include <cstdint>
+
+#include "dsvl/core/error.hpp"
+#include "dsvl/core/view.hpp"
+
+namespace dsvl::vision {
+
+struct PixelNorm {
+  std::array<double, 3> mean{0.0, 0.0, 0.0};
+  std::array<double, 3> std{1.0, 1.0, 1.0};
+
+  constexpr bool is_identity() const noexcept { return *this == PixelNorm{}; }
+  constexpr bool operator==(const PixelNorm&) const = default;
+};
+
+// CLIP's statistics (DeepSeek-VL 7B's SAM branch) and SigLIP's 0.5 / 0.5 (maps [0, 1] to [-1, 1]).
+inline constexpr PixelNorm kClipPixelNorm{{0.48145466, 0.4578275, 0.40821073}, {0.26862954, 0.26130258, 0.27577711}};
+inline constexpr PixelNorm kSiglipPixelNorm{{0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}};
+
+// In place on pixels (3, H, W).
+inline void normalize(View<float, 3> pixels, const PixelNorm& norm) {
+  DSVL_CHECK(pixels.shape(0) == 3, "vision::normalize", "pixels have ", pixels.shape(0),
+             " channels, expected 3 (RGB)");
+  if (norm.is_identity()) return;
+  for (std::int64_t c = 0; c < 3; ++c) {
+    const float mean = static_cast<float>(norm.mean[static_cast<std::size_t>(c)]);
+    const float sd = static_cast<float>(norm.std[static_cast<std::size_t>(c)]);
+    for (std::int64_t y = 0; y < pixels.shape(1); ++y)
+      for (std::int64_t x = 0; x < pixels.shape(2); ++x) {
+        float& v = pixels(c, y, x);
+        v = (v - mean) / sd;
+      }
+  }
+}
+
+}  // namespace dsvl::vision
