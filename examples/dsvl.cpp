@@ -1,5 +1,9 @@
 // dsvl: the command-line tool.
 //
+//   dsvl run ...         a DeepSeek-VL model directory on images and a prompt (dsvl run --help)
+//   dsvl forward ...     one forward pass, saving input ids, pixels, image embeddings and logits
+//   dsvl inspect ...     a model directory's architecture, parameters, dtypes and weight problems
+//   dsvl random-model .. a random-weight model directory of a released size, for benchmarks
 //   dsvl info            what this build has: version, threads, instruction set, native kernels
 //   dsvl tokenize ...    text to token ids with a tokenizer.json (dsvl tokenize --help)
 //   dsvl detokenize ...  token ids to text
@@ -13,6 +17,9 @@
 
 #include "dsvl/dsvl.hpp"
 #include "tokenize_commands.hpp"
+#if DSVL_WITH_IMAGE
+#include "model_commands.hpp"
+#endif
 #ifdef DSVL_TOOL_WITH_BENCH
 #include "driver.hpp"
 #endif
@@ -22,11 +29,17 @@ namespace {
 void usage(std::ostream& os) {
   os << "usage: dsvl <command> [options]\n\n"
         "commands:\n"
-        "  info        version, threads, instruction set and the native-kernel matrix\n"
-        "  tokenize    text to token ids with a tokenizer.json (dsvl tokenize --help)\n"
-        "  detokenize  token ids to text (dsvl detokenize --help)\n"
+#if DSVL_WITH_IMAGE
+        "  run           answer a prompt about images with a DeepSeek-VL model (dsvl run --help)\n"
+        "  forward       one forward pass, saving its tensors (dsvl forward --help)\n"
+        "  inspect       a model directory's architecture, parameters and weight problems\n"
+        "  random-model  write a random-weight model of a released size (dsvl random-model --help)\n"
+#endif
+        "  info          version, threads, instruction set and the native-kernel matrix\n"
+        "  tokenize      text to token ids with a tokenizer.json (dsvl tokenize --help)\n"
+        "  detokenize    token ids to text (dsvl detokenize --help)\n"
 #ifdef DSVL_TOOL_WITH_BENCH
-        "  bench       kernel benchmarks at the models' shapes (dsvl bench --help)\n"
+        "  bench         kernel benchmarks at the models' shapes (dsvl bench --help)\n"
 #endif
         ;
 }
@@ -51,6 +64,12 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "info") return info();
     const std::span<char*> rest(argv + 2, static_cast<std::size_t>(argc - 2));
+#if DSVL_WITH_IMAGE
+    if (cmd == "run") return dsvl::tool::run_model(rest);
+    if (cmd == "forward") return dsvl::tool::forward_model(rest);
+    if (cmd == "inspect") return dsvl::tool::inspect_model(rest);
+    if (cmd == "random-model") return dsvl::tool::random_model(rest);
+#endif
     if (cmd == "tokenize") return dsvl::tool::tokenize(rest);
     if (cmd == "detokenize") return dsvl::tool::detokenize(rest);
 #ifdef DSVL_TOOL_WITH_BENCH

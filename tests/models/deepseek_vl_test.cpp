@@ -223,6 +223,13 @@ TEST_CASE("DeepSeekVLConfig: the tiny fixtures, the presets and what fits togeth
   CHECK(models::parse_deepseek_vl_config(seven, "7b") == models::kDeepSeekVL_7B);
   CHECK(models::differences(models::kDeepSeekVL_7B, models::kDeepSeekVL_1_3B).size() >= 5);
 
+  // config.json written from a config reads back as it.
+  for (const auto& preset : {models::kDeepSeekVL_1_3B, models::kDeepSeekVL_7B})
+    CHECK(models::parse_deepseek_vl_config(models::to_config_json(preset), "written") == preset);
+  const auto tables = vision::VisionNameTables::read(kDir / "vision_models.json");
+  CHECK(models::parse_deepseek_vl_config(models::to_config_json(hybrid, tables), "written", tables) == hybrid);
+  CHECK_THROWS_WITH(models::to_config_json(hybrid), doctest::Contains("name-table entry has the sizes"));
+
   auto bad = seven;
   bad["model_type"] = "deepseek_vl_v2";
   CHECK_THROWS_WITH(models::parse_deepseek_vl_config(bad, "cfg"), doctest::Contains("expected \"multi_modality\""));

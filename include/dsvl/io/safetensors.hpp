@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -533,15 +534,26 @@ class SafeTensorsWriter {
     using U = std::remove_const_t<T>;
     if (name == "__metadata__") fail("SafeTensorsWriter", "\"__metadata__\" cannot name a tensor");
     if (!names_.insert(name).second) fail("SafeTensorsWriter", "duplicate tensor '", name, "'");
-    Entry e{std::move(name), dtype_of<U>(), {}, {}};
+    Entry e{std::move(name), dtype_of<U>(), {}, {}, sizeof(U) * static_cast<std::size_t>(tensor.size()), {}};
     e.shape.assign(tensor.shape().begin(), tensor.shape().end());
-    e.bytes.resize(sizeof(U) * static_cast<std::size_t>(tensor.size()));
+    e.bytes.resize(e.size);
     detail::gather_bytes(tensor, e.bytes.data());
     entries_.push_back(std::move(e));
   }
   template <class T, std::size_t R>
   void add(std::string name, const Tensor<T, R>& tensor) {
     add(std::move(name), tensor.view());
+  }
+
+  // A tensor whose bytes `fill` writes when the file is written, one tensor at a time: files
+  // larger than memory (random-weight checkpoints of the real sizes).
+  using Fill = std::function<void(std::span<std::byte> bytes)>;
+  void add_deferred(std::string name, DType dtype, std::vector<std::int64_t> shape, Fill fill) {
+    if (name == "__metadata__") fail("SafeTensorsWriter", "\"__metadata__\" cannot name a tensor");
+    if (!names_.insert(name).second) fail("SafeTensorsWriter", "duplicate tensor '", name, "'");
+    std::size_t n = dtype_size(dtype);
+    for (const auto d : shape) n *= static_cast<std::size_t>(d);
+    entries_.push_back({std::move(name), dtype, std::move(shape), {}, n, std::move(fill)});
   }
 
   void set_metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
@@ -558,8 +570,8 @@ class SafeTensorsWriter {
     for (const Entry* e : order) {
       header[e->name] = {{"dtype", std::string(dtype_name(e->dtype))},
                          {"shape", e->shape},
-                         {"data_offsets", {offset, offset + e->bytes.size()}}};
-      offset += e->bytes.size();
+                         {"data_offsets", {offset, offset + e->size}}};
+      offset += e->size;
     }
     std::string text;
     try {
@@ -575,8 +587,16 @@ class SafeTensorsWriter {
     if (!out) fail(path.string(), "cannot create file");
     out.write(len.data(), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const Entry* e : order)
-      out.write(reinterpret_cast<const char*>(e->bytes.data()), static_cast<std::streamsize>(e->bytes.size()));
+    std::vector<std::byte> buffer;
+    for (const Entry* e : order) {
+      const std::byte* bytes = e->bytes.data();
+      if (e->fill) {
+        buffer.assign(e->size, std::byte{0});
+        e->fill(std::span<std::byte>(buffer));
+        bytes = buffer.data();
+      }
+      out.write(reinterpret_cast<const char*>(bytes), static_cast<std::streamsize>(e->size));
+    }
     out.close();
     if (!out) fail(path.string(), "error while writing the file");
   }
@@ -586,7 +606,9 @@ class SafeTensorsWriter {
     std::string name;
     DType dtype;
     std::vector<std::int64_t> shape;
-    std::vector<std::byte> bytes;
+    std::vector<std::byte> bytes;  // empty when `fill` makes them
+    std::size_t size = 0;
+    Fill fill;
   };
   std::vector<Entry> entries_;
   std::set<std::string, std::less<>> names_;

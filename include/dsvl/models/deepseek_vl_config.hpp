@@ -173,6 +173,89 @@ inline DeepSeekVLConfig read_deepseek_vl_config(const std::filesystem::path& dir
   return parse_deepseek_vl_config(io::read_json(file), file.string(), names);
 }
 
+namespace detail {
+inline std::string_view siglip_model_name(const vision::VitConfig& c, const vision::VisionNameTables& names) {
+  const auto same = [&](const vision::VitConfig& e) {
+    return e.patch_size == c.patch_size && e.width == c.width && e.layers == c.layers && e.heads == c.heads &&
+           e.mlp_ratio == c.mlp_ratio;
+  };
+  for (const auto& e : names.siglip())
+    if (same(e.config)) return e.model_name;
+  for (const auto& e : vision::kSiglipModelConfigs)
+    if (same(e.config)) return e.model_name;
+  fail("models::to_config_json", "no SigLIP name-table entry has the sizes ", vision::to_string(c));
+}
+
+inline std::string_view sam_model_name(const vision::SamConfig& c, const vision::VisionNameTables& names) {
+  const auto same = [&](vision::SamConfig e) {
+    e.image_size = c.image_size;
+    return e == c;
+  };
+  for (const auto& e : names.sam())
+    if (same(e.config)) return e.model_name;
+  for (const auto& e : vision::sam_model_configs())
+    if (same(e.config)) return e.model_name;
+  fail("models::to_config_json", "no SAM name-table entry has the sizes ", vision::to_string(c));
+}
+
+struct JsonFieldWriter {
+  nlohmann::json& out;
+  template <class T, class... Fallback>
+  void field(const char* key, const T& value, const Fallback&...) {
+    out[key] = value;
+  }
+};
+
+inline void put_tower(nlohmann::json& cfg, std::string_view model_name, std::int64_t image_size,
+                      std::int64_t select_layer, const vision::PixelNorm& norm) {
+  cfg["model_name"] = model_name;
+  cfg["image_size"] = image_size;
+  cfg["select_feature"] = "same";
+  cfg["select_layer"] = select_layer;
+  if (!norm.is_identity()) {
+    cfg["pixel_mean"] = norm.mean;
+    cfg["pixel_std"] = norm.std;
+  }
+}
+}  // namespace detail
+
+// The config.json of `c` in the official layout (parse_deepseek_vl_config reads it back as `c`).
+// The towers are named by the entry of the official tables, or of `names`, with their sizes;
+// an error says when there is none.
+inline nlohmann::json to_config_json(const DeepSeekVLConfig& c, const vision::VisionNameTables& names = {}) {
+  check_config(c, "models::to_config_json");
+  nlohmann::json j;
+  j["model_type"] = "multi_modality";
+  j["architectures"] = {"MultiModalityCausalLM"};
+  auto& v = j["vision_config"];
+  v["model_type"] = "vision";
+  const auto siglip_name = detail::siglip_model_name(c.siglip, names);
+  if (c.hybrid()) {
+    v["cls"] = "HybridVisionTower";
+    v["params"]["concat_type"] = "tuple";
+    auto& high = v["params"]["high_res_cfg"];
+    detail::put_tower(high, detail::sam_model_name(c.sam, names), c.sam.image_size, -1, c.sam_norm);
+    high["output_dim"] = c.sam.out_dim();
+    auto& low = v["params"]["low_res_cfg"];
+    detail::put_tower(low, siglip_name, c.siglip.image_size, c.siglip.select_layer, c.siglip_norm);
+    low["output_dim"] = c.siglip.width;
+  } else {
+    v["cls"] = "CLIPVisionTower";
+    detail::put_tower(v["params"], siglip_name, c.siglip.image_size, c.siglip.select_layer, c.siglip_norm);
+  }
+  auto& a = j["aligner_config"];
+  a["cls"] = "MlpProjector";
+  a["model_type"] = "aligner";
+  a["params"] = {{"projector_type", c.aligner.hybrid() ? "low_high_hybrid_split_mlp_gelu" : "mlp_gelu"},
+                 {"depth", c.aligner.depth},
+                 {"input_dim", c.aligner.input_dim},
+                 {"n_embed", c.aligner.n_embed}};
+  auto& l = j["language_config"];
+  l["model_type"] = "llama";
+  language::LlamaConfig::visit(c.language, detail::JsonFieldWriter{l});
+  return j;
+}
+
 // Every difference between two configs, "<part>.<field>: <a> vs <b>", in declaration order.
 inline std::vector<std::string> differences(const DeepSeekVLConfig& a, const DeepSeekVLConfig& b) {
   std::vector<std::string> out;

@@ -131,8 +131,20 @@ class WeightCount : public WeightVisitor<WeightCount> {
   std::int64_t count = 0;
 };
 
-// Seeded uniform values in [-scale, scale) (scale 1/sqrt(fan_in) for rank >= 2, 1 for vectors
-// such as norm weights, which start at 1 + noise), for random-weight models of the real shapes.
+namespace detail {
+// Seeded uniform values in [-scale, scale): scale 1/sqrt(fan_in) (the last dimension) for rank >= 2,
+// and 1 + U(-0.1, 0.1) for vectors such as norm weights.
+template <class W>
+void fill_random(std::span<W> out, std::size_t rank, std::int64_t fan_in, std::mt19937_64& rng) {
+  const float scale = rank >= 2 ? 1.0f / std::sqrt(static_cast<float>(fan_in)) : 0.1f;
+  const float base = rank >= 2 ? 0.0f : 1.0f;
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  for (auto& x : out) x = from_f32<W>(base + dist(rng));
+}
+}  // namespace detail
+
+// Random weights of the declared shapes (detail::fill_random), for models of the real shapes
+// without a checkpoint.
 class WeightRandomInit : public WeightVisitor<WeightRandomInit> {
  public:
   explicit WeightRandomInit(std::uint64_t seed) : rng_(seed) {}
@@ -141,11 +153,7 @@ class WeightRandomInit : public WeightVisitor<WeightRandomInit> {
     typename View<W, R>::Shape s{};
     for (std::size_t i = 0; i < R; ++i) s[i] = shape[i];
     View<W, R> v = w.allocate(s);
-    const float scale = R >= 2 ? 1.0f / std::sqrt(static_cast<float>(shape[R - 1])) : 0.1f;
-    const float base = R >= 2 ? 0.0f : 1.0f;
-    std::uniform_real_distribution<float> dist(-scale, scale);
-    W* p = v.data();
-    for (std::int64_t i = 0; i < v.size(); ++i) p[i] = from_f32<W>(base + dist(rng_));
+    detail::fill_random(std::span<W>(v.data(), static_cast<std::size_t>(v.size())), R, shape[R - 1], rng_);
   }
   void unused(std::string_view) {}
 
@@ -153,11 +161,37 @@ class WeightRandomInit : public WeightVisitor<WeightRandomInit> {
   std::mt19937_64 rng_;
 };
 
+// Declares every weight, with random values (detail::fill_random, seeded per tensor by `seed` and
+// its name), in a SafeTensorsWriter as deferred tensors: writing a checkpoint of the real sizes
+// needs memory for one tensor at a time. Each tensor has the dtype the model stores it in.
+class RandomWeightSaver : public WeightVisitor<RandomWeightSaver> {
+ public:
+  RandomWeightSaver(io::SafeTensorsWriter& out, std::uint64_t seed) : out_(&out), seed_(seed) {}
+  template <class W, std::size_t R>
+  void weight(std::string_view name, Weight<W, R>&, const std::array<std::int64_t, R>& shape) {
+    const std::string full = full_name(name);
+    const std::uint64_t seed = seed_ ^ std::hash<std::string>{}(full);
+    const std::int64_t fan_in = shape[R - 1];
+    out_->add_deferred(full, dtype_of<W>(), {shape.begin(), shape.end()}, [seed, fan_in](std::span<std::byte> bytes) {
+      std::mt19937_64 rng(seed);
+      detail::fill_random(std::span<W>(reinterpret_cast<W*>(bytes.data()), bytes.size() / sizeof(W)), R, fan_in, rng);
+    });
+  }
+  void unused(std::string_view) {}
+
+ private:
+  io::SafeTensorsWriter* out_;
+  std::uint64_t seed_;
+};
+
 // Binds every declared weight to a checkpoint tensor of the same name.
 class WeightLoader : public WeightVisitor<WeightLoader> {
  public:
   // `prefix` is prepended to every name (e.g. "language.model." for a decoder inside a VLM).
-  explicit WeightLoader(const io::Checkpoint& ckpt, std::string prefix = {}) : ckpt_(&ckpt) {
+  // With bind = false the walk only checks names, shapes and dtypes (finish() reports as usual)
+  // and leaves the weights empty.
+  explicit WeightLoader(const io::Checkpoint& ckpt, std::string prefix = {}, bool bind = true)
+      : ckpt_(&ckpt), bind_(bind) {
     prefix_ = std::move(prefix);
   }
 
@@ -180,7 +214,7 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
                           ", expected a floating-point type");
       return;
     }
-    bind(t, w);
+    if (bind_) bind(t, w);
   }
 
   // Names under the current prefix that the model does not read; they are not reported as
@@ -240,6 +274,7 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
   }
 
   const io::Checkpoint* ckpt_;
+  bool bind_ = true;
   std::vector<std::string> problems_;
   std::set<std::string> used_;
   std::vector<std::string> unused_;

@@ -1,0 +1,50 @@
+# `dsvl inspect`, `dsvl run` and `dsvl forward` on the tiny DeepSeek-VL fixtures
+# (tests/data/deepseek_vl), and their errors on a missing image or model directory.
+set(dir "${DATA}/deepseek_vl")
+file(MAKE_DIRECTORY "${WORK}")
+
+function(expect_success what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${what}: exit ${rc}\n${out}\n${err}")
+  endif()
+  set(out "${out}" PARENT_SCOPE)
+  set(err "${err}" PARENT_SCOPE)
+endfunction()
+
+function(expect_failure what message)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0 OR NOT err MATCHES "${message}")
+    message(FATAL_ERROR "${what}: expected a failure saying '${message}', got exit ${rc}\n${out}\n${err}")
+  endif()
+endfunction()
+
+expect_success("inspect" "${DSVL}" inspect --model "${dir}/tiny-hybrid")
+if(NOT out MATCHES "HybridVisionTower" OR NOT out MATCHES "every declared tensor present")
+  message(FATAL_ERROR "inspect printed:\n${out}")
+endif()
+
+expect_success("run" "${DSVL}" run --model "${dir}/tiny-siglip" --image "${dir}/image.png"
+               --prompt "Describe this image." --max-new-tokens 8)
+if(NOT err MATCHES "prefill 213 tokens" OR NOT err MATCHES "decode 7 tokens")
+  message(FATAL_ERROR "run reported:\n${err}")
+endif()
+
+expect_success("forward" "${DSVL}" forward --model "${dir}/tiny-hybrid" --image "${dir}/image.png"
+               --image "${dir}/image2.png" --prompt "<image_placeholder> and <image_placeholder>"
+               --out "${WORK}/forward.safetensors")
+file(READ "${WORK}/forward.safetensors" header LIMIT 400 OFFSET 8)
+foreach(tensor "\"input_ids\":{\"dtype\":\"I64\",\"shape\":\\[1155\\]"
+               "\"pixel_values\":{\"dtype\":\"F32\",\"shape\":\\[2,3,1024,1024\\]"
+               "\"image_embeds\":{\"dtype\":\"F32\",\"shape\":\\[1152,32\\]"
+               "\"logits\":{\"dtype\":\"F32\",\"shape\":\\[1155,2048\\]")
+  if(NOT header MATCHES "${tensor}")
+    message(FATAL_ERROR "forward wrote no ${tensor}: ${header}")
+  endif()
+endforeach()
+
+expect_failure("missing image" "cannot open image file" "${DSVL}" run --model "${dir}/tiny-siglip"
+               --image "${WORK}/none.png" --prompt "x")
+expect_failure("missing model" "config.json" "${DSVL}" run --model "${WORK}/none" --prompt "x")
+expect_failure("image count" "image" "${DSVL}" forward --model "${dir}/tiny-siglip"
+               --prompt "<image_placeholder>" --out "${WORK}/x.safetensors")
