@@ -45,6 +45,6 @@ endforeach()
 
 expect_failure("missing image" "cannot open image file" "${DSVL}" run --model "${dir}/tiny-siglip"
                --image "${WORK}/none.png" --prompt "x")
-expect_failure("missing model" "config.json" "${DSVL}" run --model "${WORK}/none" --prompt "x")
+expect_failure("missing model" "no such model directory" "${DSVL}" run --model "${WORK}/none" --prompt "x")
 expect_failure("image count" "image" "${DSVL}" forward --model "${dir}/tiny-siglip"
                --prompt "<image_placeholder>" --out "${WORK}/x.safetensors")

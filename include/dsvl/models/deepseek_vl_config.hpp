@@ -167,6 +167,7 @@ inline DeepSeekVLConfig parse_deepseek_vl_config(const nlohmann::json& j, const 
 // `vision_models.json` next to it when that file exists.
 inline DeepSeekVLConfig read_deepseek_vl_config(const std::filesystem::path& dir_or_file) {
   namespace fs = std::filesystem;
+  if (!fs::exists(dir_or_file)) fail(dir_or_file.string(), "no such model directory or config.json");
   const fs::path file = fs::is_directory(dir_or_file) ? dir_or_file / "config.json" : dir_or_file;
   const fs::path names_file = file.parent_path() / "vision_models.json";
   const auto names = fs::exists(names_file) ? vision::VisionNameTables::read(names_file) : vision::VisionNameTables{};
