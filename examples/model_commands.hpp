@@ -27,12 +27,15 @@ namespace dsvl::tool {
 inline constexpr const char* kRunUsage =
     "usage: dsvl run --model DIR [--image PATH]... --prompt TEXT [--max-new-tokens N] [--temperature T]\n"
     "                [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--weights auto|f32|bf16]\n"
+    "                [--raw] [--ignore-eos]\n"
     "  Answers TEXT about the images with a DeepSeek-VL model directory (config.json, safetensors,\n"
     "  tokenizer.json, preprocessor_config.json), formatted as the official chat processor does, and\n"
     "  streams the answer to stdout; load, image-encode, prefill and decode figures go to stderr.\n"
     "  Each image needs an <image_placeholder> in TEXT; when TEXT has none, one per image is put first.\n"
     "  Images: PNG or JPEG. Sampling: greedy unless --temperature > 0 (default max-new-tokens 512).\n"
-    "  --weights: how matrices are held in memory (auto: as the checkpoint stores them).\n";
+    "  --weights: how matrices are held in memory (auto: as the checkpoint stores them).\n"
+    "  --raw: TEXT is the whole prompt, as in dsvl forward (no chat template).\n"
+    "  --ignore-eos: generate max-new-tokens tokens whatever they are (for benchmarks).\n";
 
 inline constexpr const char* kForwardUsage =
     "usage: dsvl forward --model DIR [--image PATH]... --prompt RAW --out FILE.safetensors [--weights ...]\n"
@@ -57,7 +60,7 @@ struct ModelArgs {
   std::int64_t max_new_tokens = 512, top_k = 0;
   float temperature = 0.0f, top_p = 1.0f, repetition_penalty = 1.0f;
   std::uint64_t seed = 0;
-  bool help = false;
+  bool help = false, raw = false, ignore_eos = false;
 };
 
 inline ModelArgs parse_model_args(std::span<char*> args) {
@@ -87,6 +90,8 @@ inline ModelArgs parse_model_args(std::span<char*> args) {
     else if (arg == "--top-p") number(a.top_p);
     else if (arg == "--repetition-penalty") number(a.repetition_penalty);
     else if (arg == "--seed") number(a.seed);
+    else if (arg == "--raw") a.raw = true;
+    else if (arg == "--ignore-eos") a.ignore_eos = true;
     else if (arg == "--help" || arg == "-h") a.help = true;
     else fail("dsvl", "unknown option '", arg, "'");
   }
@@ -180,9 +185,12 @@ inline int run_model(std::span<char*> args) {
     model.load(m.ckpt);
     const double load_s = seconds_since(t_load);
 
-    const auto conversation = language::Conversation{}.user(with_image_tags(a.prompt, a.images.size())).assistant();
-    const auto prompt = language::deepseek_vl::encode_prompt(m.tokenizer, conversation, a.images.size(),
-                                                             static_cast<std::size_t>(model.num_image_tokens()));
+    const auto K = static_cast<std::size_t>(model.num_image_tokens());
+    const std::string text = with_image_tags(a.prompt, a.images.size());
+    const auto prompt =
+        a.raw ? language::deepseek_vl::encode_raw_prompt(m.tokenizer, text, a.images.size(), K)
+              : language::deepseek_vl::encode_prompt(m.tokenizer, language::Conversation{}.user(text).assistant(),
+                                                     a.images.size(), K);
     const auto t_image = Clock::now();
     const auto pixels = read_pixels(a.images, m.processor, model.image_size());
     const auto embeds = model.encode_images(View<const float, 4>(pixels.view()));
@@ -202,7 +210,9 @@ inline int run_model(std::span<char*> args) {
     std::int64_t generated = 0, textless = 0;  // ids past the tokenizer's vocabulary have no text
     const auto g = language::generate(
         lm, View<const float, 2>(x.view()), cache, history,
-        language::GenerationOptions{a.max_new_tokens, language::deepseek_vl::stop_token_ids(m.tokenizer)}, sampler,
+        language::GenerationOptions{a.max_new_tokens, a.ignore_eos ? std::vector<std::int32_t>{}
+                                                                   : language::deepseek_vl::stop_token_ids(m.tokenizer)},
+        sampler,
         [&](std::int32_t id) {
           if (generated++ == 0) t_first = Clock::now();
           if (!m.tokenizer.id_to_token(id)) ++textless;

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""DeepSeek-VL end to end, dsvl vs llama.cpp on the same language-model shapes and dtype.
+
+    build/examples/dsvl random-model --preset 1.3b --out /data/vl-1.3b \\
+        --tokenizer ../shared/data/tokenizers/deepseek-vl-v1/tokenizer.json
+    python3 bench/model/compare_llama.py --dsvl build/examples/dsvl --model /data/vl-1.3b \\
+        --llama-bench LLAMA/build/bin/llama-bench --gguf dsllm-1.3b-BF16.gguf [--rounds 3] [--threads 1,2]
+
+dsvl: `dsvl run --raw --ignore-eos` on a random-weight model directory of the released shape (one
+image, a raw prompt of BOS + 576 image tokens + 31 text tokens = 608 tokens, 32 new tokens, greedy),
+which reports image-encode ms, prefill tokens/s (the language model over the 608 prompt rows) and
+decode tokens/s (the 31 steps after the first token), and /usr/bin/time's peak RSS.
+llama.cpp: `llama-bench -p 608 -n 32 -r 1` on a GGUF of the same language-model shape and dtype
+(pp608: prefill of 608 tokens; tg32: 32 tokens decoded from an empty context, so its attention
+reads a shorter cache than dsvl's decode, which follows the 608-token prompt).
+
+Rounds interleave the two tools at each thread count. The report gives, per thread count, the
+median over rounds [min-max] of each figure and of the per-round ratio dsvl / llama.cpp (> 1:
+dsvl is faster).
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import statistics
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+IMAGE = ROOT / "tests" / "data" / "deepseek_vl" / "image.png"
+# 31 tokens with the DeepSeek-LLM tokenizer after the image tag (checked at run time: 608 rows).
+TEXT = ("Describe this image in detail, including the colours, the shapes and their positions, "
+        "and say what it might show. Mention anything unusual about it, please.")
+
+
+def run_dsvl(args, threads):
+    env = dict(os.environ, DSVL_NUM_THREADS=str(threads))
+    cmd = ["/usr/bin/time", "-v", args.dsvl, "run", "--model", args.model, "--image", str(IMAGE), "--raw",
+           "--prompt", "<image_placeholder>" + TEXT, "--max-new-tokens", "32", "--ignore-eos", "--weights",
+           args.weights]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"dsvl failed:\n{p.stderr}")
+    m = re.search(r"image encode (\d+) ms .* prefill (\d+) tokens in [\d.]+ s \(([\d.]+) tokens/s\) \| "
+                  r"decode (\d+) tokens in [\d.]+ s \(([\d.]+) tokens/s\)", p.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    if not m or not rss:
+        sys.exit(f"cannot read dsvl's report:\n{p.stderr}")
+    if int(m.group(2)) != 608:
+        sys.exit(f"the prompt has {m.group(2)} tokens, expected 608: adjust TEXT")
+    return {"encode_ms": float(m.group(1)), "pp": float(m.group(3)), "tg": float(m.group(5)),
+            "rss_gb": int(rss.group(1)) / 1e6}
+
+
+def run_llama(args, threads):
+    cmd = ["/usr/bin/time", "-v", args.llama_bench, "-m", args.gguf, "-t", str(threads), "-p", "608", "-n", "32",
+           "-r", "1", "-o", "json"]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"llama-bench failed:\n{p.stderr}")
+    rows = json.loads(p.stdout)
+    out = {}
+    for r in rows:
+        out["pp" if r["n_prompt"] > 0 else "tg"] = r["avg_ts"]
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    out["rss_gb"] = int(rss.group(1)) / 1e6 if rss else float("nan")
+    return out
+
+
+def spread(values):
+    return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dsvl", required=True)
+    ap.add_argument("--model", required=True, help="dsvl model directory (dsvl random-model)")
+    ap.add_argument("--weights", default="auto", help="dsvl run --weights")
+    ap.add_argument("--llama-bench", required=True)
+    ap.add_argument("--gguf", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", default="1,2")
+    args = ap.parse_args()
+    threads = [int(t) for t in args.threads.split(",")]
+    # Warm the page cache for both.
+    for f in list(pathlib.Path(args.model).glob("*.safetensors")) + [pathlib.Path(args.gguf)]:
+        with open(f, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+    results = {t: [] for t in threads}
+    for r in range(args.rounds):
+        for t in threads:
+            d = run_dsvl(args, t)
+            l = run_llama(args, t)
+            results[t].append((d, l))
+            print(f"round {r + 1} threads {t}: dsvl {d}  llama.cpp {l}", file=sys.stderr, flush=True)
+    print(f"| threads | dsvl image encode ms | dsvl prefill tok/s | llama.cpp pp608 tok/s | prefill ratio | "
+          f"dsvl decode tok/s | llama.cpp tg32 tok/s | decode ratio | peak RSS dsvl / llama.cpp GB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for t in threads:
+        rs = results[t]
+        print(f"| {t} | {spread([d['encode_ms'] for d, _ in rs])} | {spread([d['pp'] for d, _ in rs])} | "
+              f"{spread([l['pp'] for _, l in rs])} | {spread([d['pp'] / l['pp'] for d, l in rs])} | "
+              f"{spread([d['tg'] for d, _ in rs])} | {spread([l['tg'] for _, l in rs])} | "
+              f"{spread([d['tg'] / l['tg'] for d, l in rs])} | "
+              f"{statistics.median([d['rss_gb'] for d, _ in rs]):.2f} / {statistics.median([l['rss_gb'] for _, l in rs]):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
