@@ -15,7 +15,8 @@
 // A query row that sees no key gets all zeros (PyTorch would give NaN).
 //
 // This is the composite reference: per head, gemm for scores = q kᵀ, softmax with the mask and
-// the scale, then gemm for out = p v (gemv for both when a block has one query, as in decoding),
+// the scale, then gemm for out = p v (for one query, as in decoding, gemv for the scores and a sum of
+// the rows of v weighted by p, which reads v as stored instead of transposing it),
 // all with the policy's kernels, so a SIMD tag runs their SIMD versions. Queries are processed in blocks of kAttentionQueryBlock rows, and a causal block reads
 // only the keys its last row can see. Work items (head, query block) are split over the pool's
 // threads; each thread owns one scratch area (scores of a block and the transposed values of one
@@ -101,23 +102,29 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
       const std::int64_t h = item / blocks, t0 = (item % blocks) * tb, t1 = std::min(T, t0 + tb);
       const std::int64_t g = h / group;
       const std::int64_t keys = detail::attention_keys(t1 - 1, S, mask);
+      const View<const float, 2> kg(k.data() + g * k.stride(1), {keys, Dh}, {k.stride(0), 1});
+      const View<float, 2> p(scores_buf, {t1 - t0, keys}, {keys, 1});
+      SoftmaxMask m = mask;
+      if (m.causal_offset >= 0) m.causal_offset += t0;
+      if (t1 - t0 == 1) {  // one query (a decode step): p = K q, then out = sum_s p[s] v[s], v read as stored
+        const View<const float, 1> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {Dh});
+        gemv(tag, qh, kg, View<const float, 1>{}, p[0], pool);  // (keys)
+        softmax(tag, p, scale, m);
+        float* o = out.data() + t0 * out.stride(0) + h * out.stride(1);
+        std::fill_n(o, Dh, 0.0f);
+        const float* vg = v.data() + g * v.stride(1);
+        for (std::int64_t s = 0; s < keys; ++s) {
+          const float a = p(0, s);
+          const float* row = vg + s * v.stride(0);
+          for (std::int64_t d = 0; d < Dh; ++d) o[d] += a * row[d];
+        }
+        continue;
+      }
       if (g != vt_head) {
         detail::transpose_rows(v.data() + g * v.stride(1), v.stride(0), s_max, Dh, vt);
         vt_head = g;
       }
-      const View<const float, 2> kg(k.data() + g * k.stride(1), {keys, Dh}, {k.stride(0), 1});
       const View<const float, 2> vtg(vt, {Dh, keys}, {s_max, 1});
-      const View<float, 2> p(scores_buf, {t1 - t0, keys}, {keys, 1});
-      SoftmaxMask m = mask;
-      if (m.causal_offset >= 0) m.causal_offset += t0;
-      if (t1 - t0 == 1) {  // one query (a decode step): matrix-vector products
-        const View<const float, 1> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {Dh});
-        gemv(tag, qh, kg, View<const float, 1>{}, p[0], pool);  // (keys)
-        softmax(tag, p, scale, m);
-        gemv(tag, View<const float, 1>(p[0]), vtg, View<const float, 1>{},
-             View<float, 1>(out.data() + t0 * out.stride(0) + h * out.stride(1), {Dh}), pool);  // (Dh)
-        continue;
-      }
       const View<const float, 2> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {t1 - t0, Dh}, {q.stride(0), 1});
       gemm(tag, qh, kg, View<const float, 1>{}, p, pool);  // (tb, keys)
       softmax(tag, p, scale, m);
