@@ -532,8 +532,7 @@ class SafeTensorsWriter {
   template <class T, std::size_t R>
   void add(std::string name, View<T, R> tensor) {
     using U = std::remove_const_t<T>;
-    if (name == "__metadata__") fail("SafeTensorsWriter", "\"__metadata__\" cannot name a tensor");
-    if (!names_.insert(name).second) fail("SafeTensorsWriter", "duplicate tensor '", name, "'");
+    claim_name(name);
     Entry e{std::move(name), dtype_of<U>(), {}, {}, sizeof(U) * static_cast<std::size_t>(tensor.size()), {}};
     e.shape.assign(tensor.shape().begin(), tensor.shape().end());
     e.bytes.resize(e.size);
@@ -549,8 +548,7 @@ class SafeTensorsWriter {
   // larger than memory (random-weight checkpoints of the real sizes).
   using Fill = std::function<void(std::span<std::byte> bytes)>;
   void add_deferred(std::string name, DType dtype, std::vector<std::int64_t> shape, Fill fill) {
-    if (name == "__metadata__") fail("SafeTensorsWriter", "\"__metadata__\" cannot name a tensor");
-    if (!names_.insert(name).second) fail("SafeTensorsWriter", "duplicate tensor '", name, "'");
+    claim_name(name);
     std::size_t n = dtype_size(dtype);
     for (const auto d : shape) n *= static_cast<std::size_t>(d);
     entries_.push_back({std::move(name), dtype, std::move(shape), {}, n, std::move(fill)});
@@ -602,6 +600,11 @@ class SafeTensorsWriter {
   }
 
  private:
+  void claim_name(const std::string& name) {
+    if (name == "__metadata__") fail("SafeTensorsWriter", "\"__metadata__\" cannot name a tensor");
+    if (!names_.insert(name).second) fail("SafeTensorsWriter", "duplicate tensor '", name, "'");
+  }
+
   struct Entry {
     std::string name;
     DType dtype;
