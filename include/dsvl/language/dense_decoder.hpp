@@ -156,9 +156,7 @@ class DenseDecoder {
   // missing, misshapen or unexpected tensor under `prefix` (dsvl::Error naming the checkpoint).
   // The checkpoint must outlive the decoder when P::weight_type is its dtype (zero copy).
   void load(const io::Checkpoint& ckpt, const std::string& prefix = {}) {
-    nn::WeightLoader loader(ckpt, prefix);
-    visit(loader);
-    loader.finish(prefix);
+    nn::load_weights(*this, ckpt, prefix);
   }
 
   // An empty cache for up to max_positions tokens.

@@ -281,6 +281,17 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
   std::size_t borrowed_ = 0;
 };
 
+// Binds every weight that `block` declares to the tensor "<prefix><name>" of `ckpt`, then reports
+// in one dsvl::Error every missing, misshapen or wrongly typed tensor and every tensor under
+// `prefix` that is not declared. The checkpoint must outlive the block where a weight is read in
+// place (its dtype is the block's storage type).
+template <class Block>
+void load_weights(Block& block, const io::Checkpoint& ckpt, const std::string& prefix = {}) {
+  WeightLoader loader(ckpt, prefix);
+  block.visit(loader);
+  loader.finish(prefix);
+}
+
 // Adds every declared weight to a writer under its full name (random-weight checkpoints of the
 // real shapes, converted models).
 class WeightSaver : public WeightVisitor<WeightSaver> {

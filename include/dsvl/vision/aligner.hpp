@@ -117,9 +117,7 @@ class Aligner {
   // this model where it stores P::weight_type; reports every missing, misshapen or undeclared
   // tensor under `prefix` in one dsvl::Error.
   void load(const io::Checkpoint& ckpt, const std::string& prefix = "aligner.") {
-    nn::WeightLoader loader(ckpt, prefix);
-    visit(loader);
-    loader.finish(prefix);
+    nn::load_weights(*this, ckpt, prefix);
   }
 
   // mlp_gelu: x (N, input_dim) -> out (N, n_embed).

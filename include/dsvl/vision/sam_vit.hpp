@@ -67,6 +67,7 @@
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/kernels/attention.hpp"
 #include "dsvl/kernels/kernels.hpp"
+#include "dsvl/nn/row_parallel.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/sam_config.hpp"
@@ -180,9 +181,7 @@ class SamVit {
   // its dtype is P::weight_type), then reports in one dsvl::Error every missing or misshapen
   // tensor and every tensor under `prefix` that is not declared.
   void load(const io::Checkpoint& ckpt, const std::string& prefix) {
-    nn::WeightLoader loader(ckpt, prefix);
-    visit(loader);
-    loader.finish(prefix);
+    nn::load_weights(*this, ckpt, prefix);
   }
 
   // pixels (3, S, S) -> out (576, C2).
@@ -229,7 +228,7 @@ class SamVit {
   void add_pos_embed(View<float, 2> x, ThreadPool& pool = ThreadPool::global()) const {
     check_rows(x, "x");
     const View<const float, 2> pos(pos_embed_.view().data(), {num_patches(), width()});
-    rows(pool, x.shape(0), [&](std::int64_t r0, std::int64_t r1) {
+    nn::by_rows(pool, x.shape(0), [&](std::int64_t r0, std::int64_t r1) {
       kernels::add(Tag{}, View<const float, 2>(x.slice(0, r0, r1)), pos.slice(0, r0, r1), x.slice(0, r0, r1));
     });
   }
@@ -240,13 +239,14 @@ class SamVit {
     DSVL_CHECK(i >= 0 && i < config_.layers, "SamVit::block", "block ", i, " of ", config_.layers);
     const Block& blk = blocks_[static_cast<std::size_t>(i)];
     const Tag tag{};
+    const float eps = static_cast<float>(config_.layer_norm_eps);
     const std::int64_t G = config_.grid(), N = G * G, D = width(), M = config_.mlp_dim();
     const std::int64_t S = blk.side, L = S * S;
     const std::int64_t per_side = blk.global ? 1 : config_.padded_grid() / S;  // windows per side
     const std::int64_t nwin = per_side * per_side, T = nwin * L;                // attention rows
 
     Tensor<float, 2> h({N, D});
-    layer_norm(pool, x, blk.norm1_weight, blk.norm1_bias, config_.layer_norm_eps, h.view());
+    nn::layer_norm_rows(tag, pool, x, blk.norm1_weight.view(), blk.norm1_bias.view(), eps, h.view());
     // The attention input, windows after one another (the normed grid itself in global blocks).
     Tensor<float, 2> win;
     View<const float, 2> a = h.view();
@@ -286,16 +286,16 @@ class SamVit {
     }
     Tensor<float, 2> tmp({N, D});
     kernels::gemm(tag, o, blk.proj_weight.view(), blk.proj_bias.view(), tmp.view(), pool);
-    add(pool, x, tmp.view());
+    nn::add_rows(tag, pool, x, tmp.view());
     // x = x + lin2(gelu(lin1(norm2(x))))
-    layer_norm(pool, x, blk.norm2_weight, blk.norm2_bias, config_.layer_norm_eps, h.view());
+    nn::layer_norm_rows(tag, pool, x, blk.norm2_weight.view(), blk.norm2_bias.view(), eps, h.view());
     Tensor<float, 2> mlp({N, M});
     kernels::gemm(tag, std::as_const(h).view(), blk.lin1_weight.view(), blk.lin1_bias.view(), mlp.view(), pool);
-    rows(pool, N, [&](std::int64_t r0, std::int64_t r1) {
+    nn::by_rows(pool, N, [&](std::int64_t r0, std::int64_t r1) {
       kernels::gelu_erf(tag, mlp.view().slice(0, r0, r1), mlp.view().slice(0, r0, r1));
     });
     kernels::gemm(tag, std::as_const(mlp).view(), blk.lin2_weight.view(), blk.lin2_bias.view(), tmp.view(), pool);
-    add(pool, x, tmp.view());
+    nn::add_rows(tag, pool, x, tmp.view());
   }
 
   // neck(x) (C, G*G) of a block output x (G*G, D); `hd` picks neck_hd.
@@ -429,22 +429,6 @@ class SamVit {
         kernels::gemm(tag, View<const float, 2>(p), View<const float, 2>(vt, {Dh, L}, {L, 1}), View<const float, 1>{},
                       o, pool);
       }
-    });
-  }
-
-  template <class F>
-  static void rows(ThreadPool& pool, std::int64_t n, F&& f) {
-    pool.parallel_for(0, n, f, 16);
-  }
-  static void layer_norm(ThreadPool& pool, View<const float, 2> in, const nn::Weight<W, 1>& w,
-                         const nn::Weight<W, 1>& b, double eps, View<float, 2> y) {
-    rows(pool, in.shape(0), [&](std::int64_t r0, std::int64_t r1) {
-      kernels::layer_norm(Tag{}, in.slice(0, r0, r1), w.view(), b.view(), static_cast<float>(eps), y.slice(0, r0, r1));
-    });
-  }
-  static void add(ThreadPool& pool, View<float, 2> x, View<const float, 2> y) {
-    rows(pool, x.shape(0), [&](std::int64_t r0, std::int64_t r1) {
-      kernels::add(Tag{}, View<const float, 2>(x.slice(0, r0, r1)), y.slice(0, r0, r1), x.slice(0, r0, r1));
     });
   }
 

@@ -31,8 +31,8 @@
 // Forward: pixels (3, S, S) or a batch (B, 3, S, S), f32, already normalised to [-1, 1]
 // (DeepSeek-VL's CLIPVisionTower applies (x - 0.5) / 0.5 to the processor's [0, 1] pixels before
 // its ViT, see vision/preprocess.hpp; DeepSeek-VL2's processor normalises) -> features (N, D) or
-// (B, N, D), row-major over the patch grid. GEMMs, the patch embedding and attention run on the given ThreadPool; the
-// row-wise kernels are split over its threads by rows.
+// (B, N, D), row-major over the patch grid. GEMMs, the patch embedding and attention run on the
+// given ThreadPool; the row-wise kernels are split over its threads by rows.
 
 #include <algorithm>
 #include <array>
@@ -50,6 +50,7 @@
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/kernels/attention.hpp"
 #include "dsvl/kernels/kernels.hpp"
+#include "dsvl/nn/row_parallel.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/vit_config.hpp"
@@ -147,9 +148,7 @@ class SiglipVit {
   // its dtype is P::weight_type: those are borrowed, not copied), then reports in one dsvl::Error
   // every missing or misshapen tensor and every tensor under `prefix` that is not declared.
   void load(const io::Checkpoint& ckpt, const std::string& prefix) {
-    nn::WeightLoader loader(ckpt, prefix);
-    visit(loader);
-    loader.finish(prefix);
+    nn::load_weights(*this, ckpt, prefix);
   }
 
   // One image: pixels (3, S, S) with S = image_size -> out (N, D).
@@ -182,6 +181,7 @@ class SiglipVit {
                "), expected (", B, ", ", N, ", ", D, ") with a contiguous last dimension");
     DSVL_CHECK(patch_weight_.size() > 0 || D == 0, "SiglipVit::forward", "the weights are not loaded");
     const Tag tag{};
+    const float eps = static_cast<float>(config().layer_norm_eps);
     const std::int64_t R = B * N;  // rows of every GEMM
 
     Tensor<float, 2> x({R, D});          // residual stream
@@ -204,7 +204,7 @@ class SiglipVit {
       });
       observe("patch_embed", b, 0, View<const float, 2>(xb, {N, D}));
       const View<float, 2> xv(xb, {N, D});
-      rows(pool, N, [&](std::int64_t r0, std::int64_t r1) {
+      nn::by_rows(pool, N, [&](std::int64_t r0, std::int64_t r1) {
         kernels::add(tag, xv.slice(0, r0, r1), pos.slice(0, r0, r1), xv.slice(0, r0, r1));
       });
     }
@@ -213,7 +213,7 @@ class SiglipVit {
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
       const Block& blk = blocks_[i];
       // x = x + proj(attention(qkv(norm1(x))))
-      layer_norm(pool, x.view(), blk.norm1_weight, blk.norm1_bias, h.view());
+      nn::layer_norm_rows(tag, pool, x.view(), blk.norm1_weight.view(), blk.norm1_bias.view(), eps, h.view());
       kernels::gemm(tag, std::as_const(h).view(), blk.qkv_weight.view(), blk.qkv_bias.view(), qkv.view(), pool);
       for (std::int64_t b = 0; b < B; ++b) {
         const float* base = qkv.data() + b * N * 3 * D;
@@ -225,15 +225,15 @@ class SiglipVit {
         kernels::attention(tag, q, k, v, kernels::SoftmaxMask{}, scale, o, pool);
       }
       kernels::gemm(tag, std::as_const(h).view(), blk.proj_weight.view(), blk.proj_bias.view(), tmp.view(), pool);
-      add(pool, x.view(), tmp.view());
+      nn::add_rows(tag, pool, x.view(), tmp.view());
       // x = x + fc2(gelu(fc1(norm2(x))))
-      layer_norm(pool, x.view(), blk.norm2_weight, blk.norm2_bias, h.view());
+      nn::layer_norm_rows(tag, pool, x.view(), blk.norm2_weight.view(), blk.norm2_bias.view(), eps, h.view());
       kernels::gemm(tag, std::as_const(h).view(), blk.fc1_weight.view(), blk.fc1_bias.view(), mlp.view(), pool);
-      rows(pool, R, [&](std::int64_t r0, std::int64_t r1) {
+      nn::by_rows(pool, R, [&](std::int64_t r0, std::int64_t r1) {
         kernels::gelu_erf(tag, mlp.view().slice(0, r0, r1), mlp.view().slice(0, r0, r1));
       });
       kernels::gemm(tag, std::as_const(mlp).view(), blk.fc2_weight.view(), blk.fc2_bias.view(), tmp.view(), pool);
-      add(pool, x.view(), tmp.view());
+      nn::add_rows(tag, pool, x.view(), tmp.view());
       for (std::int64_t b = 0; b < B; ++b)
         observe("block", b, static_cast<std::int64_t>(i), View<const float, 2>(x.data() + b * N * D, {N, D}));
     }
@@ -242,10 +242,10 @@ class SiglipVit {
       const View<const float, 2> xb(x.data() + b * N * D, {N, D});
       const View<float, 2> ob = out[b];
       if (config().final_norm) {
-        layer_norm(pool, xb, norm_weight_, norm_bias_, ob);
+        nn::layer_norm_rows(tag, pool, xb, norm_weight_.view(), norm_bias_.view(), eps, ob);
         observe("norm", b, 0, View<const float, 2>(ob));
       } else {
-        rows(pool, N, [&](std::int64_t r0, std::int64_t r1) {
+        nn::by_rows(pool, N, [&](std::int64_t r0, std::int64_t r1) {
           for (std::int64_t r = r0; r < r1; ++r) std::copy_n(xb.data() + r * D, D, ob.data() + r * ob.stride(0));
         });
       }
@@ -258,25 +258,6 @@ class SiglipVit {
   }
 
  private:
-  // Row-wise kernels split over the pool by rows (at least 16 rows per thread).
-  template <class F>
-  static void rows(ThreadPool& pool, std::int64_t n, F&& f) {
-    pool.parallel_for(0, n, f, 16);
-  }
-  void layer_norm(ThreadPool& pool, View<const float, 2> in, const nn::Weight<W, 1>& w, const nn::Weight<W, 1>& b,
-                  View<float, 2> y) const {
-    rows(pool, in.shape(0), [&](std::int64_t r0, std::int64_t r1) {
-      kernels::layer_norm(Tag{}, in.slice(0, r0, r1), w.view(), b.view(), static_cast<float>(config().layer_norm_eps),
-                          y.slice(0, r0, r1));
-    });
-  }
-  // x += y
-  static void add(ThreadPool& pool, View<float, 2> x, View<const float, 2> y) {
-    rows(pool, x.shape(0), [&](std::int64_t r0, std::int64_t r1) {
-      kernels::add(Tag{}, x.slice(0, r0, r1), y.slice(0, r0, r1), x.slice(0, r0, r1));
-    });
-  }
-
   VitConfig config_;
   nn::Weight<W, 4> patch_weight_;
   nn::Weight<float, 1> patch_bias_;
