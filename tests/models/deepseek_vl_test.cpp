@@ -108,9 +108,10 @@ Tensor<float, 4> pixel_values(const Case& c, std::int64_t S) {
   return px;
 }
 
-// Largest difference between the pixel values' row and column sums and the fixture's.
-double pixel_sum_error(const ReferenceFile& ref, const std::string& pre, const Tensor<float, 4>& px) {
-  const auto rows = ref.f64(pre + "pixel_values.row_sum"), cols = ref.f64(pre + "pixel_values.col_sum");
+// Largest difference between the row and column sums of images px (n, 3, S, S) and the fixture's
+// `<name>.row_sum` and `<name>.col_sum`.
+double pixel_sum_error(const ReferenceFile& ref, const std::string& name, const Tensor<float, 4>& px) {
+  const auto rows = ref.f64(name + ".row_sum"), cols = ref.f64(name + ".col_sum");
   const std::int64_t n = px.shape(0), S = px.shape(2);
   REQUIRE(rows.size() == static_cast<std::size_t>(n * 3 * S));
   double worst = 0;
@@ -303,7 +304,7 @@ TEST_CASE_TEMPLATE("DeepSeekVL matches the official code end to end", P, policie
     const auto tok = io::Tokenizer::from_file(dir / "tokenizer.json");
     const auto model = DeepSeekVL<P>::from_directory(dir);
     const auto px = pixel_values(c, model.image_size());
-    if (ref.contains(pre + "pixel_values.row_sum")) CHECK(pixel_sum_error(ref, pre, px) <= 1e-9 * 384);
+    if (ref.contains(pre + "pixel_values.row_sum")) CHECK(pixel_sum_error(ref, pre + "pixel_values", px) <= 1e-9 * 384);
     const auto positions = ref.i64(pre + "logits_positions");
     const Outputs got = run(model, tok, c, View<const float, 4>(px.view()), positions, pool);
 
@@ -338,6 +339,30 @@ TEST_CASE_TEMPLATE("DeepSeekVL matches the official code end to end", P, policie
       CHECK(got.greedy == want.greedy);
     }
   }
+}
+
+// The hybrid's SigLIP branch reads the image after torchvision's Resize(384, antialias=True); the
+// fixture has its row and column sums (float64 over float32 values: 1e-4 of a sum of 384 values in
+// [0, 1] allows rounding differences of the f32 interpolation, not a wrong tap).
+TEST_CASE("HybridVisionTower: the low-resolution branch's resize equals the official one") {
+  if (!have_fixtures()) return;
+#if DSVL_WITH_IMAGE
+  const auto all = cases();
+  const Case& c = all[2];
+  REQUIRE(std::string(c.name) == "one_image");
+  const ReferenceFile ref(kDir / c.model / "reference.safetensors");
+  const auto model = DeepSeekVL<policies::HwyF32>::from_directory(kDir / c.model);
+  REQUIRE(model.hybrid_tower());
+  const auto& tower = *model.hybrid_tower();
+  const auto px = pixel_values(c, model.image_size());
+  const std::int64_t s = model.config().siglip.image_size, K = model.num_image_tokens();
+  Tensor<float, 4> resized({1, 3, s, s});
+  Tensor<float, 2> high({K, model.config().sam.out_dim()}), low({K, model.config().siglip.width});
+  tower.forward(px.view()[0], high.view(), low.view(), ThreadPool::global(), resized.view()[0]);
+  const double e = pixel_sum_error(ref, "one_image.vision.low.resized", resized);
+  MESSAGE("largest row or column sum difference: ", e);
+  CHECK(e <= 1e-4);
+#endif
 }
 
 TEST_CASE("DeepSeekVL with a compile-time preset gives the run-time results and refuses other sizes") {

@@ -89,9 +89,7 @@ class DeepSeekVL {
   // the whole checkpoint in one dsvl::Error. The checkpoint must outlive the model where it is
   // read in place; the shared_ptr overload keeps it alive.
   void load(const io::Checkpoint& ckpt) {
-    nn::WeightLoader loader(ckpt);
-    visit(loader);
-    loader.finish();
+    nn::load_weights(*this, ckpt);
   }
   void load(std::shared_ptr<const io::Checkpoint> ckpt) {
     DSVL_CHECK(ckpt != nullptr, "DeepSeekVL::load", "no checkpoint");
@@ -115,13 +113,9 @@ class DeepSeekVL {
         hybrid_->forward(pixels[i], high.view(), low.view(), pool);
         aligner_.forward(View<const float, 2>(high.view()), View<const float, 2>(low.view()), rows, pool);
       } else {
-        Tensor<float, 3> x({3, S, S});
-        for (std::int64_t c = 0; c < 3; ++c)
-          for (std::int64_t y = 0; y < S; ++y)
-            for (std::int64_t u = 0; u < S; ++u) x(c, y, u) = pixels(i, c, y, u);
-        vision::normalize(x.view(), config().siglip_norm);
+        const Tensor<float, 3> x = vision::normalized(pixels[i], config().siglip_norm);
         Tensor<float, 2> features({K, W});
-        siglip_->forward(View<const float, 3>(x.view()), features.view(), pool);
+        siglip_->forward(x.view(), features.view(), pool);
         aligner_.forward(View<const float, 2>(features.view()), rows, pool);
       }
     }

@@ -61,13 +61,8 @@ class HybridVisionTower {
     DSVL_CHECK(pixels.shape(0) == 3 && pixels.shape(1) == S && pixels.shape(2) == S, "HybridVisionTower::forward",
                "pixels are (", pixels.shape(0), ", ", pixels.shape(1), ", ", pixels.shape(2), "), expected (3, ", S,
                ", ", S, ")");
-    Tensor<float, 3> x({3, S, S});
-    for (std::int64_t c = 0; c < 3; ++c)
-      for (std::int64_t y = 0; y < S; ++y)
-        for (std::int64_t i = 0; i < S; ++i) x(c, y, i) = pixels(c, y, i);
-
     Tensor<float, 3> small({3, s, s});
-    kernels::interpolate(typename P::kernel_tag{}, View<const float, 3>(x.view()),
+    kernels::interpolate(typename P::kernel_tag{}, pixels,
                          kernels::InterpParams{kernels::InterpMode::bilinear, false, true}, small.view());
     if (resized.size() > 0) {
       DSVL_CHECK(resized.shape(0) == 3 && resized.shape(1) == s && resized.shape(2) == s,
@@ -79,8 +74,7 @@ class HybridVisionTower {
     normalize(small.view(), low_norm_);
     low_.forward(View<const float, 3>(small.view()), low, pool);
 
-    normalize(x.view(), high_norm_);
-    high_.forward(View<const float, 3>(x.view()), high, pool);
+    high_.forward(View<const float, 3>(normalized(pixels, high_norm_).view()), high, pool);
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/core/tensor.hpp"
 #include "dsvl/core/view.hpp"
 
 namespace dsvl::vision {
@@ -38,6 +39,16 @@ inline void normalize(View<float, 3> pixels, const PixelNorm& norm) {
         v = (v - mean) / sd;
       }
   }
+}
+
+// A normalised copy of pixels (3, H, W), for towers that must not change their input.
+inline Tensor<float, 3> normalized(View<const float, 3> pixels, const PixelNorm& norm) {
+  Tensor<float, 3> x({pixels.shape(0), pixels.shape(1), pixels.shape(2)});
+  for (std::int64_t c = 0; c < x.shape(0); ++c)
+    for (std::int64_t y = 0; y < x.shape(1); ++y)
+      for (std::int64_t i = 0; i < x.shape(2); ++i) x(c, y, i) = pixels(c, y, i);
+  normalize(x.view(), norm);
+  return x;
 }
 
 }  // namespace dsvl::vision
