@@ -15,10 +15,10 @@
 // A query row that sees no key gets all zeros (PyTorch would give NaN).
 //
 // This is the composite reference: per head, gemm for scores = q kᵀ, softmax with the mask and
-// the scale, then gemm for out = p v (for one query, as in decoding, gemv for the scores and a sum of
-// the rows of v weighted by p, which reads v as stored instead of transposing it),
-// all with the policy's kernels, so a SIMD tag runs their SIMD versions. Queries are processed in blocks of kAttentionQueryBlock rows, and a causal block reads
-// only the keys its last row can see. Work items (head, query block) are split over the pool's
+// the scale, then gemm for out = p v (for one query, as in decoding, gemv for the scores and a sum
+// of the rows of v weighted by p, which reads v as stored instead of transposing it), all with the
+// policy's kernels, so a SIMD tag runs their SIMD versions. Queries are processed in blocks of
+// kAttentionQueryBlock rows, and a causal block reads only the keys its last row can see. Work items (head, query block) are split over the pool's
 // threads; each thread owns one scratch area (scores of a block and the transposed values of one
 // key/value head), allocated once per call.
 
