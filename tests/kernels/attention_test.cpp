@@ -14,6 +14,8 @@ struct AttentionShape {
   const char* name;
   std::int64_t T, S, H, Hkv, Dh;
   SoftmaxMask mask;
+  std::int64_t Dv = -1;  // the value head dim; -1: Dh
+  std::int64_t dv() const { return Dv < 0 ? Dh : Dv; }
 };
 
 // Causal prefill (offset 0), decode (T = 1 after a long past), chunked prefill, MHA and GQA,
@@ -32,13 +34,17 @@ const std::vector<AttentionShape> kShapes = {
     {"no keys", 3, 0, 2, 1, 4, {-1, -1}},
     {"no queries", 0, 5, 2, 1, 4, {0, -1}},
     {"head dim 0", 3, 3, 2, 1, 0, {0, -1}},
+    {"MLA expanded (Dv < Dk)", 21, 21, 4, 4, 24, {0, -1}, 16},
+    {"MLA latent decode (one key head, Dv < Dk)", 1, 40, 6, 1, 36, {39, -1}, 32},
+    {"Dv > Dk", 35, 50, 2, 1, 8, {15, -1}, 20},
 };
 
 // Naive attention in double precision: the definition of the kernel's contract.
 std::vector<double> naive_attention(const AttentionShape& c, const std::vector<float>& q, std::int64_t q_row,
                                     const std::vector<float>& k, const std::vector<float>& v, std::int64_t kv_row,
                                     double scale) {
-  std::vector<double> out(static_cast<std::size_t>(c.T * c.H * c.Dh), 0.0);
+  const std::int64_t Dv = c.dv();
+  std::vector<double> out(static_cast<std::size_t>(c.T * c.H * Dv), 0.0);
   const std::int64_t group = c.H / c.Hkv;
   for (std::int64_t t = 0; t < c.T; ++t) {
     std::int64_t n = c.S;
@@ -58,8 +64,8 @@ std::vector<double> naive_attention(const AttentionShape& c, const std::vector<f
       double sum = 0;
       for (auto& e : z) sum += (e = std::exp(e - m));
       for (std::int64_t s = 0; s < n; ++s)
-        for (std::int64_t d = 0; d < c.Dh; ++d)
-          out[(t * c.H + h) * c.Dh + d] += z[s] / sum * v[s * kv_row + g * c.Dh + d];
+        for (std::int64_t d = 0; d < Dv; ++d)
+          out[(t * c.H + h) * Dv + d] += z[s] / sum * v[s * kv_row + g * Dv + d];
     }
   }
   return out;
@@ -69,19 +75,20 @@ template <class Tag>
 double check_attention_shape(const AttentionShape& c, ThreadPool& pool) {
   // q is a slice of a wider row (as when q, k and v come out of one projection) and k, v are the
   // first S rows of a cache with room for more: every stride differs from the packed one.
-  const std::int64_t q_row = c.H * c.Dh + 3, kv_row = c.Hkv * c.Dh + 5, capacity = c.S + 4;
+  const std::int64_t Dv = c.dv();
+  const std::int64_t q_row = c.H * c.Dh + 3, kv_row = c.Hkv * std::max(c.Dh, Dv) + 5, capacity = c.S + 4;
   std::vector<float> q(static_cast<std::size_t>(std::max<std::int64_t>(c.T * q_row, 1)));
   std::vector<float> k(static_cast<std::size_t>(capacity * kv_row)), v(k.size());
   fill_uniform(q.data(), static_cast<std::int64_t>(q.size()));
   fill_uniform(k.data(), static_cast<std::int64_t>(k.size()));
   fill_uniform(v.data(), static_cast<std::int64_t>(v.size()));
   const float scale = c.Dh > 0 ? 1.0f / std::sqrt(static_cast<float>(c.Dh)) : 1.0f;
-  std::vector<float> got(static_cast<std::size_t>(std::max<std::int64_t>(c.T * c.H * c.Dh, 1)), NAN);
+  std::vector<float> got(static_cast<std::size_t>(std::max<std::int64_t>(c.T * c.H * Dv, 1)), NAN);
 
   const View<const float, 3> qv(q.data(), {c.T, c.H, c.Dh}, {q_row, c.Dh, 1});
   const View<const float, 3> kv(k.data(), {c.S, c.Hkv, c.Dh}, {kv_row, c.Dh, 1});
-  const View<const float, 3> vv(v.data(), {c.S, c.Hkv, c.Dh}, {kv_row, c.Dh, 1});
-  const View<float, 3> ov(got.data(), {c.T, c.H, c.Dh});
+  const View<const float, 3> vv(v.data(), {c.S, c.Hkv, Dv}, {kv_row, Dv, 1});
+  const View<float, 3> ov(got.data(), {c.T, c.H, Dv});
   kernels::attention(Tag{}, qv, kv, vv, c.mask, scale, ov, pool);
 
   const auto want = naive_attention(c, q, q_row, k, v, kv_row, scale);

@@ -3,7 +3,9 @@
 // mask, per head), multi-head or grouped-query:
 //   out[t, h, :] = sum_s p[t, s] v[s, g, :],   p[t, :] = softmax_s(scale * q[t, h, :] · k[s, g, :]),
 //   g = h / (H / Hkv)   (each group of H / Hkv consecutive query heads reads one key/value head).
-// q: (T, H, Dh) f32.  k, v: (S, Hkv, Dh) f32.  out: (T, H, Dh) f32; it must not overlap q, k or v.
+// q: (T, H, Dk) f32.  k: (S, Hkv, Dk) f32.  v: (S, Hkv, Dv) f32.  out: (T, H, Dv) f32; it must not
+// overlap q, k or v. Dv may differ from Dk (MLA: 192-dim keys and 128-dim values, or 576-dim
+// latent keys whose first 512 dims are the values, spec.md 5.4).
 // Every view has a contiguous last dimension and any strides on the others (a KV cache of
 // max_positions rows passes its first S rows). H must be a multiple of Hkv.
 // mask is the softmax mask (kernels/softmax.hpp), counted in keys:
@@ -50,10 +52,13 @@ inline void check_attention(View<const float, 3> q, View<const float, 3> k, View
   check_rows_view(where, "k", k);
   check_rows_view(where, "v", v);
   check_rows_view(where, "out", out);
-  DSVL_CHECK(same_shape(k, v), where, "k is (", k.shape(0), ", ", k.shape(1), ", ", k.shape(2), "), v is (",
-             v.shape(0), ", ", v.shape(1), ", ", v.shape(2), ")");
-  DSVL_CHECK(same_shape(q, out), where, "out must have the shape of q (T, H, Dh)");
+  DSVL_CHECK(k.shape(0) == v.shape(0) && k.shape(1) == v.shape(1), where, "k is (", k.shape(0), ", ", k.shape(1),
+             ", ", k.shape(2), "), v is (", v.shape(0), ", ", v.shape(1), ", ", v.shape(2), ")");
+  DSVL_CHECK(out.shape(0) == q.shape(0) && out.shape(1) == q.shape(1) && out.shape(2) == v.shape(2), where,
+             "out is (", out.shape(0), ", ", out.shape(1), ", ", out.shape(2), "), expected (T, H, Dv) = (",
+             q.shape(0), ", ", q.shape(1), ", ", v.shape(2), ")");
   DSVL_CHECK(k.shape(2) == q.shape(2), where, "q has head dim ", q.shape(2), ", k has ", k.shape(2));
+  DSVL_CHECK(q.shape(2) > 0 || v.shape(2) == 0, where, "keys of head dim 0 with values of head dim ", v.shape(2));
   DSVL_CHECK(q.shape(1) == 0 || (k.shape(1) > 0 && q.shape(1) % k.shape(1) == 0), where, "H = ", q.shape(1),
              " query heads is not a multiple of Hkv = ", k.shape(1), " key/value heads");
 }
@@ -80,8 +85,8 @@ template <class Tag>
 void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
                float scale, View<float, 3> out, ThreadPool& pool = ThreadPool::global()) {
   detail::check_attention(q, k, v, out);
-  const std::int64_t T = q.shape(0), H = q.shape(1), Dh = q.shape(2), S = k.shape(0);
-  if (T == 0 || H == 0 || Dh == 0) return;
+  const std::int64_t T = q.shape(0), H = q.shape(1), Dh = q.shape(2), Dv = v.shape(2), S = k.shape(0);
+  if (T == 0 || H == 0 || Dv == 0) return;
   const std::int64_t group = H / k.shape(1);
   const std::int64_t tb = std::min(T, kAttentionQueryBlock);
   const std::int64_t blocks = (T + tb - 1) / tb;
@@ -89,13 +94,13 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
   const std::int64_t s_max = detail::attention_keys(T - 1, S, mask);
   const std::int64_t items = H * blocks;
   const std::int64_t threads = std::min<std::int64_t>(pool.size(), items);
-  const std::int64_t per_thread = tb * s_max + Dh * s_max;
+  const std::int64_t per_thread = tb * s_max + Dv * s_max;
   std::unique_ptr<float[]> scratch(new float[static_cast<std::size_t>(std::max<std::int64_t>(threads * per_thread, 1))]);
 
   pool.run([&](int thread) {
     if (thread >= threads) return;
     float* scores_buf = scratch.get() + thread * per_thread;
-    float* vt = scores_buf + tb * s_max;  // (Dh, s_max): v of one key/value head, transposed
+    float* vt = scores_buf + tb * s_max;  // (Dv, s_max): v of one key/value head, transposed
     std::int64_t vt_head = -1;
     const std::int64_t i0 = items * thread / threads, i1 = items * (thread + 1) / threads;
     for (std::int64_t item = i0; item < i1; ++item) {
@@ -111,25 +116,25 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
         gemv(tag, qh, kg, View<const float, 1>{}, p[0], pool);  // (keys)
         softmax(tag, p, scale, m);
         float* o = out.data() + t0 * out.stride(0) + h * out.stride(1);
-        std::fill_n(o, Dh, 0.0f);
+        std::fill_n(o, Dv, 0.0f);
         const float* vg = v.data() + g * v.stride(1);
         for (std::int64_t s = 0; s < keys; ++s) {
           const float a = p(0, s);
           const float* row = vg + s * v.stride(0);
-          for (std::int64_t d = 0; d < Dh; ++d) o[d] += a * row[d];
+          for (std::int64_t d = 0; d < Dv; ++d) o[d] += a * row[d];
         }
         continue;
       }
       if (g != vt_head) {
-        detail::transpose_rows(v.data() + g * v.stride(1), v.stride(0), s_max, Dh, vt);
+        detail::transpose_rows(v.data() + g * v.stride(1), v.stride(0), s_max, Dv, vt);
         vt_head = g;
       }
-      const View<const float, 2> vtg(vt, {Dh, keys}, {s_max, 1});
+      const View<const float, 2> vtg(vt, {Dv, keys}, {s_max, 1});
       const View<const float, 2> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {t1 - t0, Dh}, {q.stride(0), 1});
       gemm(tag, qh, kg, View<const float, 1>{}, p, pool);  // (tb, keys)
       softmax(tag, p, scale, m);
-      const View<float, 2> oh(out.data() + t0 * out.stride(0) + h * out.stride(1), {t1 - t0, Dh}, {out.stride(0), 1});
-      gemm(tag, View<const float, 2>(p), vtg, View<const float, 1>{}, oh, pool);  // (tb, Dh)
+      const View<float, 2> oh(out.data() + t0 * out.stride(0) + h * out.stride(1), {t1 - t0, Dv}, {out.stride(0), 1});
+      gemm(tag, View<const float, 2>(p), vtg, View<const float, 1>{}, oh, pool);  // (tb, Dv)
     }
   });
 }
