@@ -38,7 +38,11 @@
 #include "dsvl/kernels/attention.hpp"
 #include "dsvl/kernels/kernels.hpp"
 #include "dsvl/language/kv_cache.hpp"
+#include "dsvl/language/llama_attention.hpp"
 #include "dsvl/language/llama_config.hpp"
+#include "dsvl/language/swiglu_mlp.hpp"
+#include "dsvl/nn/embedding.hpp"
+#include "dsvl/nn/linear.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
 
@@ -47,81 +51,43 @@ namespace dsvl::language {
 // Which rows of logits a forward pass computes.
 enum class LogitRows { all, last };
 
-namespace detail {
-// y = x · wᵀ for the rows of x: gemv for one row, gemm otherwise.
-template <class Tag, class W>
-void linear(Tag tag, View<const float, 2> x, View<const W, 2> w, View<float, 2> y, ThreadPool& pool) {
-  if (x.shape(0) == 1) kernels::gemv(tag, x[0], w, View<const float, 1>{}, y[0], pool);
-  else kernels::gemm(tag, x, w, View<const float, 1>{}, y, pool);
-}
-
-// Buffers of one forward pass over T tokens, shared by the layers.
-struct DecoderWorkspace {
-  Tensor<float, 2> x, n, q, attn, o, gate, up, cos, sin;
-};
-}  // namespace detail
-
 // One decoder layer (transformers LlamaDecoderLayer).
 template <KernelPolicy P>
 struct LlamaDecoderLayer {
   using W = typename P::weight_type;
 
-  explicit LlamaDecoderLayer(const LlamaConfig& c) : cfg(c) {}
+  explicit LlamaDecoderLayer(const LlamaConfig& c)
+      : cfg(c),
+        self_attn(c.hidden_size, c.num_attention_heads, c.num_key_value_heads),
+        mlp(c.hidden_size, c.intermediate_size) {}
 
   template <class V>
   void visit(V& v) {
-    const std::int64_t D = cfg.hidden_size, Dh = cfg.head_dim(), I = cfg.intermediate_size;
-    const std::int64_t Dq = cfg.num_attention_heads * Dh, Dkv = cfg.num_key_value_heads * Dh;
-    v.weight("input_layernorm.weight", input_layernorm, {D});
-    v.weight("self_attn.q_proj.weight", q_proj, {Dq, D});     // (out, in)
-    v.weight("self_attn.k_proj.weight", k_proj, {Dkv, D});
-    v.weight("self_attn.v_proj.weight", v_proj, {Dkv, D});
-    v.weight("self_attn.o_proj.weight", o_proj, {D, Dq});
-    v.weight("post_attention_layernorm.weight", post_attention_layernorm, {D});
-    v.weight("mlp.gate_proj.weight", gate_proj, {I, D});
-    v.weight("mlp.up_proj.weight", up_proj, {I, D});
-    v.weight("mlp.down_proj.weight", down_proj, {D, I});
-    v.unused("self_attn.rotary_emb.inv_freq");  // a buffer that older transformers saved
+    v.weight("input_layernorm.weight", input_layernorm, {cfg.hidden_size});
+    v.child("self_attn", self_attn);
+    v.weight("post_attention_layernorm.weight", post_attention_layernorm, {cfg.hidden_size});
+    v.child("mlp", mlp);
   }
 
   // x: (T, D), updated in place; the new keys and values go to rows [past, past + T) of k_cache
-  // and v_cache (max_positions, Hkv, Dh), which attention then reads up to past + T.
+  // and v_cache (LlamaAttention::forward). cos, sin: the RoPE tables of the T positions.
   void forward(View<float, 2> x, View<float, 3> k_cache, View<float, 3> v_cache, std::int64_t past,
-               detail::DecoderWorkspace& ws, ThreadPool& pool) const {
+               View<const float, 2> cos, View<const float, 2> sin, ThreadPool& pool) const {
     const typename P::kernel_tag tag{};
-    const std::int64_t T = x.shape(0), H = cfg.num_attention_heads, Hkv = cfg.num_key_value_heads;
-    const std::int64_t Dh = cfg.head_dim();
     const float eps = static_cast<float>(cfg.rms_norm_eps);
-    auto n = ws.n.view(), q = ws.q.view(), attn = ws.attn.view(), o = ws.o.view();
-    auto k_new = k_cache.slice(0, past, past + T), v_new = v_cache.slice(0, past, past + T);  // (T, Hkv, Dh)
-    const View<float, 2> k_rows(k_new.data(), {T, Hkv * Dh}, {k_new.stride(0), 1});             // (T, Hkv Dh)
-    const View<float, 2> v_rows(v_new.data(), {T, Hkv * Dh}, {v_new.stride(0), 1});
-
-    kernels::rms_norm(tag, View<const float, 2>(x), input_layernorm.view(), eps, n);  // (T, D)
-    detail::linear(tag, View<const float, 2>(n), q_proj.view(), q, pool);           // (T, H Dh)
-    detail::linear(tag, View<const float, 2>(n), k_proj.view(), k_rows, pool);  // (T, Hkv Dh)
-    detail::linear(tag, View<const float, 2>(n), v_proj.view(), v_rows, pool);
-    const auto q3 = q.reshape<3>({T, H, Dh});  // (T, H, Dh)
-    kernels::rope_half(tag, q3, ws.cos.view(), ws.sin.view());
-    kernels::rope_half(tag, k_new, ws.cos.view(), ws.sin.view());
-    kernels::attention(tag, View<const float, 3>(q3), View<const float, 3>(k_cache.slice(0, 0, past + T)),
-                       View<const float, 3>(v_cache.slice(0, 0, past + T)), kernels::SoftmaxMask{past, -1},
-                       1.0f / std::sqrt(static_cast<float>(Dh)), attn.reshape<3>({T, H, Dh}), pool);  // (T, H, Dh)
-    detail::linear(tag, View<const float, 2>(attn), o_proj.view(), o, pool);  // (T, D)
-    kernels::add(tag, View<const float, 2>(x), View<const float, 2>(o), x);
-
-    kernels::rms_norm(tag, View<const float, 2>(x), post_attention_layernorm.view(), eps, n);
-    auto gate = ws.gate.view(), up = ws.up.view();
-    detail::linear(tag, View<const float, 2>(n), gate_proj.view(), gate, pool);  // (T, I)
-    detail::linear(tag, View<const float, 2>(n), up_proj.view(), up, pool);      // (T, I)
-    kernels::swiglu(tag, View<const float, 2>(gate), View<const float, 2>(up), gate);
-    detail::linear(tag, View<const float, 2>(gate), down_proj.view(), o, pool);  // (T, D)
-    kernels::add(tag, View<const float, 2>(x), View<const float, 2>(o), x);
+    Tensor<float, 2> n(x.shape()), o(x.shape());
+    kernels::rms_norm(tag, View<const float, 2>(x), input_layernorm.view(), eps, n.view());
+    self_attn.forward(std::as_const(n).view(), k_cache, v_cache, past, cos, sin, o.view(), pool);
+    kernels::add(tag, View<const float, 2>(x), std::as_const(o).view(), x);
+    kernels::rms_norm(tag, View<const float, 2>(x), post_attention_layernorm.view(), eps, n.view());
+    mlp.forward(std::as_const(n).view(), o.view(), pool);
+    kernels::add(tag, View<const float, 2>(x), std::as_const(o).view(), x);
   }
 
   LlamaConfig cfg;
   nn::Weight<W, 1> input_layernorm, post_attention_layernorm;
-  nn::Weight<W, 2> q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj;
+  LlamaAttention<P> self_attn;
+  SwiGluMlp<P> mlp;
 };
 
 template <KernelPolicy P>
@@ -166,19 +132,7 @@ class DenseDecoder {
 
   // Rows of embed_tokens: ids (T) -> (T, D). Errors name an id outside [0, vocab_size).
   void embed(std::span<const std::int32_t> ids, View<float, 2> out) const {
-    const std::int64_t D = cfg_.hidden_size;
-    DSVL_CHECK(out.shape(0) == static_cast<std::int64_t>(ids.size()) && out.shape(1) == D && out.inner_contiguous(),
-               "DenseDecoder::embed", "out is (", out.shape(0), ", ", out.shape(1), "), expected (", ids.size(), ", ",
-               D, ")");
-    const auto table = embed_tokens_.view();
-    for (std::size_t t = 0; t < ids.size(); ++t) {
-      const std::int32_t id = ids[t];
-      if (id < 0 || id >= cfg_.vocab_size)
-        fail("DenseDecoder::embed", "token id ", id, " at position ", t, " is outside [0, ", cfg_.vocab_size, ")");
-      const W* row = table.data() + id * table.stride(0);
-      float* dst = out.data() + static_cast<std::int64_t>(t) * out.stride(0);
-      for (std::int64_t i = 0; i < D; ++i) dst[i] = to_f32(row[i]);
-    }
+    nn::embedding(embed_tokens_.view(), ids, out, "DenseDecoder::embed");
   }
   Tensor<float, 2> embed(std::span<const std::int32_t> ids) const {
     Tensor<float, 2> out({static_cast<std::int64_t>(ids.size()), cfg_.hidden_size});
@@ -207,24 +161,25 @@ class DenseDecoder {
     if (T == 0) return;
     const typename P::kernel_tag tag{};
 
-    detail::DecoderWorkspace ws = workspace(T);
     std::vector<std::int32_t> positions(static_cast<std::size_t>(T));
     for (std::int64_t t = 0; t < T; ++t) positions[static_cast<std::size_t>(t)] = static_cast<std::int32_t>(past + t);
+    Tensor<float, 2> cos({T, cfg_.head_dim() / 2}), sin({T, cfg_.head_dim() / 2});
     kernels::rope_cos_sin(View<const std::int32_t, 1>(positions.data(), {T}), static_cast<float>(cfg_.rope_theta),
-                          cfg_.head_dim(), ws.cos.view(), ws.sin.view());  // (T, Dh / 2)
+                          cfg_.head_dim(), cos.view(), sin.view());  // (T, Dh / 2)
 
-    auto x = ws.x.view();  // (T, D), the residual stream
+    Tensor<float, 2> x({T, D});  // the residual stream
     for (std::int64_t t = 0; t < T; ++t)
       std::copy_n(embeddings.data() + t * embeddings.stride(0), D, x.data() + t * D);
     for (std::int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
-      layers_[static_cast<std::size_t>(l)].forward(x, cache.keys(l), cache.values(l), past, ws, pool);
-      if (trace) trace("layer", l, x);
+      layers_[static_cast<std::size_t>(l)].forward(x.view(), cache.keys(l), cache.values(l), past,
+                                                   std::as_const(cos).view(), std::as_const(sin).view(), pool);
+      if (trace) trace("layer", l, std::as_const(x).view());
     }
-    auto n = ws.n.view();
-    kernels::rms_norm(tag, View<const float, 2>(x), norm_.view(), static_cast<float>(cfg_.rms_norm_eps), n);
-    if (trace) trace("norm", -1, n);
-    const View<const float, 2> head_in = rows == T ? View<const float, 2>(n) : View<const float, 2>(n.slice(0, T - 1, T));
-    detail::linear(tag, head_in, lm_head(), logits, pool);  // (rows, V)
+    Tensor<float, 2> n({T, D});
+    kernels::rms_norm(tag, std::as_const(x).view(), norm_.view(), static_cast<float>(cfg_.rms_norm_eps), n.view());
+    if (trace) trace("norm", -1, std::as_const(n).view());
+    const View<const float, 2> head_in = rows == T ? std::as_const(n).view() : std::as_const(n).view().slice(0, T - 1, T);
+    nn::linear(tag, head_in, lm_head(), logits, pool);  // (rows, V)
     cache.advance(T);
   }
 
@@ -251,14 +206,6 @@ class DenseDecoder {
   Trace trace;
 
  private:
-  detail::DecoderWorkspace workspace(std::int64_t T) const {
-    const std::int64_t D = cfg_.hidden_size, I = cfg_.intermediate_size, Dh = cfg_.head_dim();
-    const std::int64_t Dq = cfg_.num_attention_heads * Dh;
-    return {Tensor<float, 2>({T, D}), Tensor<float, 2>({T, D}),  Tensor<float, 2>({T, Dq}),
-            Tensor<float, 2>({T, Dq}), Tensor<float, 2>({T, D}), Tensor<float, 2>({T, I}),
-            Tensor<float, 2>({T, I}), Tensor<float, 2>({T, Dh / 2}), Tensor<float, 2>({T, Dh / 2})};
-  }
-
   LlamaConfig cfg_;
   nn::Weight<W, 2> embed_tokens_;
   std::vector<Layer> layers_;
