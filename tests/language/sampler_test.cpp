@@ -189,7 +189,7 @@ TEST_CASE("ChatSession: a second turn reuses the cache and equals running the wh
   const Fixture f;
   const auto turn1 = f.ids("turn1_ids"), turn2 = f.ids("turn2_ids");
   const GenerationOptions opt{6, {}};
-  ChatSession<policies::HwyF32> chat(f.dec, 64);
+  ChatSession chat(f.dec, 64);
   const auto r1 = chat.send(turn1, opt);
   CHECK(r1.tokens.size() == 6);
   CHECK(chat.cache().size() == static_cast<std::int64_t>(turn1.size() + 5));
@@ -200,7 +200,7 @@ TEST_CASE("ChatSession: a second turn reuses the cache and equals running the wh
   std::vector<std::int32_t> all = turn1;
   all.insert(all.end(), r1.tokens.begin(), r1.tokens.end());
   all.insert(all.end(), turn2.begin(), turn2.end());
-  ChatSession<policies::HwyF32> once(f.dec, 64);
+  ChatSession once(f.dec, 64);
   CHECK(once.send(all, opt).tokens == r2.tokens);
 
   // Rewinding to the end of turn 1's prompt regenerates the same (greedy) reply.

@@ -1,10 +1,11 @@
 #pragma once
-// Text generation with a DenseDecoder: a prompt, then one token at a time on the KV cache, until
+// Text generation with a decoder (DenseDecoder, MoeDecoder): a prompt, then one token at a time on
+// the KV cache, until
 // a stop id, max_new_tokens, a full cache, or the streaming callback says stop.
 //
 //   generate(decoder, prompt_embeddings, cache, history, options, sampler, on_token)
 //     one call: runs the prompt after what the cache holds, then samples.
-//   ChatSession<P>: multi-turn. It keeps the ids of everything said so far and the cache of all
+//   ChatSession<Decoder>: multi-turn. It keeps the ids of everything said so far and the cache of all
 //     but the last sampled token, so each send() runs only the tokens not yet cached (the last
 //     reply's final token and the new turn), never the conversation again.
 //
@@ -13,6 +14,7 @@
 // generation after that token.
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -26,6 +28,20 @@
 #include "dsvl/language/sampler.hpp"
 
 namespace dsvl::language {
+
+// What generation needs of a decoder: its sizes, token embeddings, a cache, and a forward pass
+// over embeddings that writes logits (DenseDecoder, MoeDecoder).
+template <class D>
+concept CausalDecoder = requires(const D& d, std::span<const std::int32_t> ids, View<float, 2> out,
+                                 View<const float, 2> x, KvCache& cache, ThreadPool& pool) {
+  { d.config().hidden_size } -> std::convertible_to<std::int64_t>;
+  { d.config().vocab_size } -> std::convertible_to<std::int64_t>;
+  d.embed(ids, out);
+  { d.embed(ids) } -> std::same_as<Tensor<float, 2>>;
+  { d.make_cache(std::int64_t{}) } -> std::same_as<KvCache>;
+  d.forward(x, cache, out, pool);
+  { d.forward(x, cache, LogitRows::last, pool) } -> std::same_as<Tensor<float, 2>>;
+};
 
 struct GenerationOptions {
   std::int64_t max_new_tokens = 256;
@@ -51,8 +67,8 @@ using TokenCallback = std::function<bool(std::int32_t token)>;
 // penalty sees (the ids of the cached tokens and of the prompt; generated tokens are added to it
 // as they come). On return, the cache holds the prompt and every generated token but the last.
 // T must be at least 1 (the first new token follows the prompt's last row).
-template <KernelPolicy P>
-Generation generate(const DenseDecoder<P>& decoder, View<const float, 2> prompt, KvCache& cache,
+template <CausalDecoder Decoder>
+Generation generate(const Decoder& decoder, View<const float, 2> prompt, KvCache& cache,
                     std::vector<std::int32_t>& history, const GenerationOptions& options, Sampler& sampler,
                     const TokenCallback& on_token = {}, ThreadPool& pool = ThreadPool::global()) {
   DSVL_CHECK(prompt.shape(0) >= 1, "generate", "the prompt is empty");
@@ -92,10 +108,10 @@ Generation generate(const DenseDecoder<P>& decoder, View<const float, 2> prompt,
 }
 
 // A conversation on one decoder and one KV cache.
-template <KernelPolicy P>
+template <CausalDecoder Decoder>
 class ChatSession {
  public:
-  ChatSession(const DenseDecoder<P>& decoder, std::int64_t max_positions, const SamplingConfig& sampling = {},
+  ChatSession(const Decoder& decoder, std::int64_t max_positions, const SamplingConfig& sampling = {},
               ThreadPool& pool = ThreadPool::global())
       : decoder_(&decoder), cache_(decoder.make_cache(max_positions)), sampler_(sampling), pool_(&pool) {}
 
@@ -141,7 +157,7 @@ class ChatSession {
   Sampler& sampler() noexcept { return sampler_; }
 
  private:
-  const DenseDecoder<P>* decoder_;
+  const Decoder* decoder_;
   KvCache cache_;
   Sampler sampler_;
   ThreadPool* pool_;

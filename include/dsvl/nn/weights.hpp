@@ -16,6 +16,11 @@
 // bf16 with round-to-nearest-even). The loader checks every declared shape and, at the end,
 // reports together every missing tensor, every tensor whose shape or dtype is wrong and every
 // tensor of the checkpoint that no block declared.
+//
+// A block that keeps a load-time transform of its weights (MLA's split of kv_b_proj) defines
+// derive_weights(); the walks that bind data (WeightLoader with bind, WeightRandomInit) call it
+// right after the block's own weights are bound. It must tolerate weights left empty by a failed
+// load, which finish() then reports.
 
 #include <algorithm>
 #include <array>
@@ -86,9 +91,19 @@ class WeightVisitor {
   void child(std::string_view name, Block& block) {
     const std::size_t keep = prefix_.size();
     prefix_.append(name).push_back('.');
-    block.visit(static_cast<Derived&>(*this));
+    walk(block);
     prefix_.resize(keep);
   }
+  // Visits `block` at the current prefix (the top of a walk, or a child).
+  template <class Block>
+  void walk(Block& block) {
+    Derived& self = static_cast<Derived&>(*this);
+    block.visit(self);
+    if constexpr (requires { block.derive_weights(); })
+      if (self.binds_data()) block.derive_weights();
+  }
+  // Whether the walk gives the weights their data (see derive_weights above).
+  bool binds_data() const noexcept { return false; }
   // Blocks stored in a sequence, named "<name>.0.", "<name>.1.", ...
   template <class Blocks>
   void layers(std::string_view name, Blocks& blocks) {
@@ -148,6 +163,7 @@ void fill_random(std::span<W> out, std::size_t rank, std::int64_t fan_in, std::m
 class WeightRandomInit : public WeightVisitor<WeightRandomInit> {
  public:
   explicit WeightRandomInit(std::uint64_t seed) : rng_(seed) {}
+  bool binds_data() const noexcept { return true; }
   template <class W, std::size_t R>
   void weight(std::string_view, Weight<W, R>& w, const std::array<std::int64_t, R>& shape) {
     typename View<W, R>::Shape s{};
@@ -239,6 +255,7 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
   }
 
   std::size_t borrowed() const noexcept { return borrowed_; }
+  bool binds_data() const noexcept { return bind_; }
 
  private:
   template <class W, std::size_t R>
@@ -288,7 +305,7 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
 template <class Block>
 void load_weights(Block& block, const io::Checkpoint& ckpt, const std::string& prefix = {}) {
   WeightLoader loader(ckpt, prefix);
-  block.visit(loader);
+  loader.walk(block);
   loader.finish(prefix);
 }
 
