@@ -73,6 +73,9 @@ void check_fixture(const std::string& variant) {
   const fs::path dir = fixture_dir(variant);
   const auto config_json = io::read_json(dir / "config.json");
   const VitConfig cfg = read_config(variant, config_json);
+  // The reader picks the GELU the fixture was made with (v1's config.json predates the
+  // "activation" key: exact GELU).
+  CHECK(cfg.gelu_tanh == (config_json.value("activation", std::string("gelu")) == "gelu_tanh"));
   const auto prefix = config_json.at("prefix").get<std::string>();
   const auto ckpt = io::Checkpoint::open(dir / "model.safetensors");
   const auto ref = io::Checkpoint::open(dir / "reference.safetensors");
@@ -148,7 +151,10 @@ TEST_CASE("VitConfig presets: SigLIP-L/16 and SigLIP-SO400M/14 at 384") {
                 so.depth() == 27);
   CHECK(vision::to_string(so) ==
         "image_size=384, patch_size=14, width=1152, layers=27, heads=16, mlp_ratio=3.7362, select_layer=-1, "
-        "layer_norm_eps=1e-06, final_norm=true");
+        "layer_norm_eps=1e-06, final_norm=true, gelu_tanh=true");
+  CHECK(vision::to_string(l) ==
+        "image_size=384, patch_size=16, width=1024, layers=24, heads=16, mlp_ratio=4, select_layer=-1, "
+        "layer_norm_eps=1e-06, final_norm=true, gelu_tanh=false");
 
   // select_layer as DeepSeek-VL's create_siglip_vit reads it.
   VitConfig c = l;
@@ -183,6 +189,15 @@ TEST_CASE("VitConfig readers: DeepSeek-VL vision_config and DeepSeek-VL2 config.
   bad = v1;
   bad["params"].erase("image_size");
   CHECK_THROWS_WITH(vision::parse_siglip_config_v1(bad, "cfg"), doctest::Contains("missing field 'params/image_size'"));
+
+  // DeepSeek-VL2's vision_config as the released configs write it: SO400M, with the tanh GELU
+  // (DeepSeek-VL's reader above keeps the exact GELU).
+  const auto vl2_vision = nlohmann::json::parse(R"({"layers": 27, "mlp_ratio": 3.7362, "model_name":
+      "siglip_so400m_patch14_384", "model_type": "vision", "patch_size": 14, "width": 1152})");
+  const VitConfig so = vision::parse_siglip_config_vl2(vl2_vision, "vl2");
+  CHECK(so == vision::kSiglipSo400m14_384);
+  CHECK(so.gelu_tanh);
+  CHECK_FALSE(vision::parse_siglip_config_v1(v1, "1.3b").gelu_tanh);
 
   // The real DeepSeek-VL2 config.json (heads and image_size absent: the class defaults).
   const fs::path vl2 = test::shared_data("tokenizers/deepseek-vl2/config.json");
@@ -285,7 +300,7 @@ TEST_CASE_TEMPLATE("SiglipVit matches timm's VisionTransformer (DeepSeek-VL and 
 
 TEST_CASE("SiglipVit with a compile-time preset gives the run-time result and refuses other sizes") {
   // The sizes of tests/data/siglip/vl2-patch14, fixed at compile time.
-  static constexpr VitConfig kTiny{104, 14, 36, 3, 2, 3.7362, -1, 1e-6, true};
+  static constexpr VitConfig kTiny{104, 14, 36, 3, 2, 3.7362, -1, 1e-6, true, true};
   const fs::path dir = fixture_dir("vl2-patch14");
   const VitConfig cfg = read_config("vl2-patch14", io::read_json(dir / "config.json"));
   REQUIRE(cfg == kTiny);

@@ -3,15 +3,18 @@
 
 Builds two tiny random-weight timm VisionTransformers with the settings DeepSeek-VL and
 DeepSeek-VL2 use for their SigLIP towers (class_token=False, global_pool="map" so that the unused
-attn_pool head exists, exact GELU, LayerNorm eps 1e-6, no pos_embed interpolation, strict patch
-grid), and writes for each, under tests/data/siglip/<variant>/:
+attn_pool head exists, LayerNorm eps 1e-6, no pos_embed interpolation, strict patch grid; the MLP's
+GELU is exact (erf) for DeepSeek-VL and the tanh approximation for DeepSeek-VL2, whose
+VisionTransformer passes act_layer=partial(nn.GELU, approximate='tanh')), and writes for each,
+under tests/data/siglip/<variant>/:
 
   model.safetensors      every parameter in float32 under the official checkpoint names
                          (prefix "vision_model.vision_tower." for DeepSeek-VL, "vision." for
                          DeepSeek-VL2), attn_pool.* included
   config.json            the config object the official config.json would hold (`vision_config`),
                          the name-table entry of the model (v1 looks sizes up by model_name), the
-                         prefix and the package versions
+                         prefix, the MLP activation ("gelu" or "gelu_tanh") and the package
+                         versions
   reference.safetensors  float32 tensors computed by timm's forward_features:
       pixel_values       (B, 3, S, S) the input, uniform in [-1, 1] (already normalised)
       patch_embed        (B, N, D) the patch embedding (conv, flattened row-major), before pos_embed
@@ -23,19 +26,21 @@ grid), and writes for each, under tests/data/siglip/<variant>/:
                          arithmetic): how far bf16 storage of these weights moves the output
 
 Variants:
-  v1-patch16   patch 16, 96 px (6x6 patches), width 32, 2 heads, 3 blocks, mlp_ratio 4
+  v1-patch16   patch 16, 96 px (6x6 patches), width 32, 2 heads, 3 blocks, mlp_ratio 4, exact GELU
   vl2-patch14  patch 14, 104 px (7x7 patches; the last 6 pixels of each row and column are not
                read, as with SO400M's 384 px), width 36, 2 heads (head_dim 18), 3 blocks,
-               mlp_ratio 3.7362 (MLP 134)
+               mlp_ratio 3.7362 (MLP 134), tanh GELU
 
 Usage (CPU is enough):
   pip install torch torchvision timm safetensors   # timm imports torchvision
-  python3 tools/reference/siglip_vit.py
+  python3 tools/reference/siglip_vit.py [VARIANT ...]   # default: every variant
 Made with timm 1.0.31 and torch 2.15.0 (the versions are recorded in each config.json).
 """
 
+import argparse
 import json
 import pathlib
+from functools import partial
 
 import safetensors.torch
 import timm
@@ -53,6 +58,7 @@ VARIANTS = [
         "model_name": "siglip_tiny_patch16_96",
         "image_size": 96, "patch_size": 16, "width": 32, "layers": 3, "heads": 2, "mlp_ratio": 4,
         "select_layers": [-2, 1],
+        "activation": "gelu",
         "seed": 16,
     },
     {
@@ -61,18 +67,25 @@ VARIANTS = [
         "model_name": "siglip_tiny_patch14_104",
         "image_size": 104, "patch_size": 14, "width": 36, "layers": 3, "heads": 2, "mlp_ratio": 3.7362,
         "select_layers": [],
+        "activation": "gelu_tanh",
         "seed": 14,
     },
 ]
 
 
+ACT_LAYERS = {
+    "gelu": torch.nn.GELU,                                  # DeepSeek-VL: timm's default
+    "gelu_tanh": partial(torch.nn.GELU, approximate="tanh"),  # DeepSeek-VL2's siglip_vit.py
+}
+
+
 def build(v, depth):
     # DeepSeek-VL's create_siglip_vit / DeepSeek-VL2's VisionTransformer arguments; timm's defaults
-    # give nn.GELU (exact) and LayerNorm(eps=1e-6).
+    # give LayerNorm(eps=1e-6).
     return VisionTransformer(
         img_size=v["image_size"], patch_size=v["patch_size"], embed_dim=v["width"], depth=depth,
         num_heads=v["heads"], mlp_ratio=v["mlp_ratio"], class_token=False, global_pool="map",
-        num_classes=0).eval()
+        num_classes=0, act_layer=ACT_LAYERS[v["activation"]]).eval()
 
 
 def randomise(model, gen):
@@ -110,10 +123,22 @@ def run(model, pixels):
 
 
 def main():
+    names = [v["variant"] for v in VARIANTS]
+    parser = argparse.ArgumentParser(description="Write the SigLIP fixtures under tests/data/siglip.")
+    parser.add_argument("variants", nargs="*", metavar="VARIANT",
+                        help=f"the variants to write ({', '.join(names)}); default: all")
+    chosen = parser.parse_args().variants or names
+    for name in chosen:
+        if name not in names:
+            parser.error(f"unknown variant {name!r} (choose from {', '.join(names)})")
     torch.set_num_threads(1)
     for v in VARIANTS:
+        if v["variant"] not in chosen:
+            continue
         gen = torch.Generator().manual_seed(v["seed"])
         model = build(v, v["layers"])
+        assert all(isinstance(b.mlp.act, torch.nn.GELU) and b.mlp.act.approximate ==
+                   ("tanh" if v["activation"] == "gelu_tanh" else "none") for b in model.blocks)
         randomise(model, gen)
         state = {k: t.detach().clone().contiguous() for k, t in model.state_dict().items()}
         assert any(k.startswith("attn_pool.") for k in state)
@@ -160,6 +185,7 @@ def main():
             "model_config": {v["model_name"]: {**sizes, "global_pool": "map"}},
             "batch": BATCH,
             "select_layers": v["select_layers"],
+            "activation": v["activation"],
             "bf16_weights_deviation": float(dev),
             "versions": {"timm": timm.__version__, "torch": torch.__version__.split("+")[0],
                          "safetensors": safetensors.__version__},

@@ -9,7 +9,7 @@
 //   for each of the depth() blocks:           pre-norm; LayerScale and DropPath are identities
 //     x = x + proj(attention(qkv(norm1(x))))  qkv rows [q | k | v], heads of Dh contiguous,
 //                                             softmax(q kᵀ / sqrt(Dh)) v, no mask
-//     x = x + fc2(gelu_erf(fc1(norm2(x))))
+//     x = x + fc2(gelu(fc1(norm2(x))))         exact GELU (v1), tanh GELU when gelu_tanh (VL2)
 //   x = norm(x)                               final LayerNorm (when final_norm)
 //
 // Every LayerNorm uses eps = layer_norm_eps (1e-6). There is no class token and no interpolation
@@ -230,7 +230,8 @@ class SiglipVit {
       nn::layer_norm_rows(tag, pool, x.view(), blk.norm2_weight.view(), blk.norm2_bias.view(), eps, h.view());
       kernels::gemm(tag, std::as_const(h).view(), blk.fc1_weight.view(), blk.fc1_bias.view(), mlp.view(), pool);
       nn::by_rows(pool, R, [&](std::int64_t r0, std::int64_t r1) {
-        kernels::gelu_erf(tag, mlp.view().slice(0, r0, r1), mlp.view().slice(0, r0, r1));
+        if (config().gelu_tanh) kernels::gelu_tanh(tag, mlp.view().slice(0, r0, r1), mlp.view().slice(0, r0, r1));
+        else kernels::gelu_erf(tag, mlp.view().slice(0, r0, r1), mlp.view().slice(0, r0, r1));
       });
       kernels::gemm(tag, std::as_const(mlp).view(), blk.fc2_weight.view(), blk.fc2_bias.view(), tmp.view(), pool);
       nn::add_rows(tag, pool, x.view(), tmp.view());

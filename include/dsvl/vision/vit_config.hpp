@@ -6,7 +6,9 @@
 // Field names are the official config keys (DeepSeek-VL's SigLIP_MODEL_CONFIG entries, DeepSeek-VL2's
 // vision_config): image_size, patch_size, width, layers, heads, mlp_ratio, select_layer. The two
 // values that the official code fixes in code rather than in a config are fields too:
-// layer_norm_eps (1e-6 for every LayerNorm) and final_norm (the last `norm` is applied).
+// layer_norm_eps (1e-6 for every LayerNorm), final_norm (the last `norm` is applied) and gelu_tanh:
+// DeepSeek-VL's SigLIP uses the exact (erf) GELU in its MLP, DeepSeek-VL2's the tanh
+// approximation (siglip_vit.py builds its blocks with nn.GELU(approximate='tanh')).
 //
 // Derived sizes (timm's arithmetic):
 //   grid()       = image_size / patch_size      patches per side; with a strict patch embedding the
@@ -43,6 +45,7 @@ struct VitConfig {
   std::int64_t select_layer = -1;
   double layer_norm_eps = 1e-6;
   bool final_norm = true;
+  bool gelu_tanh = false;
 
   constexpr std::int64_t grid() const noexcept { return patch_size > 0 ? image_size / patch_size : 0; }
   constexpr std::int64_t num_patches() const noexcept { return grid() * grid(); }
@@ -67,6 +70,7 @@ struct VitConfig {
     v("select_layer", select_layer);
     v("layer_norm_eps", layer_norm_eps);
     v("final_norm", final_norm);
+    v("gelu_tanh", gelu_tanh);
   }
 
   constexpr bool operator==(const VitConfig&) const = default;
@@ -76,8 +80,8 @@ struct VitConfig {
 // of width 1024, 24 blocks of 16 heads x 64, MLP 4096.
 inline constexpr VitConfig kSiglipLarge16_384{384, 16, 1024, 24, 16, 4.0, -1, 1e-6, true};
 // SigLIP-SO400M/14 at 384 px (DeepSeek-VL2, every size): 27x27 = 729 patches (the last 6 pixels of
-// each row and column unread) of width 1152, 27 blocks of 16 heads x 72, MLP 4304.
-inline constexpr VitConfig kSiglipSo400m14_384{384, 14, 1152, 27, 16, 3.7362, -1, 1e-6, true};
+// each row and column unread) of width 1152, 27 blocks of 16 heads x 72, MLP 4304, tanh GELU.
+inline constexpr VitConfig kSiglipSo400m14_384{384, 14, 1152, 27, 16, 3.7362, -1, 1e-6, true, true};
 
 // The sizes of a block whose config is read at run time (the default template argument of
 // blocks that also take a compile-time preset).
@@ -184,7 +188,7 @@ inline VitConfig parse_siglip_config_v1(const nlohmann::json& vision_config, con
 
 // DeepSeek-VL2: the `vision_config` object of config.json (VisionEncoderConfig). Absent keys take
 // the class defaults (the released configs omit heads and image_size: 16 and 384). VL2 runs every
-// block (no select_layer).
+// block (no select_layer), with the tanh GELU.
 inline VitConfig parse_siglip_config_vl2(const nlohmann::json& vision_config, const std::string& where) {
   VitConfig c = kSiglipLarge16_384;  // VisionEncoderConfig's defaults are SigLIP-L/16 at 384
   c.image_size = io::json_get_or<std::int64_t>(vision_config, "image_size", c.image_size, where);
@@ -193,6 +197,7 @@ inline VitConfig parse_siglip_config_vl2(const nlohmann::json& vision_config, co
   c.layers = io::json_get_or<std::int64_t>(vision_config, "layers", c.layers, where);
   c.heads = io::json_get_or<std::int64_t>(vision_config, "heads", c.heads, where);
   c.mlp_ratio = io::json_get_or<double>(vision_config, "mlp_ratio", c.mlp_ratio, where);
+  c.gelu_tanh = true;
   check_vit_config(c, where);
   return c;
 }
