@@ -1,13 +1,17 @@
-// Decoding PNG and JPEG against Pillow (tools/reference/preprocess_v1.py), and the errors.
+// Decoding PNG and JPEG against Pillow (tools/reference/preprocess_v1.py), and the errors; writing PNG.
 #if defined(DSVL_WITH_IMAGE)
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "dsvl/io/image.hpp"
 #include "vision/preprocess_fixture.hpp"
@@ -146,6 +150,88 @@ TEST_CASE("damaged PNG and JPEG data never crash the decoders") {
     MESSAGE(std::string(name), ": ", errors, " errors, ", decoded, " decoded");
     CHECK(errors > 0);
   }
+}
+
+// ---- writing PNG -------------------------------------------------------------------------------
+
+namespace {
+
+// A fresh path under the system's temporary directory, removed when the test ends.
+struct TempFile {
+  std::filesystem::path path;
+  explicit TempFile(const std::string& name)
+      : path(std::filesystem::temp_directory_path() / ("dsvl_image_test_" + std::to_string(::getpid()) + "_" + name)) {}
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
+Tensor<std::uint8_t, 3> pattern(std::int64_t h, std::int64_t w) {
+  Tensor<std::uint8_t, 3> t({h, w, 3});
+  std::uint32_t x = 12345;
+  for (std::int64_t i = 0; i < t.size(); ++i) {
+    x = x * 1664525u + 1013904223u;
+    t.data()[i] = static_cast<std::uint8_t>(x >> 24);
+  }
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("write_png then read_image gives the same pixels") {
+  for (const auto& [h, w] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {7, 13}, {64, 3}, {120, 161}}) {
+    CAPTURE(h);
+    CAPTURE(w);
+    const auto img = pattern(h, w);
+    TempFile f("roundtrip.png");
+    io::write_png(f.path, img.view());
+    const auto back = io::read_image(f.path);
+    REQUIRE(back.shape() == img.shape());
+    CHECK(std::equal(img.data(), img.data() + img.size(), back.data()));
+    // encode_png gives the file's bytes; decode_image reads them.
+    const auto bytes = io::encode_png(img.view());
+    CHECK(bytes == file_bytes(f.path));
+    const auto mem = io::decode_image(bytes, "memory");
+    CHECK(std::equal(img.data(), img.data() + img.size(), mem.data()));
+  }
+  // A strided view (a window of a larger image) is written as its own pixels; a file is replaced.
+  const auto big = pattern(20, 30);
+  const View<const std::uint8_t, 3> window = big.view().slice(0, 3, 15).slice(1, 5, 26);  // (12, 21, 3)
+  TempFile f("window.png");
+  io::write_png(f.path, big.view());
+  io::write_png(f.path, window);
+  const auto back = io::read_image(f.path);
+  REQUIRE(back.shape() == Tensor<std::uint8_t, 3>::Shape{12, 21, 3});
+  for (std::int64_t y = 0; y < 12; ++y)
+    for (std::int64_t x = 0; x < 21; ++x)
+      for (int c = 0; c < 3; ++c) REQUIRE(back(y, x, c) == window(y, x, c));
+}
+
+TEST_CASE("write_png: each problem is a dsvl::Error naming the file") {
+  const auto img = pattern(4, 5);
+  const auto no_dir = std::filesystem::temp_directory_path() / "dsvl_no_such_dir_for_image_test" / "out.png";
+  try {
+    io::write_png(no_dir, img.view());
+    FAIL("no error");
+  } catch (const dsvl::Error& e) {
+    CHECK(e.where() == no_dir.string());
+    CHECK(e.problem() == "cannot create image file");
+  }
+  CHECK_FALSE(std::filesystem::exists(no_dir));
+  const auto dir = std::filesystem::temp_directory_path();
+  CHECK_THROWS_WITH_AS(io::write_png(dir, img.view()), doctest::Contains("cannot create image file"), dsvl::Error);
+
+  TempFile f("bad.png");
+  Tensor<std::uint8_t, 3> rgba({4, 5, 4});
+  CHECK_THROWS_WITH_AS(io::write_png(f.path, rgba.view()), doctest::Contains("bad.png: cannot write a PNG from 4 channels"),
+                       dsvl::Error);
+  Tensor<std::uint8_t, 3> empty({0, 5, 3});
+  CHECK_THROWS_WITH_AS(io::write_png(f.path, empty.view()), doctest::Contains("cannot write an empty PNG image (5x0)"),
+                       dsvl::Error);
+  CHECK_FALSE(std::filesystem::exists(f.path));  // encoding fails before the file is opened
+  CHECK_THROWS_WITH_AS(io::encode_png(empty.view(), "frame 3"), doctest::Contains("frame 3: cannot write an empty PNG"),
+                       dsvl::Error);
 }
 
 #endif  // DSVL_WITH_IMAGE

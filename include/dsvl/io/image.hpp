@@ -1,7 +1,7 @@
 #pragma once
 // Reading PNG and JPEG images into 8-bit RGB, [H, W, 3] uint8 (rows top to bottom, R G B per
 // pixel), with the values that PIL.Image.open(path).convert("RGB") gives: the loader of both
-// DeepSeek-VL and DeepSeek-VL2.
+// DeepSeek-VL and DeepSeek-VL2. Also writing such images as PNG (see "Writing" below).
 //
 // This header needs libpng and libjpeg (libjpeg-turbo for JPEG values equal to Pillow's): link
 // the CMake target dsvl::image, which adds them (dsvl::dsvl does not).
@@ -35,6 +35,11 @@
 // Pillow's: PIL refuses images over 2 * Image.MAX_IMAGE_PIXELS = 178956970 pixels
 // (DecompressionBombError). libpng's and libjpeg's errors are caught with setjmp/longjmp inside
 // small functions that hold no C++ objects, then turned into exceptions, so nothing leaks.
+//
+// Writing: encode_png / write_png store an RGB8 view [H, W, 3] as an 8-bit RGB PNG (no alpha, not
+// interlaced, zlib's default compression), which read_image reads back unchanged. Errors are
+// dsvl::Error whose where() is the file (or the name given to encode_png): an empty image or one
+// that is not [H, W, 3], a file that cannot be created or written, a libpng error.
 
 #include <algorithm>
 #include <array>
@@ -450,7 +455,114 @@ inline Tensor<std::uint8_t, 3> decode(std::span<const std::uint8_t> bytes, const
   fail(where, unsupported_format(bytes));
 }
 
+// ---- PNG writing -------------------------------------------------------------------------------
+
+// Everything libpng's write callbacks touch: trivially destructible, as PngState.
+struct PngWriteState {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  std::vector<std::uint8_t>* out = nullptr;
+  char message[256] = {};
+};
+
+inline void png_on_write_error(png_structp png, png_const_charp msg) {
+  auto* s = static_cast<PngWriteState*>(png_get_error_ptr(png));
+  std::snprintf(s->message, sizeof s->message, "%s", msg ? msg : "unknown libpng error");
+  png_longjmp(png, 1);
+}
+inline void png_on_write_warning(png_structp, png_const_charp) {}
+inline void png_on_write(png_structp png, png_bytep data, std::size_t n) {
+  auto* s = static_cast<PngWriteState*>(png_get_io_ptr(png));
+  bool ok = true;
+  try {  // no exception may cross libpng's C frames: turn it into a libpng error
+    s->out->insert(s->out->end(), data, data + n);
+  } catch (...) {
+    ok = false;
+  }
+  if (!ok) png_error(png, "out of memory while encoding");
+}
+inline void png_on_flush(png_structp) {}
+
+inline bool png_step_write_info(PngWriteState& s, png_uint_32 w, png_uint_32 h) {
+  if (setjmp(png_jmpbuf(s.png))) return false;
+  png_set_IHDR(s.png, s.info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(s.png, s.info);
+  return true;
+}
+inline bool png_step_write_row(PngWriteState& s, const std::uint8_t* row) {
+  if (setjmp(png_jmpbuf(s.png))) return false;
+  png_write_row(s.png, row);
+  return true;
+}
+inline bool png_step_write_end(PngWriteState& s) {
+  if (setjmp(png_jmpbuf(s.png))) return false;
+  png_write_end(s.png, nullptr);
+  return true;
+}
+
+class PngWriter {
+ public:
+  PngWriter(std::vector<std::uint8_t>& out, const std::string& where) : where_(where) {
+    s_.out = &out;
+    s_.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &s_, png_on_write_error, png_on_write_warning);
+    if (!s_.png) fail(where_, "cannot create a PNG writer (out of memory)");
+    s_.info = png_create_info_struct(s_.png);
+    if (!s_.info) {
+      png_destroy_write_struct(&s_.png, nullptr);
+      fail(where_, "cannot create a PNG writer (out of memory)");
+    }
+    png_set_write_fn(s_.png, &s_, png_on_write, png_on_flush);
+    png_set_user_limits(s_.png, 0x7fffffff, 0x7fffffff);  // PNG's own limit, not libpng's 10^6
+  }
+  PngWriter(const PngWriter&) = delete;
+  PngWriter& operator=(const PngWriter&) = delete;
+  ~PngWriter() { png_destroy_write_struct(&s_.png, &s_.info); }
+
+  void write(View<const std::uint8_t, 3> rgb) {
+    const std::int64_t H = rgb.shape(0), W = rgb.shape(1);
+    if (rgb.shape(2) != 3) fail(where_, "cannot write a PNG from ", rgb.shape(2), " channels (RGB [H, W, 3] is needed)");
+    if (W <= 0 || H <= 0) fail(where_, "cannot write an empty PNG image (", W, "x", H, ")");
+    if (W > 0x7fffffff || H > 0x7fffffff) fail(where_, "the image is ", W, "x", H, ", over PNG's limit of 2^31-1 per side");
+    if (!png_step_write_info(s_, static_cast<png_uint_32>(W), static_cast<png_uint_32>(H))) failed();
+    std::vector<std::uint8_t> row(static_cast<std::size_t>(W) * 3);
+    for (std::int64_t y = 0; y < H; ++y) {
+      const auto r = rgb[y];  // (W, 3), any strides
+      for (std::int64_t x = 0; x < W; ++x)
+        for (std::int64_t c = 0; c < 3; ++c) row[static_cast<std::size_t>(3 * x + c)] = r(x, c);
+      if (!png_step_write_row(s_, row.data())) failed();
+    }
+    if (!png_step_write_end(s_)) failed();
+  }
+
+ private:
+  [[noreturn]] void failed() const { fail(where_, "libpng error while writing PNG: ", s_.message); }
+
+  PngWriteState s_;
+  const std::string& where_;
+};
+
 }  // namespace detail
+
+// Encodes an RGB8 image [H, W, 3] (any strides) as an 8-bit RGB PNG, in memory. `name` is the
+// where() of every error.
+inline std::vector<std::uint8_t> encode_png(View<const std::uint8_t, 3> rgb, const std::string& name = "io::encode_png") {
+  std::vector<std::uint8_t> out;
+  detail::PngWriter(out, name).write(rgb);
+  return out;
+}
+
+// Writes an RGB8 image [H, W, 3] (any strides) to `path` as an 8-bit RGB PNG, replacing the file.
+// The image is encoded before the file is opened, so an encoding error leaves no file behind.
+inline void write_png(const std::filesystem::path& path, View<const std::uint8_t, 3> rgb) {
+  const std::string where = path.string();
+  const std::vector<std::uint8_t> bytes = encode_png(rgb, where);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) fail(where, "cannot create image file");
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) fail(where, "error while writing image file");
+}
 
 // The image libraries this header was compiled against, e.g. "libpng 1.6.39, libjpeg-turbo 2.1.5"
 // (JPEG values equal Pillow's only with libjpeg-turbo).
