@@ -14,6 +14,7 @@
 
 #include "dsvl/io/json.hpp"
 #include "dsvl/io/tokenizer.hpp"
+#include "dsvl/vision/tile_layout.hpp"
 #include "shared_data.hpp"
 
 // Fixtures: tests/data/chat/*.json, written by tools/reference/chat_formats.py from the official
@@ -88,8 +89,8 @@ lang::Conversation v1_conversation(const json& doc, const json& c) {
 std::vector<std::size_t> vl2_counts(const json& c) {
   std::vector<std::size_t> counts;
   for (const json& im : c.at("images"))
-    counts.push_back(lang::deepseek_vl2::image_token_count(im.at("width_tiles").get<std::size_t>(),
-                                                           im.at("height_tiles").get<std::size_t>()));
+    counts.push_back(static_cast<std::size_t>(dsvl::vision::image_token_count(14, im.at("width_tiles").get<std::int64_t>(),
+                                                                        im.at("height_tiles").get<std::int64_t>())));
   return counts;
 }
 

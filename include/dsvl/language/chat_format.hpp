@@ -12,7 +12,7 @@
 //
 //   Conversation c;
 //   c.user("<image>\nDescribe this image.").assistant();
-//   auto p = deepseek_vl2::encode_prompt(tokenizer, c, {deepseek_vl2::image_token_count(2, 2)});
+//   auto p = deepseek_vl2::encode_prompt(tokenizer, c, {vision::image_token_count(14, 2, 2)});
 //   // p.input_ids: BOS, the prompt, 1023 copies of the <image> id where the tag was.
 //
 // Contents are stripped of leading and trailing white space as Python's str.strip() does
@@ -154,22 +154,14 @@ inline constexpr std::string_view kAssistantTag = "<|Assistant|>";
 inline constexpr std::array<std::string_view, 5> kGroundingTokens = {"<|ref|>", "<|/ref|>", "<|det|>",
                                                                      "<|/det|>", "<|grounding|>"};
 
-// Image tokens for one image whose local views are `width_tiles` x `height_tiles` tiles of 384
-// pixels (the processor's images_spatial_crop entry): a 14x14 global view with a newline after
-// each row, one view separator, then the local views as one (14 h) x (14 w) grid with a newline
-// after each row: 14*15 + 1 + (14*height_tiles) * (14*width_tiles + 1). Requests with three or
-// more images are not tiled: every image then has 1 x 1 tiles, 421 tokens.
-constexpr std::size_t image_token_count(std::size_t width_tiles, std::size_t height_tiles) {
-  return 14 * 15 + 1 + (14 * height_tiles) * (14 * width_tiles + 1);
-}
-
 // The text the ids spell after BOS, each image as one "<image>" tag, with the EOS string where the
 // ids hold EOS. (The processor's own sft_format is a display string that differs from the ids:
 // it writes ": " before answers and renders a system message as a turn.)
 std::string render_prompt(const Conversation& conversation, bool inference_mode = true);
 
-// `image_token_counts[i]`: the number of image tokens of the i-th image tag (image_token_count of
-// its tiling); its size must equal the number of tags.
+// `image_token_counts[i]`: the number of image tokens of the i-th image tag
+// (vision::image_token_count of its tiling, vision/tile_layout.hpp); its size must equal the
+// number of tags.
 EncodedPrompt encode_prompt(const io::Tokenizer& tokenizer, const Conversation& conversation,
                             std::span<const std::size_t> image_token_counts, bool inference_mode = true);
 inline EncodedPrompt encode_prompt(const io::Tokenizer& tokenizer, const Conversation& conversation,
@@ -179,6 +171,11 @@ inline EncodedPrompt encode_prompt(const io::Tokenizer& tokenizer, const Convers
                        std::span<const std::size_t>(image_token_counts.begin(), image_token_counts.size()),
                        inference_mode);
 }
+
+// The ids of a prompt already written out (no template): BOS, then `text` split on "<image>" as a
+// user message is, each tag becoming its image's count of image ids.
+EncodedPrompt encode_raw_prompt(const io::Tokenizer& tokenizer, std::string_view text,
+                                std::span<const std::size_t> image_token_counts);
 
 // Generation stops at the tokenizer's EOS (1 for Tiny and Base, 100001 for Small). The template's
 // stop_token_ids [100001] are left over from DeepSeek-VL and are not used.
@@ -314,6 +311,20 @@ inline std::size_t vl2_check(const Conversation& c, bool inference_mode) {
   return tags;
 }
 
+// Appends `text` split on "<image>", each piece encoded on its own and each tag replaced by the
+// next image's run of image ids (tokenize_with_images); `image` counts the images used so far.
+inline void vl2_append_with_images(const io::Tokenizer& tokenizer, std::string_view text,
+                                   std::span<const std::size_t> image_token_counts, std::size_t& image,
+                                   EncodedPrompt& out) {
+  for (std::size_t p = text.find(deepseek_vl2::kImageTag); p != std::string_view::npos; p = text.find(deepseek_vl2::kImageTag)) {
+    append(out.input_ids, tokenizer.encode(text.substr(0, p), false));
+    out.images.push_back({out.input_ids.size(), image_token_counts[image]});
+    out.input_ids.insert(out.input_ids.end(), image_token_counts[image], out.image_token_id);
+    ++image;
+    text.remove_prefix(p + deepseek_vl2::kImageTag.size());
+  }
+  append(out.input_ids, tokenizer.encode(text, false));
+}
 }  // namespace detail
 
 inline Role parse_role(std::string_view name) {
@@ -443,19 +454,9 @@ inline EncodedPrompt encode_prompt(const io::Tokenizer& tokenizer, const Convers
       case Role::system:
         detail::append(out.input_ids, tokenizer.encode(detail::strip(m.content), false));
         break;
-      case Role::user: {
-        const std::string text = detail::vl2_user_text(m.content);
-        std::string_view rest = text;
-        for (std::size_t p = rest.find(kImageTag); p != std::string_view::npos; p = rest.find(kImageTag)) {
-          detail::append(out.input_ids, tokenizer.encode(rest.substr(0, p), false));
-          out.images.push_back({out.input_ids.size(), image_token_counts[image]});
-          out.input_ids.insert(out.input_ids.end(), image_token_counts[image], out.image_token_id);
-          ++image;
-          rest.remove_prefix(p + kImageTag.size());
-        }
-        detail::append(out.input_ids, tokenizer.encode(rest, false));
+      case Role::user:
+        detail::vl2_append_with_images(tokenizer, detail::vl2_user_text(m.content), image_token_counts, image, out);
         break;
-      }
       case Role::assistant:
         detail::append(out.input_ids, tokenizer.encode(detail::strip(m.content), false));
         out.input_ids.push_back(eos);
@@ -463,6 +464,20 @@ inline EncodedPrompt encode_prompt(const io::Tokenizer& tokenizer, const Convers
     }
   }
   if (inference_mode) out.input_ids.pop_back();  // the last message's EOS
+  return out;
+}
+
+inline EncodedPrompt encode_raw_prompt(const io::Tokenizer& tokenizer, std::string_view text,
+                                       std::span<const std::size_t> image_token_counts) {
+  std::size_t tags = 0;
+  for (std::size_t p = text.find(kImageTag); p != std::string_view::npos; p = text.find(kImageTag, p + 1)) ++tags;
+  if (tags != image_token_counts.size())
+    fail(detail::kWhere, detail::images_mismatch(tags, kImageTag, image_token_counts.size()));
+  EncodedPrompt out;
+  out.image_token_id = detail::required_token(tokenizer, kImageTag, "each image of a DeepSeek-VL2 prompt");
+  out.input_ids.push_back(detail::bos_of(tokenizer));
+  std::size_t image = 0;
+  detail::vl2_append_with_images(tokenizer, text, image_token_counts, image, out);
   return out;
 }
 

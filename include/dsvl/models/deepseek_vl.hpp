@@ -29,6 +29,7 @@
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/language/dense_decoder.hpp"
 #include "dsvl/models/deepseek_vl_config.hpp"
+#include "dsvl/models/inputs_embeds.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/aligner.hpp"
@@ -127,25 +128,11 @@ class DeepSeekVL {
   }
 
   // inputs_embeds (T, D): the token embeddings of `ids`, with the rows of image_embeds written, in
-  // order, over the rows whose id is `image_token_id`. Their counts must agree.
+  // order, over the rows whose id is `image_token_id` (num_image_tokens() per image). Their counts
+  // must agree.
   Tensor<float, 2> embed(std::span<const std::int32_t> ids, std::int32_t image_token_id,
                          View<const float, 2> image_embeds) const {
-    const std::int64_t D = hidden_size();
-    std::int64_t image_rows = 0;
-    for (const std::int32_t id : ids) image_rows += id == image_token_id;
-    DSVL_CHECK(image_rows == image_embeds.shape(0), "DeepSeekVL::embed", "the prompt has ", image_rows,
-               " image tokens (id ", image_token_id, ") but there are ", image_embeds.shape(0),
-               " image embeddings (", num_image_tokens(), " per image)");
-    DSVL_CHECK(image_rows == 0 || image_embeds.shape(1) == D, "DeepSeekVL::embed", "image embeddings have ",
-               image_embeds.shape(1), " columns, hidden_size is ", D);
-    Tensor<float, 2> x = language_.embed(ids);
-    std::int64_t next = 0;
-    for (std::size_t t = 0; t < ids.size(); ++t)
-      if (ids[t] == image_token_id) {
-        for (std::int64_t d = 0; d < D; ++d) x(static_cast<std::int64_t>(t), d) = image_embeds(next, d);
-        ++next;
-      }
-    return x;
+    return inputs_embeds(language_, ids, image_token_id, image_embeds, "DeepSeekVL::embed");
   }
 
   const Decoder& language_model() const noexcept { return language_; }
