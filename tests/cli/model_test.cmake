@@ -48,3 +48,35 @@ expect_failure("missing image" "cannot open image file" "${DSVL}" run --model "$
 expect_failure("missing model" "no such model directory" "${DSVL}" run --model "${WORK}/none" --prompt "x")
 expect_failure("image count" "image" "${DSVL}" forward --model "${dir}/tiny-siglip"
                --prompt "<image_placeholder>" --out "${WORK}/x.safetensors")
+
+# DeepSeek-VL2 (tests/data/deepseek_vl2): tiled images, grounding output and drawing.
+set(vl2 "${DATA}/deepseek_vl2")
+expect_success("inspect VL2" "${DSVL}" inspect --model "${vl2}/tiny-mla")
+if(NOT out MATCHES "DeepSeek-VL2, MLA DeepSeekMoE" OR NOT out MATCHES "every declared tensor present")
+  message(FATAL_ERROR "inspect printed:\n${out}")
+endif()
+
+file(REMOVE "${WORK}/boxes.png")
+expect_success("run VL2 with grounding" "${DSVL}" run --model "${vl2}/tiny-mha" --image "${vl2}/image_a.png"
+               --prompt "Where is the red box?" --max-new-tokens 8 --ignore-eos --grounding
+               --draw-boxes "${WORK}/boxes.png")
+if(NOT err MATCHES "decode 7 tokens" OR NOT out MATCHES "boxes \\(290x200 px\\)" OR NOT EXISTS "${WORK}/boxes.png")
+  message(FATAL_ERROR "run reported:\n${out}\n${err}")
+endif()
+
+expect_success("forward VL2" "${DSVL}" forward --model "${vl2}/tiny-mla" --image "${vl2}/image_b.png"
+               --image "${vl2}/image_c.png" --prompt "<image> and <image>" --out "${WORK}/forward2.safetensors")
+file(READ "${WORK}/forward2.safetensors" header LIMIT 400 OFFSET 8)
+# image_b is tiled 2x1 and image_c 1x2: 3 tiles each, 57 and 61 image tokens.
+foreach(tensor "\"pixel_values\":{\"dtype\":\"F32\",\"shape\":\\[6,3,102,102\\]"
+               "\"image_embeds\":{\"dtype\":\"F32\",\"shape\":\\[118,64\\]"
+               "\"logits\":{\"dtype\":\"F32\",\"shape\":\\[[0-9]+,672\\]")
+  if(NOT header MATCHES "${tensor}")
+    message(FATAL_ERROR "forward wrote no ${tensor}: ${header}")
+  endif()
+endforeach()
+
+expect_failure("boxes without grounding" "--draw-boxes needs --grounding" "${DSVL}" run --model "${vl2}/tiny-mha"
+               --image "${vl2}/image_a.png" --prompt "x" --draw-boxes "${WORK}/x.png")
+expect_failure("grounding on DeepSeek-VL" "need a DeepSeek-VL2 model" "${DSVL}" run --model "${dir}/tiny-siglip"
+               --image "${dir}/image.png" --prompt "x" --grounding)
