@@ -411,11 +411,91 @@ TEST_CASE("DeepSeekVL2Config: the fixtures, the presets, the published config an
   CHECK(count.count < 27'600'000'000);
 }
 
-TEST_CASE("DeepSeekVL2 with a compile-time preset refuses a checkpoint of other sizes") {
+// tests/data/deepseek_vl2/tiny-mla's sizes as a compile-time preset.
+constexpr DeepSeekVL2Config kTinyMla{
+    vision::VitConfig{102, 14, 32, 2, 2, 3.7362, -1, 1e-6, true, true},
+    vision::DownsampleProjectorConfig{vision::DownsampleProjectorConfig::Type::downsample_mlp_gelu, 32, 64, 2, 1, 2},
+    language::DeepseekV2Config{64, 96, 24, 3, 4, 4, true, 0, 32, 16, 8, 16, 8, 2, 3, 1, 1,
+                               language::TopkMethod::greedy, 1, 1, language::ScoringFunc::softmax, false, 1.0, 672,
+                               1024, 10000.0, 1e-6, false},
+    vision::GlobalViewPos::head};
+
+TEST_CASE("DeepSeekVL2 with a compile-time preset gives the run-time results and refuses other sizes") {
   if (!have_fixtures()) return;
+  const fs::path dir = kDir / "tiny-mla";
+  using Fixed = DeepSeekVL2<policies::HwyF32, kTinyMla>;
+  static_assert(Fixed::is_fixed && !DeepSeekVL2<policies::HwyF32>::is_fixed);
+  const auto fixed = Fixed::from_directory(dir);
+  const auto dynamic = DeepSeekVL2<policies::HwyF32>::from_directory(dir);
+  CHECK(fixed.config() == dynamic.config());
+  Tensor<float, 4> px({2, 3, 102, 102});
+  for (std::int64_t i = 0; i < px.size(); ++i) px.data()[i] = static_cast<float>((i * 7919) % 256) / 127.5f - 1.0f;
+  ThreadPool pool(2);
+  const auto a = dynamic.encode_tiles(std::as_const(px).view(), pool);
+  const auto b = fixed.encode_tiles(std::as_const(px).view(), pool);
+  CHECK(std::equal(a.data(), a.data() + a.size(), b.data()));
+  const std::vector<std::int32_t> ids{0, 646, 17, 300, 5, 647};
+  auto ca = dynamic.language_model().make_cache(8), cb = fixed.language_model().make_cache(8);
+  const auto la = dynamic.language_model().forward_ids(ids, ca, language::LogitRows::all, pool);
+  const auto lb = fixed.language_model().forward_ids(ids, cb, language::LogitRows::all, pool);
+  CHECK(std::equal(la.data(), la.data() + la.size(), lb.data()));
+
   using Wrong = DeepSeekVL2<policies::HwyF32, models::kDeepSeekVL2Tiny>;
   CHECK_THROWS_WITH(Wrong::from_directory(kDir / "tiny-mha"),
                     doctest::Contains("does not match the compile-time DeepSeekVL2Config"));
   CHECK_THROWS_WITH(Wrong::from_directory(kDir / "tiny-mha"),
                     doctest::Contains("language_config.hidden_size: 64 vs 1280"));
+}
+
+TEST_CASE("DeepSeekVL2: bad configs and checkpoints get errors that name what is wrong") {
+  if (!have_fixtures()) return;
+  const fs::path dir = kDir / "tiny-mla-noaux";
+  const auto good = io::read_json(dir / "config.json");
+  const auto refuses = [&](auto edit, const std::string& needle) {
+    auto j = good;
+    edit(j);
+    CHECK_THROWS_WITH(models::parse_deepseek_vl2_config(j, "config.json"), doctest::Contains(needle.c_str()));
+  };
+  refuses([](auto& j) { j["model_type"] = "multi_modality"; }, "expected \"deepseek_vl_v2\"");
+  refuses([](auto& j) { j["tile_tag"] = "1D"; }, "'tile_tag'");
+  refuses([](auto& j) { j["projector_config"]["n_embed"] = 32; }, "n_embed is 32 but language_config hidden_size is 64");
+  refuses([](auto& j) { j["projector_config"]["projector_type"] = "mlp_gelu"; }, "projector_type");
+  refuses([](auto& j) { j["language_config"]["topk_method"] = "random"; }, "language_config/topk_method");
+  refuses([](auto& j) { j["language_config"]["n_group"] = 3; }, "n_group");
+  refuses([](auto& j) { j["candidate_resolutions"][0] = {96, 96}; }, "candidate_resolutions");
+  refuses([](auto& j) { j.erase("language_config"); }, "missing field 'language_config'");
+
+  // A checkpoint without one tensor, with one of the wrong shape and with a stray one.
+  const fs::path bad = fs::temp_directory_path() / ("dsvl_vl2_bad_" + std::to_string(::getpid()));
+  fs::create_directories(bad);
+  fs::copy_file(dir / "config.json", bad / "config.json", fs::copy_options::overwrite_existing);
+  {
+    const auto ckpt = io::Checkpoint::open(dir);
+    io::SafeTensorsWriter w;
+    for (const auto name : ckpt.names()) {
+      const std::string n(name);
+      const auto& info = ckpt.info(n);
+      if (n == "language.model.layers.2.mlp.gate.e_score_correction_bias") continue;
+      if (n == "view_seperator") w.add(n, View<const float, 1>(reinterpret_cast<const float*>(info.bytes.data()), {10}));
+      else
+        w.add_deferred(n, info.dtype, {info.shape.begin(), info.shape.end()}, [&info](std::span<std::byte> out) {
+          std::copy(info.bytes.begin(), info.bytes.end(), out.begin());
+        });
+    }
+    std::vector<float> stray(4, 0.0f);
+    w.add("language.model.layers.9.mlp.gate.weight", View<const float, 1>(stray.data(), {4}));
+    w.write(bad / "model.safetensors");
+  }
+  try {
+    DeepSeekVL2<policies::ScalarF32>::from_directory(bad);
+    FAIL("no error");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(what.find("3 problem(s)") != std::string::npos);
+    CHECK(what.find("missing tensor 'language.model.layers.2.mlp.gate.e_score_correction_bias' [8]") != std::string::npos);
+    CHECK(what.find("tensor 'view_seperator' has shape [10], expected [64]") != std::string::npos);
+    CHECK(what.find("unexpected tensor 'language.model.layers.9.mlp.gate.weight'") != std::string::npos);
+  }
+  fs::remove_all(bad);
 }
