@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""DeepSeek-VL end to end, dsvl vs llama.cpp on the same language-model shapes and dtype.
+"""DeepSeek-VL and DeepSeek-VL2 end to end, dsvl vs llama.cpp on the same language-model shapes and dtype.
 
     build/examples/dsvl random-model --preset 1.3b --out /data/vl-1.3b \\
         --tokenizer ../shared/data/tokenizers/deepseek-vl-v1/tokenizer.json
@@ -7,12 +7,15 @@
         --llama-bench LLAMA/build/bin/llama-bench --gguf dsllm-1.3b-BF16.gguf [--rounds 3] [--threads 1,2]
 
 dsvl: `dsvl run --raw --ignore-eos` on a random-weight model directory of the released shape (one
-image, a raw prompt of BOS + 576 image tokens + 31 text tokens = 608 tokens, 32 new tokens, greedy),
-which reports image-encode ms, prefill tokens/s (the language model over the 608 prompt rows) and
-decode tokens/s (the 31 steps after the first token), and /usr/bin/time's peak RSS.
-llama.cpp: `llama-bench -p 608 -n 32 -r 1` on a GGUF of the same language-model shape and dtype
-(pp608: prefill of 608 tokens; tg32: 32 tokens decoded from an empty context, so its attention
-reads a shorter cache than dsvl's decode, which follows the 608-token prompt).
+image and a raw prompt: for DeepSeek-VL BOS + 576 image tokens + 31 text tokens = 608 tokens; for
+DeepSeek-VL2 a 640x480 image, tiled 2x2, so BOS + 1023 image tokens + 31 text tokens = 1055 tokens;
+32 new tokens, greedy), which reports image-encode ms, prefill tokens/s (the language model over
+the prompt rows), decode tokens/s (the 31 steps after the first token) and the KV cache per
+token, and /usr/bin/time's peak RSS.
+llama.cpp: `llama-bench -p T -n 32 -r 1 -ub T` on a GGUF of the same language-model shape and
+dtype, T the prompt length above (ppT: prefill of T tokens in one batch; tg32: 32 tokens decoded
+from an empty context, so its attention reads a shorter cache than dsvl's decode, which follows
+the prompt). llama.cpp has no DeepSeek-VL vision towers: its figures are the language model's.
 
 Rounds interleave the two tools at each thread count. The report gives, per thread count, the
 median over rounds [min-max] of each figure and of the per-round ratio dsvl / llama.cpp (> 1:
@@ -28,34 +31,52 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-IMAGE = ROOT / "tests" / "data" / "deepseek_vl" / "image.png"
-# 31 tokens with the DeepSeek-LLM tokenizer after the image tag (checked at run time: 608 rows).
+# 31 tokens after the image tag with the DeepSeek-LLM and the DeepSeek-VL2 tokenizers (checked at
+# run time through the prompt length).
 TEXT = ("Describe this image in detail, including the colours, the shapes and their positions, "
         "and say what it might show. Mention anything unusual about it, please.")
+# family: (image tag, image, prompt tokens)
+FAMILIES = {
+    "multi_modality": ("<image_placeholder>", ROOT / "tests" / "data" / "deepseek_vl" / "image.png", 608),
+    "deepseek_vl_v2": ("<image>", None, 1055),
+}
+
+
+def png_640x480(path):
+    """A 640x480 RGB gradient (DeepSeek-VL2 tiles it 2x2), written with zlib alone."""
+    import struct
+    import zlib
+    w, h = 640, 480
+    rows = b"".join(b"\0" + bytes(((x * 7 + y * 3) % 256, (x * y) % 256, (x + 2 * y) % 256)[c]
+                                   for x in range(w) for c in range(3)) for y in range(h))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+                     chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def run_dsvl(args, threads):
     env = dict(os.environ, DSVL_NUM_THREADS=str(threads))
-    cmd = ["/usr/bin/time", "-v", args.dsvl, "run", "--model", args.model, "--image", str(IMAGE), "--raw",
-           "--prompt", "<image_placeholder>" + TEXT, "--max-new-tokens", "32", "--ignore-eos", "--weights",
-           args.weights]
+    tag, image, _ = FAMILIES[args.family]
+    cmd = ["/usr/bin/time", "-v", args.dsvl, "run", "--model", args.model, "--image", str(image), "--raw",
+           "--prompt", tag + TEXT, "--max-new-tokens", "32", "--ignore-eos", "--weights", args.weights]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"dsvl failed:\n{p.stderr}")
     m = re.search(r"image encode (\d+) ms .* prefill (\d+) tokens in [\d.]+ s \(([\d.]+) tokens/s\) \| "
-                  r"decode (\d+) tokens in [\d.]+ s \(([\d.]+) tokens/s\)", p.stderr)
+                  r"decode (\d+) tokens in [\d.]+ s \(([\d.]+) tokens/s\) \| KV cache ([\d.]+) KiB", p.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     if not m or not rss:
         sys.exit(f"cannot read dsvl's report:\n{p.stderr}")
-    if int(m.group(2)) != 608:
-        sys.exit(f"the prompt has {m.group(2)} tokens, expected 608: adjust TEXT")
+    if int(m.group(2)) != FAMILIES[args.family][2]:
+        sys.exit(f"the prompt has {m.group(2)} tokens, expected {FAMILIES[args.family][2]}: adjust TEXT")
     return {"encode_ms": float(m.group(1)), "pp": float(m.group(3)), "tg": float(m.group(5)),
-            "rss_gb": int(rss.group(1)) / 1e6}
+            "kv_kib": float(m.group(6)), "rss_gb": int(rss.group(1)) / 1e6}
 
 
 def run_llama(args, threads):
-    cmd = ["/usr/bin/time", "-v", args.llama_bench, "-m", args.gguf, "-t", str(threads), "-p", "608", "-n", "32",
-           "-r", "1", "-o", "json"]
+    T = str(FAMILIES[args.family][2])
+    cmd = ["/usr/bin/time", "-v", args.llama_bench, "-m", args.gguf, "-t", str(threads), "-p", T, "-n", "32",
+           "-ub", T, "-r", "1", "-o", "json"]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"llama-bench failed:\n{p.stderr}")
@@ -83,6 +104,15 @@ def main():
     ap.add_argument("--threads", default="1,2")
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
+    args.family = json.loads((pathlib.Path(args.model) / "config.json").read_text())["model_type"]
+    if args.family not in FAMILIES:
+        sys.exit(f"{args.model}: model_type {args.family} is neither DeepSeek-VL nor DeepSeek-VL2")
+    if FAMILIES[args.family][1] is None:
+        import tempfile
+        image = pathlib.Path(tempfile.mkdtemp()) / "640x480.png"
+        png_640x480(image)
+        FAMILIES[args.family] = (FAMILIES[args.family][0], image, FAMILIES[args.family][2])
+    T = FAMILIES[args.family][2]
     # Warm the page cache for both.
     for f in list(pathlib.Path(args.model).glob("*.safetensors")) + [pathlib.Path(args.gguf)]:
         with open(f, "rb") as fh:
@@ -95,15 +125,16 @@ def main():
             l = run_llama(args, t)
             results[t].append((d, l))
             print(f"round {r + 1} threads {t}: dsvl {d}  llama.cpp {l}", file=sys.stderr, flush=True)
-    print(f"| threads | dsvl image encode ms | dsvl prefill tok/s | llama.cpp pp608 tok/s | prefill ratio | "
-          f"dsvl decode tok/s | llama.cpp tg32 tok/s | decode ratio | peak RSS dsvl / llama.cpp GB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| threads | dsvl image encode ms | dsvl prefill tok/s | llama.cpp pp{T} tok/s | prefill ratio | "
+          f"dsvl decode tok/s | llama.cpp tg32 tok/s | decode ratio | dsvl KV cache KiB/token | "
+          f"peak RSS dsvl / llama.cpp GB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for t in threads:
         rs = results[t]
         print(f"| {t} | {spread([d['encode_ms'] for d, _ in rs])} | {spread([d['pp'] for d, _ in rs])} | "
               f"{spread([l['pp'] for _, l in rs])} | {spread([d['pp'] / l['pp'] for d, l in rs])} | "
               f"{spread([d['tg'] for d, _ in rs])} | {spread([l['tg'] for _, l in rs])} | "
-              f"{spread([d['tg'] / l['tg'] for d, l in rs])} | "
+              f"{spread([d['tg'] / l['tg'] for d, l in rs])} | {rs[0][0]['kv_kib']:.1f} | "
               f"{statistics.median([d['rss_gb'] for d, _ in rs]):.2f} / {statistics.median([l['rss_gb'] for _, l in rs]):.2f} |")
 
 
