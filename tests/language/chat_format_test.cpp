@@ -119,18 +119,6 @@ TEST_CASE("chat_format: parse_role accepts the official spellings") {
   CHECK(error_of([] { lang::parse_role("<｜User｜>"); }).find("unknown role") != std::string::npos);
 }
 
-TEST_CASE("chat_format: DeepSeek-VL2 image token counts (spec 4.5)") {
-  using lang::deepseek_vl2::image_token_count;
-  CHECK(image_token_count(1, 1) == 421);
-  CHECK(image_token_count(2, 1) == 617);
-  CHECK(image_token_count(1, 2) == 631);
-  CHECK(image_token_count(2, 2) == 1023);
-  CHECK(image_token_count(3, 3) == 2017);
-  CHECK(image_token_count(9, 1) == 1989);
-  CHECK(image_token_count(1, 9) == 2101);
-  static_assert(image_token_count(4, 2) == 1807);
-}
-
 TEST_CASE("chat_format: DeepSeek-VL renders and encodes as the official processor") {
   const json doc = fixture("deepseek-vl-v1");
   CHECK(doc.at("reference") == "official processor");
