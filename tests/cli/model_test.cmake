@@ -1,5 +1,6 @@
-# `dsvl inspect`, `dsvl run` and `dsvl forward` on the tiny DeepSeek-VL fixtures
-# (tests/data/deepseek_vl), and their errors on a missing image or model directory.
+# `dsvl inspect`, `dsvl run` and `dsvl forward` on the tiny DeepSeek-VL and DeepSeek-VL2 fixtures
+# (tests/data/deepseek_vl, tests/data/deepseek_vl2), their errors on a missing image or model
+# directory, and the ground_image example.
 set(dir "${DATA}/deepseek_vl")
 file(MAKE_DIRECTORY "${WORK}")
 
@@ -80,3 +81,10 @@ expect_failure("boxes without grounding" "--draw-boxes needs --grounding" "${DSV
                --image "${vl2}/image_a.png" --prompt "x" --draw-boxes "${WORK}/x.png")
 expect_failure("grounding on DeepSeek-VL" "need a DeepSeek-VL2 model" "${DSVL}" run --model "${dir}/tiny-siglip"
                --image "${dir}/image.png" --prompt "x" --grounding)
+
+file(REMOVE "${WORK}/ground.png")
+expect_success("ground_image" "${GROUND_IMAGE}" "${vl2}/tiny-mla-noaux" "${vl2}/image_a.png" "the red box"
+               "${WORK}/ground.png")
+if(NOT EXISTS "${WORK}/ground.png")
+  message(FATAL_ERROR "ground_image wrote no image:\n${out}\n${err}")
+endif()
