@@ -62,16 +62,19 @@ inline constexpr const char* kInspectUsage =
 
 inline constexpr const char* kRandomModelUsage =
     "usage: dsvl random-model --preset 1.3b|7b|vl2-tiny|vl2-small|vl2-base --out DIR [--dtype bf16|f32]\n"
-    "                         [--tokenizer FILE] [--seed S]\n"
+    "                         [--tokenizer FILE] [--seed S] [--routed-experts N]\n"
     "  Writes a model directory with random weights in the exact shapes of deepseek-vl-1.3b-chat,\n"
     "  deepseek-vl-7b-chat, deepseek-vl2-tiny, deepseek-vl2-small or deepseek-vl2 (config.json,\n"
     "  model.safetensors, the processor's config, and tokenizer.json copied from FILE), for\n"
-    "  benchmarks. Needs memory for one tensor at a time.\n";
+    "  benchmarks. Needs memory for one tensor at a time.\n"
+    "  --routed-experts N (DeepSeek-VL2): N routed experts per MoE layer instead of the preset's, every\n"
+    "  other size kept, so that a model too big for memory can be measured: a token still runs\n"
+    "  num_experts_per_tok routed experts and the shared ones, the same work and the same bytes.\n";
 
 struct ModelArgs {
   std::string model, prompt, out, weights = "auto", preset, dtype = "bf16", tokenizer, draw_boxes;
   std::vector<std::string> images;
-  std::int64_t max_new_tokens = 512, top_k = 0;
+  std::int64_t max_new_tokens = 512, top_k = 0, routed_experts = 0;
   float temperature = 0.0f, top_p = 1.0f, repetition_penalty = 1.0f;
   std::uint64_t seed = 0;
   bool help = false, raw = false, ignore_eos = false, grounding = false;
@@ -100,6 +103,7 @@ inline ModelArgs parse_model_args(std::span<char*> args) {
     else if (arg == "--tokenizer") a.tokenizer = value();
     else if (arg == "--max-new-tokens") number(a.max_new_tokens);
     else if (arg == "--top-k") number(a.top_k);
+    else if (arg == "--routed-experts") number(a.routed_experts);
     else if (arg == "--temperature") number(a.temperature);
     else if (arg == "--top-p") number(a.top_p);
     else if (arg == "--repetition-penalty") number(a.repetition_penalty);
@@ -556,7 +560,8 @@ inline int random_model(std::span<char*> args) {
   const std::map<std::string, models::DeepSeekVL2Config> vl2 = {
       {"vl2-tiny", models::kDeepSeekVL2Tiny}, {"vl2-small", models::kDeepSeekVL2Small}, {"vl2-base", models::kDeepSeekVL2Base}};
   if (const auto it = vl2.find(a.preset); it != vl2.end()) {
-    const auto& c = it->second;
+    models::DeepSeekVL2Config c = it->second;
+    if (a.routed_experts > 0) c.language.n_routed_experts = a.routed_experts;
     const vision::CandidateResolutions candidates(vision::kCandidateResolutionsVL2);
     std::ofstream(out / "config.json") << models::to_config_json(c, candidates).dump(2) << "\n";
     nlohmann::json pj = models::to_config_json(c, candidates)["candidate_resolutions"];
@@ -568,6 +573,7 @@ inline int random_model(std::span<char*> args) {
     std::ofstream(out / "processor_config.json") << pj.dump(2) << "\n";
     write_random_weights<DeepSeekVL2Model>(c, a.dtype, a.seed, out / "model.safetensors");
   } else {
+    if (a.routed_experts > 0) fail("dsvl random-model", "--routed-experts is for the DeepSeek-VL2 presets");
     const models::DeepSeekVLConfig c = a.preset == "1.3b" ? models::kDeepSeekVL_1_3B
                                        : a.preset == "7b" ? models::kDeepSeekVL_7B
                                                           : (fail("dsvl random-model", "--preset is '", a.preset,

@@ -88,3 +88,5 @@ expect_success("ground_image" "${GROUND_IMAGE}" "${vl2}/tiny-mla-noaux" "${vl2}/
 if(NOT EXISTS "${WORK}/ground.png")
   message(FATAL_ERROR "ground_image wrote no image:\n${out}\n${err}")
 endif()
+expect_failure("routed experts on DeepSeek-VL" "--routed-experts is for the DeepSeek-VL2 presets" "${DSVL}"
+               random-model --preset 1.3b --routed-experts 4 --out "${WORK}/random")
