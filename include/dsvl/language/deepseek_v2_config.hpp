@@ -23,7 +23,6 @@
 #include <filesystem>
 #include <optional>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +31,7 @@
 
 #include "dsvl/core/error.hpp"
 #include "dsvl/io/json.hpp"
+#include "dsvl/language/config_fields.hpp"
 
 namespace dsvl::language {
 
@@ -40,16 +40,13 @@ enum class TopkMethod { greedy, group_limited_greedy, noaux_tc };
 // How MoEGate turns router logits into scores.
 enum class ScoringFunc { softmax, sigmoid };
 
-inline constexpr const char* topk_method_name(TopkMethod m) noexcept {
-  switch (m) {
-    case TopkMethod::greedy: return "greedy";
-    case TopkMethod::group_limited_greedy: return "group_limited_greedy";
-    case TopkMethod::noaux_tc: return "noaux_tc";
-  }
-  return "?";
-}
+// Their spellings in config.json, in enumerator order.
+inline constexpr const char* kTopkMethodNames[] = {"greedy", "group_limited_greedy", "noaux_tc"};
+inline constexpr const char* kScoringFuncNames[] = {"softmax", "sigmoid"};
+
+inline constexpr const char* topk_method_name(TopkMethod m) noexcept { return kTopkMethodNames[static_cast<int>(m)]; }
 inline constexpr const char* scoring_func_name(ScoringFunc f) noexcept {
-  return f == ScoringFunc::softmax ? "softmax" : "sigmoid";
+  return kScoringFuncNames[static_cast<int>(f)];
 }
 
 struct DeepseekV2Config {
@@ -97,8 +94,6 @@ struct DeepseekV2Config {
   // an enum spelled as one of names.
   template <class Self, class V>
   static void visit(Self& c, V&& v) {
-    static constexpr const char* methods[] = {"greedy", "group_limited_greedy", "noaux_tc"};
-    static constexpr const char* scorings[] = {"softmax", "sigmoid"};
     v.field("hidden_size", c.hidden_size, std::int64_t{4096});
     v.field("intermediate_size", c.intermediate_size, std::int64_t{11008});
     v.field("moe_intermediate_size", c.moe_intermediate_size, std::int64_t{1407});
@@ -116,10 +111,10 @@ struct DeepseekV2Config {
     v.nullable("num_experts_per_tok", c.num_experts_per_tok, std::int64_t{0});
     v.field("first_k_dense_replace", c.first_k_dense_replace, std::int64_t{0});
     v.field("moe_layer_freq", c.moe_layer_freq, std::int64_t{1});
-    v.choice("topk_method", c.topk_method, TopkMethod::greedy, methods, 3);
+    v.choice("topk_method", c.topk_method, TopkMethod::greedy, kTopkMethodNames, 3);
     v.nullable("n_group", c.n_group, std::int64_t{1});
     v.nullable("topk_group", c.topk_group, std::int64_t{1});
-    v.choice("scoring_func", c.scoring_func, ScoringFunc::softmax, scorings, 2);
+    v.choice("scoring_func", c.scoring_func, ScoringFunc::softmax, kScoringFuncNames, 2);
     v.field("norm_topk_prob", c.norm_topk_prob, false);
     v.field("routed_scaling_factor", c.routed_scaling_factor, 1.0);
     v.field("vocab_size", c.vocab_size, std::int64_t{102400});
@@ -144,25 +139,6 @@ inline constexpr DeepseekV2Config kDeepSeekVL2BaseLanguage{
     ScoringFunc::sigmoid, true, 2.0, 129280, 4096, 10000.0, 1e-6, false};
 
 namespace detail {
-struct DeepseekV2ConfigPrinter {
-  std::vector<std::pair<std::string, std::string>> fields;
-  template <class T, class F>
-  void field(const char* key, const T& value, const F&) {
-    std::ostringstream os;
-    if constexpr (std::is_same_v<T, bool>) os << (value ? "true" : "false");
-    else os << value;
-    fields.emplace_back(key, os.str());
-  }
-  template <class T, class F>
-  void nullable(const char* key, const T& value, const F& f) {
-    field(key, value, f);
-  }
-  template <class E>
-  void choice(const char* key, const E& value, E, const char* const* names, int) {
-    fields.emplace_back(key, names[static_cast<int>(value)]);
-  }
-};
-
 struct DeepseekV2ConfigParser {
   const nlohmann::json& j;
   const std::string& where;
@@ -194,28 +170,16 @@ struct DeepseekV2ConfigParser {
   }
 };
 
-inline std::vector<std::pair<std::string, std::string>> deepseek_v2_config_fields(const DeepseekV2Config& c) {
-  DeepseekV2ConfigPrinter p;
-  DeepseekV2Config::visit(c, p);
-  return p.fields;
-}
 }  // namespace detail
 
 // "DeepseekV2Config{hidden_size=1280, ...}".
 inline std::ostream& operator<<(std::ostream& os, const DeepseekV2Config& c) {
-  os << "DeepseekV2Config{";
-  const auto fields = detail::deepseek_v2_config_fields(c);
-  for (std::size_t i = 0; i < fields.size(); ++i) os << (i ? ", " : "") << fields[i].first << '=' << fields[i].second;
-  return os << '}';
+  return detail::print_config(os, "DeepseekV2Config", c);
 }
 
 // The fields that differ, as "key: a vs b" (empty when a == b).
 inline std::vector<std::string> differences(const DeepseekV2Config& a, const DeepseekV2Config& b) {
-  const auto fa = detail::deepseek_v2_config_fields(a), fb = detail::deepseek_v2_config_fields(b);
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < fa.size(); ++i)
-    if (fa[i].second != fb[i].second) out.push_back(fa[i].first + ": " + fa[i].second + " vs " + fb[i].second);
-  return out;
+  return detail::config_differences(a, b);
 }
 
 // Throws dsvl::Error naming `where` and the field when the sizes are inconsistent or ask for

@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +25,7 @@
 
 #include "dsvl/core/error.hpp"
 #include "dsvl/io/json.hpp"
+#include "dsvl/language/config_fields.hpp"
 
 namespace dsvl::language {
 
@@ -71,17 +71,6 @@ inline constexpr LlamaConfig kDeepSeekVL1_3BLanguage{2048, 5632, 24, 16, 16, 1e-
 inline constexpr LlamaConfig kDeepSeekVL7BLanguage{4096, 11008, 30, 32, 32, 1e-6, 10000.0, 102400, 16384, false};
 
 namespace detail {
-struct LlamaConfigPrinter {
-  std::vector<std::pair<std::string, std::string>> fields;
-  template <class T, class... Fallback>
-  void field(const char* key, const T& value, const Fallback&...) {
-    std::ostringstream os;
-    if constexpr (std::is_same_v<T, bool>) os << (value ? "true" : "false");
-    else os << value;
-    fields.emplace_back(key, os.str());
-  }
-};
-
 struct LlamaConfigParser {
   const nlohmann::json& j;
   const std::string& where;
@@ -96,28 +85,16 @@ struct LlamaConfigParser {
   }
 };
 
-inline std::vector<std::pair<std::string, std::string>> llama_config_fields(const LlamaConfig& c) {
-  LlamaConfigPrinter p;
-  LlamaConfig::visit(c, p);
-  return p.fields;
-}
 }  // namespace detail
 
 // "LlamaConfig{hidden_size=2048, intermediate_size=5632, ...}".
 inline std::ostream& operator<<(std::ostream& os, const LlamaConfig& c) {
-  os << "LlamaConfig{";
-  const auto fields = detail::llama_config_fields(c);
-  for (std::size_t i = 0; i < fields.size(); ++i) os << (i ? ", " : "") << fields[i].first << '=' << fields[i].second;
-  return os << '}';
+  return detail::print_config(os, "LlamaConfig", c);
 }
 
 // The fields that differ, as "key: a vs b" (empty when a == b).
 inline std::vector<std::string> differences(const LlamaConfig& a, const LlamaConfig& b) {
-  const auto fa = detail::llama_config_fields(a), fb = detail::llama_config_fields(b);
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < fa.size(); ++i)
-    if (fa[i].second != fb[i].second) out.push_back(fa[i].first + ": " + fa[i].second + " vs " + fb[i].second);
-  return out;
+  return detail::config_differences(a, b);
 }
 
 // Throws dsvl::Error naming `where` and the field when sizes are inconsistent.
