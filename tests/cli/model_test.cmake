@@ -1,6 +1,6 @@
 # `dsvl inspect`, `dsvl run` and `dsvl forward` on the tiny DeepSeek-VL and DeepSeek-VL2 fixtures
 # (tests/data/deepseek_vl, tests/data/deepseek_vl2), their errors on a missing image or model
-# directory, and the ground_image example.
+# directory, the ground_image example, and the demo model on the README pictures.
 set(dir "${DATA}/deepseek_vl")
 file(MAKE_DIRECTORY "${WORK}")
 
@@ -90,3 +90,21 @@ if(NOT EXISTS "${WORK}/ground.png")
 endif()
 expect_failure("routed experts on DeepSeek-VL" "--routed-experts is for the DeepSeek-VL2 presets" "${DSVL}"
                random-model --preset 1.3b --routed-experts 4 --out "${WORK}/random")
+
+# The demo model examples/models/shapes-vl on the README's pictures: `dsvl run` gives every
+# answer listed in examples/images/shapes.json (tools/demo/train.py wrote the PyTorch model's).
+set(examples "${DATA}/../../examples")
+file(READ "${examples}/images/shapes.json" listing)
+string(JSON count LENGTH "${listing}" questions)
+math(EXPR last "${count} - 1")
+foreach(i RANGE ${last})
+  string(JSON image GET "${listing}" questions ${i} image)
+  string(JSON question GET "${listing}" questions ${i} question)
+  string(JSON expected GET "${listing}" questions ${i} pytorch)
+  expect_success("run shapes-vl" "${DSVL}" run --model "${examples}/models/shapes-vl"
+                 --image "${examples}/images/${image}" --prompt "${question}")
+  string(STRIP "${out}" answer)
+  if(NOT answer STREQUAL expected)
+    message(FATAL_ERROR "shapes-vl on ${image}, '${question}': '${answer}', expected '${expected}'\n${err}")
+  endif()
+endforeach()

@@ -1,0 +1,103 @@
+// The demo model examples/models/shapes-vl (DeepSeek-VL-1.3B architecture, trained by
+// tools/demo/train.py) on tests/data/shapes_vl: 200 pictures drawn with a seed that training never
+// used, one question each. Loaded and run as `dsvl run` does (from_directory, the official chat
+// template, the image processor, greedy decoding up to EOS), in the bf16-weight policy `dsvl run`
+// picks for this bf16 checkpoint and in an f32-weight one.
+//
+// Checks: at least 95% of the answers are right, and every answer equals the PyTorch model's
+// greedy answer recorded in cases.json (same weights, computed in f32). Greedy answers could differ
+// only where two logits are within the rounding of a different order of additions (~1e-5 here);
+// cases.json records each answer's smallest top-1 minus top-2 logit, all above 1e-2.
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "dsvl/io/json.hpp"
+#include "dsvl/io/tokenizer.hpp"
+#include "dsvl/language/chat_format.hpp"
+#include "dsvl/language/generate.hpp"
+#include "dsvl/models/deepseek_vl.hpp"
+#include "dsvl/policy/policy.hpp"
+#include "dsvl/vision/preprocess.hpp"
+#if DSVL_WITH_IMAGE
+#include "dsvl/io/image.hpp"
+#endif
+
+using namespace dsvl;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kData = fs::path(DSVL_TEST_DATA_DIR) / "shapes_vl";
+const fs::path kModel = fs::path(DSVL_TEST_DATA_DIR) / ".." / ".." / "examples" / "models" / "shapes-vl";
+
+struct Case {
+  std::string image, kind, question, answer, pytorch;
+};
+
+std::vector<Case> read_cases() {
+  const auto j = io::read_json(kData / "cases.json");
+  std::vector<Case> out;
+  for (const auto& c : j.at("cases"))
+    out.push_back({c.at("image").get<std::string>(), c.at("kind").get<std::string>(),
+                   c.at("question").get<std::string>(), c.at("answer").get<std::string>(),
+                   c.at("pytorch").get<std::string>()});
+  return out;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \n");
+  return b == std::string::npos ? std::string() : s.substr(b, s.find_last_not_of(" \n") - b + 1);
+}
+
+template <class P>
+void check_answers() {
+#if DSVL_WITH_IMAGE
+  const auto cases = read_cases();
+  REQUIRE(cases.size() == 200);
+  const auto model = models::DeepSeekVL<P>::from_directory(kModel);
+  const auto tok = io::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto proc = vision::read_vlm_image_processor_config(kModel / "preprocessor_config.json");
+  const auto& lm = model.language_model();
+  const auto stop = language::deepseek_vl::stop_token_ids(tok);
+
+  std::size_t right = 0, same = 0;
+  for (const auto& c : cases) {
+    const auto prompt = language::deepseek_vl::encode_prompt(
+        tok, language::Conversation{}.user("<image_placeholder>" + c.question).assistant(), 1,
+        static_cast<std::size_t>(model.num_image_tokens()));
+    Tensor<float, 4> pixels({1, 3, proc.image_size, proc.image_size});
+    vision::vlm_preprocess(io::read_image(kData / c.image).view(), proc, pixels.view()[0]);
+    const auto embeds = model.encode_images(pixels.view());
+    const auto x = model.embed(prompt.input_ids, prompt.image_token_id, embeds.view());
+    auto cache = lm.make_cache(x.shape(0) + 8);
+    std::vector<std::int32_t> history = prompt.input_ids;
+    language::Sampler greedy{language::SamplingConfig{}};
+    const auto g = language::generate(lm, View<const float, 2>(x.view()), cache, history,
+                                      language::GenerationOptions{8, stop}, greedy, {});
+    const std::string got = trim(tok.decode(g.tokens, /*skip_special_tokens=*/true));
+    right += got == c.answer;
+    same += got == c.pytorch;
+    if (got != c.pytorch) MESSAGE(c.image << " '" << c.question << "': dsvl '" << got << "', PyTorch '" << c.pytorch << "'");
+  }
+  MESSAGE("shapes-vl: " << right << "/200 right");
+  CHECK(right >= 190);
+  CHECK(same == cases.size());
+#endif
+}
+
+}  // namespace
+
+TEST_CASE("shapes-vl: the demo model answers 95% of 200 unseen questions, as PyTorch does") {
+  if (!fs::exists(kData / "cases.json") || !fs::exists(kModel / "model.safetensors")) {
+    MESSAGE("skipped: tests/data/shapes_vl or examples/models/shapes-vl not found");
+    return;
+  }
+  SUBCASE("HwyBF16") { check_answers<policies::HwyBF16>(); }
+  SUBCASE("XsimdF32") { check_answers<policies::XsimdF32>(); }
+}
