@@ -30,7 +30,7 @@ namespace dsvl::tool {
 
 inline constexpr const char* kRunUsage =
     "usage: dsvl run --model DIR [--image PATH]... --prompt TEXT [--max-new-tokens N] [--temperature T]\n"
-    "                [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--weights auto|f32|bf16]\n"
+    "                [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--weights auto|f32|bf16|q8|q4]\n"
     "                [--raw] [--ignore-eos] [--grounding] [--draw-boxes OUT.png]\n"
     "  Answers TEXT about the images with a DeepSeek-VL or DeepSeek-VL2 model directory (config.json,\n"
     "  safetensors, tokenizer.json, and preprocessor_config.json or processor_config.json), formatted\n"
@@ -43,7 +43,8 @@ inline constexpr const char* kRunUsage =
     "  has <|ref|> or <|grounding|>) and prints each box of the answer with its label, in pixels of\n"
     "  the first image; --draw-boxes writes that image with the boxes and labels drawn.\n"
     "  Images: PNG or JPEG. Sampling: greedy unless --temperature > 0 (default max-new-tokens 512).\n"
-    "  --weights: how matrices are held in memory (auto: as the checkpoint stores them).\n"
+    "  --weights: how matrices are held in memory (auto: as the checkpoint stores them; q8, q4: the\n"
+    "  language model's matrices quantized at load, 8 or 4 bits with a scale per 32 weights).\n"
     "  --raw: TEXT is the whole prompt, as in dsvl forward (no chat template).\n"
     "  --ignore-eos: generate max-new-tokens tokens whatever they are (for benchmarks).\n";
 
@@ -171,7 +172,9 @@ int with_policy(const std::string& weights, const io::Checkpoint& ckpt, F&& f) {
   const std::string w = weights == "auto" ? (stored_dtype(ckpt) == DType::bf16 ? "bf16" : "f32") : weights;
   if (w == "f32") return f(policies::HwyF32{});
   if (w == "bf16") return f(policies::HwyBF16{});
-  fail("dsvl", "--weights is '", weights, "', expected auto, f32 or bf16");
+  if (w == "q8") return f(policies::HwyQ8{});
+  if (w == "q4") return f(policies::HwyQ4{});
+  fail("dsvl", "--weights is '", weights, "', expected auto, f32, bf16, q8 or q4");
 }
 
 struct Loaded {

@@ -1,5 +1,5 @@
-// GEMV y = w · x at the decode shapes of DeepSeek-VL-1.3B (N x K), f32 and bf16 weights, against
-// OpenBLAS sgemv. Weights are read from DRAM: each call uses the next of enough distinct copies
+// GEMV y = w · x at the decode shapes of DeepSeek-VL-1.3B (N x K), f32, bf16, q8 and q4 weights,
+// against OpenBLAS sgemv. Weights are read from DRAM: each call uses the next of enough distinct copies
 // (> 64 MiB in all, several times the 32 MiB L3) that none is still cached when it comes round.
 #include <map>
 #include <memory>
@@ -28,11 +28,38 @@ constexpr double kMinBytes = 96.0 * (1 << 20);
 std::string shape_name(const Shape& s) { return std::to_string(s.N) + "x" + std::to_string(s.K) + " (" + s.what + ")"; }
 
 template <class W>
+struct MatrixOf {
+  using type = Tensor<W, 2>;
+  static constexpr const char* dtype = std::is_same_v<W, bf16> ? "bf16" : "f32";
+  static double bytes(const Shape& s) { return static_cast<double>(sizeof(W)) * s.N * s.K; }
+  template <class Value>
+  static type make(const Shape& s, Value value) {
+    Tensor<W, 2> w({s.N, s.K});
+    for (std::int64_t j = 0; j < w.size(); ++j) w.data()[j] = from_f32<W>(value(j));
+    return w;
+  }
+};
+template <QuantFormat F>
+struct MatrixOf<F> {
+  using type = QuantMatrix<F>;
+  static constexpr const char* dtype = F::bits == 8 ? "q8" : "q4";
+  static double bytes(const Shape& s) {
+    return static_cast<double>(s.N) * (quant::row_bytes<F>(s.K) + 2 * quant::groups<F>(s.K));
+  }
+  template <class Value>
+  static type make(const Shape& s, Value value) {
+    return QuantMatrix<F>::from_rows(s.N, s.K, [&](std::int64_t n, float* row) {
+      for (std::int64_t k = 0; k < s.K; ++k) row[k] = value(n * s.K + k);
+    });
+  }
+};
+
+template <class W>
 struct Operands {
-  std::vector<Tensor<W, 2>> w;  // distinct copies, used in turn
+  std::vector<typename MatrixOf<W>::type> w;  // distinct copies, used in turn
   Tensor<float, 1> x, y;
   std::size_t next = 0;
-  const Tensor<W, 2>& next_w() {
+  const typename MatrixOf<W>::type& next_w() {
     next = next + 1 == w.size() ? 0 : next + 1;
     return w[next];
   }
@@ -44,13 +71,10 @@ std::shared_ptr<Operands<W>> operands(const Shape& s) {
   auto& o = cache[{s.N, s.K}];
   if (!o) {
     o = std::make_shared<Operands<W>>();
-    const double bytes = static_cast<double>(sizeof(W)) * s.N * s.K;
+    const double bytes = MatrixOf<W>::bytes(s);
     const auto copies = static_cast<std::int64_t>(std::max(1.0, std::ceil(kMinBytes / bytes)));
-    for (std::int64_t i = 0; i < copies; ++i) {
-      Tensor<W, 2> w({s.N, s.K});
-      for (std::int64_t j = 0; j < w.size(); ++j) w.data()[j] = from_f32<W>(0.002f * static_cast<float>((j + i) % 1009) - 1.0f);
-      o->w.push_back(std::move(w));
-    }
+    for (std::int64_t i = 0; i < copies; ++i)
+      o->w.push_back(MatrixOf<W>::make(s, [i](std::int64_t j) { return 0.002f * static_cast<float>((j + i) % 1009) - 1.0f; }));
     o->x = Tensor<float, 1>({s.K});
     o->y = Tensor<float, 1>({s.N});
     for (std::int64_t k = 0; k < s.K; ++k) o->x.data()[k] = 0.001f * static_cast<float>(k % 997) - 0.5f;
@@ -63,10 +87,10 @@ bench::Case make_case(const Shape& s, const char* impl, bool threaded) {
   bench::Case c;
   c.op = "gemv";
   c.impl = impl;
-  c.dtype = std::is_same_v<W, bf16> ? "bf16" : "f32";
+  c.dtype = MatrixOf<W>::dtype;
   c.shape = shape_name(s);
   c.flops = 2.0 * s.N * s.K;
-  c.bytes = static_cast<double>(sizeof(W)) * s.N * s.K + 4.0 * (s.N + s.K);
+  c.bytes = MatrixOf<W>::bytes(s) + 4.0 * (s.N + s.K);
   c.bound = bench::Bound::memory;
   c.threaded = threaded;
   c.summary = std::is_same_v<W, bf16> && s.K == 2048 && (s.N == 2048 || s.N == 5632);
@@ -115,6 +139,8 @@ void add_shape(const Shape& s) {
   add_case<xsimd_tag<>, bf16>(s, "xsimd");
   add_case<hwy_tag, float>(s, "hwy");
   add_case<hwy_tag, bf16>(s, "hwy");
+  add_case<hwy_tag, q8<kQuantGroup>>(s, "hwy");
+  add_case<hwy_tag, q4<kQuantGroup>>(s, "hwy");
 #ifdef DSVL_BENCH_WITH_OPENBLAS
   add_openblas_case(s);
 #endif

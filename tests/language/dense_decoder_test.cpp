@@ -1,7 +1,8 @@
 // The LLaMA decoder against transformers (tests/data/llama/, written by
 // tools/reference/llama_decoder.py): per-layer hidden states, the final norm, logits, 32 greedy
 // tokens, the KV cache against full recomputes, two-turn cache reuse, and the loader's errors;
-// under the scalar, xsimd and Highway policies with f32 and bf16 weights. Also the language model
+// under the scalar, xsimd and Highway policies with f32 and bf16 weights; with q8 and q4 weights,
+// the logits' distance from the reference (check_quantized). Also the language model
 // inside the tiny DeepSeek-VL v1 checkpoints of tests/data/deepseek_vl/ against the official code.
 //
 // Tolerances. The reference computes in f32 as dsvl does, so the two differ only by the order of
@@ -164,6 +165,58 @@ void check_both_variants() {
   check_fixture<P>("mha");
 }
 
+// A quantized policy against the f32 reference. Its weights differ from the checkpoint's by up to
+// half a step (q8: max|w| / 254 in each group of 32; q4: max|w| / 16), and the SIMD decode path
+// also rounds activations to int8, so the logits differ by about that relative amount (the test
+// prints the figures); the bounds are about 3x the measured ones. Top-1 agreement counts the
+// prefill rows whose best token is the reference's; cached decode steps (gemv, int8 activations
+// under hwy) are compared with full recomputes (gemm, f32 activations) of the same quantized model.
+// Measured (max |error| / max |reference|): q8 logits 0.012-0.013, top-1 22/22, decode steps
+// 0.016-0.024 under hwy (5e-7 scalar); q4 logits 0.14-0.16, top-1 18/22, decode steps 0.017-0.019.
+// These tiny models have uniform random weights, the hardest case for a per-group scale (no
+// outliers to spend the range on); docs/quantization.md has the demo model's task accuracy.
+template <class P>
+void check_quantized(const std::string& variant, double tol_logits, double min_top1, double tol_steps) {
+  const std::string label = variant + " [" + std::string(P::kernel_tag::name) + ", " +
+                            std::string(P::weight_type::name) + " weights]";
+  const Reference ref(variant);
+  const auto ckpt = io::Checkpoint::open(fixture_dir(variant));
+  const DenseDecoder<P> dec = load_decoder<P>(variant, ckpt);
+  const std::int64_t V = dec.config().vocab_size;
+  ThreadPool pool(2);
+  const auto ids = ref.ids("input_ids");
+  const std::int64_t T = static_cast<std::int64_t>(ids.size());
+  KvCache cache = dec.make_cache(T + 16);
+  const auto logits = dec.forward_ids(ids, cache, LogitRows::all, pool);
+  const auto want = ref.f32("logits");
+  const double e_logits = relative_error(logits.view(), want.view());
+  std::int64_t agree = 0;
+  for (std::int64_t t = 0; t < T; ++t) agree += argmax(logits.data() + t * V, V) == argmax(want.data() + t * V, V);
+  const double top1 = static_cast<double>(agree) / static_cast<double>(T);
+  std::vector<std::int32_t> seq = ids;
+  std::int32_t next = argmax(logits.data() + (T - 1) * V, V);
+  double worst_step = 0;
+  for (int step = 0; step < 8; ++step) {
+    seq.push_back(next);
+    const auto step_logits = dec.forward_ids(std::span<const std::int32_t>(&next, 1), cache, LogitRows::all, pool);
+    KvCache fresh = dec.make_cache(static_cast<std::int64_t>(seq.size()));
+    const auto full = dec.forward_ids(seq, fresh, LogitRows::last, pool);
+    worst_step = std::max(worst_step, relative_error(step_logits.view(), full.view()));
+    next = argmax(step_logits.data(), V);
+  }
+  MESSAGE(label, ": logits relative error ", e_logits, ", top-1 agreement ", agree, "/", T,
+          "; cached decode steps vs full recomputes ", worst_step);
+  CHECK(e_logits <= tol_logits);
+  CHECK(top1 >= min_top1);
+  CHECK(worst_step <= tol_steps);
+}
+
+template <class P>
+void check_quantized_variants(double tol_logits, double min_top1, double tol_steps) {
+  check_quantized<P>("gqa", tol_logits, min_top1, tol_steps);
+  check_quantized<P>("mha", tol_logits, min_top1, tol_steps);
+}
+
 }  // namespace
 
 TEST_CASE("LlamaConfig: the fixtures' config.json") {
@@ -240,6 +293,14 @@ TEST_CASE("DenseDecoder matches transformers (hwy, f32 weights)") { check_both_v
 TEST_CASE("DenseDecoder matches transformers (scalar, bf16 weights)") { check_both_variants<policies::ScalarBF16>(); }
 TEST_CASE("DenseDecoder matches transformers (xsimd, bf16 weights)") { check_both_variants<policies::XsimdBF16>(); }
 TEST_CASE("DenseDecoder matches transformers (hwy, bf16 weights)") { check_both_variants<policies::HwyBF16>(); }
+TEST_CASE("DenseDecoder with q8 weights stays close to transformers (scalar, hwy)") {
+  check_quantized_variants<policies::ScalarQ8>(0.04, 0.9, 1e-4);
+  check_quantized_variants<policies::HwyQ8>(0.04, 0.9, 0.075);
+}
+TEST_CASE("DenseDecoder with q4 weights stays close to transformers (scalar, hwy)") {
+  check_quantized_variants<policies::ScalarQ4>(0.45, 0.6, 1e-4);
+  check_quantized_variants<policies::HwyQ4>(0.45, 0.6, 0.06);
+}
 
 TEST_CASE("DenseDecoder: weights declared once, with the Hugging Face names") {
   const auto cfg = read_llama_config(fixture_dir("gqa") / "config.json");

@@ -1,7 +1,8 @@
 #pragma once
 // GEMM: a Linear layer applied to a batch of rows (torch.nn.functional.linear(a, w, bias)):
 //   c[m, n] = bias[n] + sum_k a[m, k] * w[n, k]          c = a · wᵀ + bias
-// a: (M, K) f32.  w: (N, K), f32 or bf16 (the PyTorch Linear weight layout).  bias: (N) f32, or an
+// a: (M, K) f32.  w: (N, K), f32 or bf16 (the PyTorch Linear weight layout), or a quantized
+// matrix (QuantView of q8<G> or q4<G>; the SIMD policies dequantize it into their f32 panels).  bias: (N) f32, or an
 // empty View{} for none.  c: (M, N) f32; it must not overlap a or w.
 // Rows of a, w and c may have any stride, the last dimension must be contiguous, and pointers
 // need no alignment.  Products are accumulated in f32 (bf16 weights are widened exactly, never
@@ -12,6 +13,8 @@
 #include <cstdint>
 
 #include "dsvl/core/dtype.hpp"
+#include "dsvl/core/quant.hpp"
+#include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/kernels/check.hpp"
 #include "dsvl/kernels/native.hpp"
@@ -25,11 +28,11 @@ inline void check_bias(const char* where, View<const float, 1> bias, std::int64_
              " elements, the output has ", n, " columns");
 }
 
-template <class W>
-void check_gemm(View<const float, 2> a, View<const W, 2> w, View<const float, 1> bias, View<float, 2> c) {
+template <class WView>
+void check_gemm(View<const float, 2> a, const WView& w, View<const float, 1> bias, View<float, 2> c) {
   constexpr const char* where = "kernels::gemm";
   check_rows_view(where, "a", a);
-  check_rows_view(where, "w", w);
+  if constexpr (requires { w.inner_contiguous(); }) check_rows_view(where, "w", w);
   check_rows_view(where, "c", c);
   DSVL_CHECK(w.shape(1) == a.shape(1), where, "a has K = ", a.shape(1), " columns, w (N, K) has ", w.shape(1));
   DSVL_CHECK(c.shape(0) == a.shape(0) && c.shape(1) == w.shape(0), where, "c is (", c.shape(0), ", ", c.shape(1),
@@ -51,6 +54,23 @@ void gemm(scalar_tag, View<const float, 2> a, View<const W, 2> w, View<const flo
       float acc = 0.0f;
       for (std::int64_t k = 0; k < K; ++k) acc += ar[k] * to_f32(wr[k]);
       cr[n] = bias.empty() ? acc : acc + bias.data()[n];
+    }
+  }
+}
+
+template <QuantFormat F>
+void gemm(scalar_tag, View<const float, 2> a, QuantView<F> w, View<const float, 1> bias, View<float, 2> c,
+          [[maybe_unused]] ThreadPool& pool = ThreadPool::global()) {
+  detail::check_gemm(a, w, bias, c);
+  const std::int64_t M = a.shape(0), N = w.shape(0), K = a.shape(1);
+  Tensor<float, 1> row({K});
+  for (std::int64_t n = 0; n < N; ++n) {
+    w.dequantize_row(n, 0, K, row.data());
+    for (std::int64_t m = 0; m < M; ++m) {
+      const float* ar = a.data() + m * a.stride(0);
+      float acc = 0.0f;
+      for (std::int64_t k = 0; k < K; ++k) acc += ar[k] * row.data()[k];
+      c.data()[m * c.stride(0) + n] = bias.empty() ? acc : acc + bias.data()[n];
     }
   }
 }

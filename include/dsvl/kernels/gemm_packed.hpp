@@ -4,7 +4,7 @@
 //
 //   each thread: a range of columns of c (or of rows, when N is narrow)
 //   for jc in its columns by nc:
-//     for pc in K by kc:         pack w[jc.., pc..] into nr-column panels, bf16 widened  (L2/L3)
+//     for pc in K by kc:         pack w[jc.., pc..] into f32 nr-column panels   (L2/L3)
 //       for ic in its rows by mc: pack a[ic.., pc..] into mr-row panels                  (L2)
 //         for jr in nc by nr:    one w panel, kc x nr                                     (L1)
 //           for ir in mc by mr:  Kernel::tile: an mr x nr tile of c held in registers
@@ -24,6 +24,7 @@
 #include <memory>
 
 #include "dsvl/core/dtype.hpp"
+#include "dsvl/core/quant.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
@@ -86,14 +87,35 @@ void pack_a_block(const float* a, std::int64_t lda, std::int64_t m, std::int64_t
   pack_w_block<MR>(a, lda, m, kc, dst);
 }
 
+// Packs rows [n0, n0 + n) and columns [k0, k0 + kc) of w as pack_w_block does.
+template <std::int64_t NR, class W>
+void pack_w(View<const W, 2> w, std::int64_t n0, std::int64_t n, std::int64_t k0, std::int64_t kc, float* dst) {
+  pack_w_block<NR>(w.data() + n0 * w.stride(0) + k0, w.stride(0), n, kc, dst);
+}
+// A quantized w: each panel's rows are dequantized into a float block first.
+template <std::int64_t NR, QuantFormat F>
+void pack_w(QuantView<F> w, std::int64_t n0, std::int64_t n, std::int64_t k0, std::int64_t kc, float* dst) {
+  thread_local std::unique_ptr<float[]> rows;
+  thread_local std::int64_t capacity = 0;
+  if (capacity < NR * kc) {
+    rows.reset(new float[static_cast<std::size_t>(NR * kc)]);
+    capacity = NR * kc;
+  }
+  for (std::int64_t p0 = 0; p0 < n; p0 += NR, dst += NR * kc) {
+    const std::int64_t m = std::min(NR, n - p0);
+    for (std::int64_t j = 0; j < m; ++j) w.dequantize_row(n0 + p0 + j, k0, k0 + kc, rows.get() + j * kc);
+    pack_w_block<NR>(rows.get(), kc, m, kc, dst);
+  }
+}
+
 // One thread's share: rows [m0, m1) and columns [n0, n1) of c.
-template <class Kernel, class W>
-void gemm_packed_range(View<const float, 2> a, View<const W, 2> w, const float* bias, View<float, 2> c,
+template <class Kernel, class WView>
+void gemm_packed_range(View<const float, 2> a, const WView& w, const float* bias, View<float, 2> c,
                        std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1) {
   constexpr std::int64_t MR = Kernel::mr, NR = Kernel::nr;
   constexpr std::int64_t MC = std::max<std::int64_t>(MR, kGemmMc / MR * MR);
   constexpr std::int64_t NC = std::max<std::int64_t>(NR, kGemmNc / NR * NR);
-  const std::int64_t K = a.shape(1), lda = a.stride(0), ldw = w.stride(0), ldc = c.stride(0);
+  const std::int64_t K = a.shape(1), lda = a.stride(0), ldc = c.stride(0);
   const std::int64_t k_blocks = (K + kGemmKc - 1) / kGemmKc;
   const std::int64_t KC = (K + k_blocks - 1) / k_blocks;  // equal blocks, no thin last one
   float* wp = gemm_scratch<GemmScratch::w>(static_cast<std::size_t>(KC * NC));
@@ -105,7 +127,7 @@ void gemm_packed_range(View<const float, 2> a, View<const W, 2> w, const float* 
     for (std::int64_t pc = 0; pc < K; pc += KC) {
       const std::int64_t kc = std::min(KC, K - pc);
       const bool accumulate = pc > 0;
-      pack_w_block<NR>(w.data() + jc * ldw + pc, ldw, nc, kc, wp);
+      pack_w<NR>(w, jc, nc, pc, kc, wp);
       for (std::int64_t ic = m0; ic < m1; ic += MC) {
         const std::int64_t mc = std::min(MC, m1 - ic);
         pack_a_block<MR>(a.data() + ic * lda + pc, lda, mc, kc, ap);
@@ -132,8 +154,8 @@ void gemm_packed_range(View<const float, 2> a, View<const W, 2> w, const float* 
 }
 
 // Checks are the caller's (the policy's gemm); splits the work over the pool and runs it.
-template <class Kernel, class W>
-void gemm_packed(View<const float, 2> a, View<const W, 2> w, View<const float, 1> bias, View<float, 2> c,
+template <class Kernel, class WView>
+void gemm_packed(View<const float, 2> a, const WView& w, View<const float, 1> bias, View<float, 2> c,
                  ThreadPool& pool) {
   constexpr std::int64_t MR = Kernel::mr, NR = Kernel::nr;
   const std::int64_t M = a.shape(0), N = w.shape(0), K = a.shape(1);

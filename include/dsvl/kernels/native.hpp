@@ -21,6 +21,8 @@ namespace op {
   };
 DSVL_DECLARE_OP(gemm)
 DSVL_DECLARE_OP(gemv)
+DSVL_DECLARE_OP(gemm_quant)
+DSVL_DECLARE_OP(gemv_quant)
 DSVL_DECLARE_OP(rms_norm)
 DSVL_DECLARE_OP(layer_norm)
 DSVL_DECLARE_OP(layer_norm2d)
@@ -39,7 +41,7 @@ DSVL_DECLARE_OP(interpolate)
 DSVL_DECLARE_OP(pixel_unshuffle)
 DSVL_DECLARE_OP(topk)
 #undef DSVL_DECLARE_OP
-using all = std::tuple<gemm, gemv, rms_norm, layer_norm, layer_norm2d, softmax, gelu_erf, gelu_tanh, silu,
+using all = std::tuple<gemm, gemv, gemm_quant, gemv_quant, rms_norm, layer_norm, layer_norm2d, softmax, gelu_erf, gelu_tanh, silu,
                        swiglu, rope_half, rope_interleaved, add, mul, scale, conv2d, interpolate,
                        pixel_unshuffle, topk>;
 }  // namespace op

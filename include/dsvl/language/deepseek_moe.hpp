@@ -49,7 +49,6 @@ struct ExpertChoice {
 
 template <KernelPolicy P>
 struct DeepseekMoE {
-  using W = typename P::weight_type;
 
   explicit DeepseekMoE(const DeepseekV2Config& c)
       : cfg(c), shared_experts(c.hidden_size, c.moe_intermediate_size * c.n_shared_experts) {
@@ -168,8 +167,8 @@ struct DeepseekMoE {
   }
 
   DeepseekV2Config cfg;
-  nn::Weight<W, 2> gate;
-  nn::Weight<W, 1> e_score_correction_bias;
+  nn::Weight<dense_weight_t<P>, 2> gate;
+  nn::Weight<dense_weight_t<P>, 1> e_score_correction_bias;
   std::vector<SwiGluMlp<P>> experts;
   SwiGluMlp<P> shared_experts;
 };

@@ -54,7 +54,6 @@ enum class LogitRows { all, last };
 // One decoder layer (transformers LlamaDecoderLayer).
 template <KernelPolicy P>
 struct LlamaDecoderLayer {
-  using W = typename P::weight_type;
 
   explicit LlamaDecoderLayer(const LlamaConfig& c)
       : cfg(c),
@@ -85,7 +84,7 @@ struct LlamaDecoderLayer {
   }
 
   LlamaConfig cfg;
-  nn::Weight<W, 1> input_layernorm, post_attention_layernorm;
+  nn::Weight<dense_weight_t<P>, 1> input_layernorm, post_attention_layernorm;
   LlamaAttention<P> self_attn;
   SwiGluMlp<P> mlp;
 };
@@ -93,7 +92,6 @@ struct LlamaDecoderLayer {
 template <KernelPolicy P>
 class DenseDecoder {
  public:
-  using W = typename P::weight_type;
   using Layer = LlamaDecoderLayer<P>;
 
   // Called with ("layer", i, hidden state after layer i) and ("norm", -1, final norm output),
@@ -179,7 +177,8 @@ class DenseDecoder {
     kernels::rms_norm(tag, std::as_const(x).view(), norm_.view(), static_cast<float>(cfg_.rms_norm_eps), n.view());
     if (trace) trace("norm", -1, std::as_const(n).view());
     const View<const float, 2> head_in = rows == T ? std::as_const(n).view() : std::as_const(n).view().slice(0, T - 1, T);
-    nn::linear(tag, head_in, lm_head(), logits, pool);  // (rows, V)
+    if (cfg_.tie_word_embeddings) nn::linear(tag, head_in, embed_tokens_.view(), logits, pool);  // (rows, V)
+    else nn::linear(tag, head_in, lm_head_.view(), logits, pool);
     cache.advance(T);
   }
 
@@ -198,19 +197,16 @@ class DenseDecoder {
     return forward(x.view(), cache, which, pool);
   }
 
-  View<const W, 2> embed_tokens() const noexcept { return embed_tokens_.view(); }
-  View<const W, 2> lm_head() const noexcept {
-    return cfg_.tie_word_embeddings ? embed_tokens_.view() : lm_head_.view();
-  }
+  View<const dense_weight_t<P>, 2> embed_tokens() const noexcept { return embed_tokens_.view(); }
 
   Trace trace;
 
  private:
   LlamaConfig cfg_;
-  nn::Weight<W, 2> embed_tokens_;
+  nn::Weight<dense_weight_t<P>, 2> embed_tokens_;
   std::vector<Layer> layers_;
-  nn::Weight<W, 1> norm_;
-  nn::Weight<W, 2> lm_head_;
+  nn::Weight<dense_weight_t<P>, 1> norm_;
+  nn::Weight<head_weight_t<P>, 2> lm_head_;  // unused when tie_word_embeddings
 };
 
 }  // namespace dsvl::language

@@ -44,6 +44,7 @@ enum class MlaForm { automatic, expanded, absorbed };
 template <KernelPolicy P>
 struct MlaAttention {
   using W = typename P::weight_type;
+  using Dense = dense_weight_t<P>;  // kv_b_proj is read in two layouts (expanded, absorbed)
 
   explicit MlaAttention(const DeepseekV2Config& c)
       : H(c.num_attention_heads), D(c.hidden_size), r(c.kv_lora_rank), dn(c.qk_nope_head_dim),
@@ -64,7 +65,7 @@ struct MlaAttention {
   void derive_weights() {
     if (kv_b_proj.size() != H * (dn + dv) * r) return;  // not bound; the loader reports it
     const auto kv = kv_b_proj.view();
-    View<W, 3> t = w_uk_t.allocate({H, r, dn});
+    View<Dense, 3> t = w_uk_t.allocate({H, r, dn});
     for (std::int64_t h = 0; h < H; ++h)
       for (std::int64_t i = 0; i < dn; ++i)
         for (std::int64_t j = 0; j < r; ++j) t(h, j, i) = kv(h * (dn + dv) + i, j);
@@ -110,7 +111,7 @@ struct MlaAttention {
       Tensor<float, 3> qa({T, H, r + dr}), oa({T, H, r});
       for (std::int64_t h = 0; h < H; ++h) {
         const View<const float, 2> q_nope(q.data() + h * dqk, {T, dn}, {H * dqk, 1});
-        nn::linear(tag, q_nope, View<const W, 2>(w_uk_t.view().data() + h * r * dn, {r, dn}),
+        nn::linear(tag, q_nope, View<const Dense, 2>(w_uk_t.view().data() + h * r * dn, {r, dn}),
                    View<float, 2>(qa.data() + h * (r + dr), {T, r}, {H * (r + dr), 1}), pool);
         for (std::int64_t t = 0; t < T; ++t) std::copy_n(&q(t, h, dn), dr, &qa(t, h, r));
       }
@@ -120,7 +121,7 @@ struct MlaAttention {
       const auto kv = kv_b_proj.view();
       for (std::int64_t h = 0; h < H; ++h)  // o_h = W_UV[h] (Σ p c)
         nn::linear(tag, View<const float, 2>(oa.data() + h * r, {T, r}, {H * r, 1}),
-                   View<const W, 2>(kv.data() + (h * (dn + dv) + dn) * r, {dv, r}),
+                   View<const Dense, 2>(kv.data() + (h * (dn + dv) + dn) * r, {dv, r}),
                    View<float, 2>(o.data() + h * dv, {T, dv}, {H * dv, 1}), pool);
     }
     nn::linear(tag, View<const float, 2>(o.view().template reshape<2>({T, H * dv})), o_proj.view(), y, pool);
@@ -135,9 +136,10 @@ struct MlaAttention {
 
   std::int64_t H, D, r, dn, dr, dv;
   float eps;
-  nn::Weight<W, 2> q_proj, kv_a_proj_with_mqa, kv_b_proj, o_proj;
-  nn::Weight<W, 1> kv_a_layernorm;
-  nn::Weight<W, 3> w_uk_t;  // derived: (H, r, dn)
+  nn::Weight<W, 2> q_proj, kv_a_proj_with_mqa, o_proj;
+  nn::Weight<Dense, 2> kv_b_proj;
+  nn::Weight<Dense, 1> kv_a_layernorm;
+  nn::Weight<Dense, 3> w_uk_t;  // derived: (H, r, dn)
 };
 
 }  // namespace dsvl::language

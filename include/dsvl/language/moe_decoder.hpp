@@ -53,7 +53,6 @@ namespace dsvl::language {
 // One decoder layer (official DeepseekV2DecoderLayer).
 template <KernelPolicy P>
 struct DeepseekV2DecoderLayer {
-  using W = typename P::weight_type;
 
   DeepseekV2DecoderLayer(const DeepseekV2Config& c, std::int64_t layer) : cfg(c) {
     if (c.use_mla) mla.emplace(c);
@@ -90,7 +89,7 @@ struct DeepseekV2DecoderLayer {
   }
 
   DeepseekV2Config cfg;
-  nn::Weight<W, 1> input_layernorm, post_attention_layernorm;
+  nn::Weight<dense_weight_t<P>, 1> input_layernorm, post_attention_layernorm;
   std::optional<MlaAttention<P>> mla;
   std::optional<LlamaAttention<P>> mha;
   std::optional<DeepseekMoE<P>> moe;
@@ -100,7 +99,6 @@ struct DeepseekV2DecoderLayer {
 template <KernelPolicy P>
 class MoeDecoder {
  public:
-  using W = typename P::weight_type;
   using Layer = DeepseekV2DecoderLayer<P>;
   using Config = DeepseekV2Config;
 
@@ -193,7 +191,8 @@ class MoeDecoder {
     kernels::rms_norm(tag, std::as_const(x).view(), norm_.view(), static_cast<float>(cfg_.rms_norm_eps), n.view());
     if (trace) trace("norm", -1, std::as_const(n).view());
     const View<const float, 2> head_in = rows == T ? std::as_const(n).view() : std::as_const(n).view().slice(0, T - 1, T);
-    nn::linear(tag, head_in, lm_head(), logits, pool);  // (rows, V)
+    if (cfg_.tie_word_embeddings) nn::linear(tag, head_in, embed_tokens_.view(), logits, pool);  // (rows, V)
+    else nn::linear(tag, head_in, lm_head_.view(), logits, pool);
     cache.advance(T);
   }
 
@@ -212,10 +211,7 @@ class MoeDecoder {
     return forward(x.view(), cache, which, pool);
   }
 
-  View<const W, 2> embed_tokens() const noexcept { return embed_tokens_.view(); }
-  View<const W, 2> lm_head() const noexcept {
-    return cfg_.tie_word_embeddings ? embed_tokens_.view() : lm_head_.view();
-  }
+  View<const dense_weight_t<P>, 2> embed_tokens() const noexcept { return embed_tokens_.view(); }
   const std::vector<Layer>& layers() const noexcept { return layers_; }
 
   Trace trace;
@@ -223,10 +219,10 @@ class MoeDecoder {
 
  private:
   DeepseekV2Config cfg_;
-  nn::Weight<W, 2> embed_tokens_;
+  nn::Weight<dense_weight_t<P>, 2> embed_tokens_;
   std::vector<Layer> layers_;
-  nn::Weight<W, 1> norm_;
-  nn::Weight<W, 2> lm_head_;
+  nn::Weight<dense_weight_t<P>, 1> norm_;
+  nn::Weight<head_weight_t<P>, 2> lm_head_;  // unused when tie_word_embeddings
 };
 
 }  // namespace dsvl::language

@@ -13,7 +13,9 @@
 // Weights, by their official names: "vision_model.vision_tower.*" (1.3B) or
 // "vision_model.vision_tower_{high,low}.vision_tower.*" (7B), "aligner.*", "language_model.*".
 // P::weight_type is how matrices are stored (bf16 checkpoints stay bf16 with ScalarBF16-style
-// policies, zero copy; f32 policies widen them); activations and accumulation are f32.
+// policies, zero copy; f32 policies widen them; quantized policies quantize the language model's
+// matrices at load, and the vision side runs VisionPolicy, in bf16); activations and accumulation
+// are f32.
 
 #include <cstdint>
 #include <filesystem>
@@ -44,6 +46,7 @@ class DeepSeekVL {
  public:
   static constexpr bool is_fixed = !(Fixed == kDynamicDeepSeekVL);
   using Decoder = language::DenseDecoder<P>;
+  using VisionPolicy = dense_policy_t<P>;
 
   // Empty weights of the given sizes (load, or visit with nn::WeightRandomInit). With a
   // compile-time preset, `config` must equal it: the error lists every field that differs.
@@ -137,10 +140,10 @@ class DeepSeekVL {
 
   const Decoder& language_model() const noexcept { return language_; }
   Decoder& language_model() noexcept { return language_; }
-  const vision::Aligner<P>& aligner() const noexcept { return aligner_; }
+  const vision::Aligner<VisionPolicy>& aligner() const noexcept { return aligner_; }
   // The towers: one of these is set, as config().hybrid() says.
-  const std::optional<vision::SiglipVit<P, Fixed.siglip>>& siglip_tower() const noexcept { return siglip_; }
-  const std::optional<vision::HybridVisionTower<P, Fixed.siglip>>& hybrid_tower() const noexcept { return hybrid_; }
+  const std::optional<vision::SiglipVit<VisionPolicy, Fixed.siglip>>& siglip_tower() const noexcept { return siglip_; }
+  const std::optional<vision::HybridVisionTower<VisionPolicy, Fixed.siglip>>& hybrid_tower() const noexcept { return hybrid_; }
 
   // Throws when `config` differs from the compile-time preset, listing every difference.
   static void check_matches_preset(const DeepSeekVLConfig& config, const std::string& where) {
@@ -161,9 +164,9 @@ class DeepSeekVL {
   }
 
   DeepSeekVLConfig config_;
-  std::optional<vision::SiglipVit<P, Fixed.siglip>> siglip_;
-  std::optional<vision::HybridVisionTower<P, Fixed.siglip>> hybrid_;
-  vision::Aligner<P> aligner_;
+  std::optional<vision::SiglipVit<VisionPolicy, Fixed.siglip>> siglip_;
+  std::optional<vision::HybridVisionTower<VisionPolicy, Fixed.siglip>> hybrid_;
+  vision::Aligner<VisionPolicy> aligner_;
   Decoder language_;
   std::shared_ptr<const io::Checkpoint> checkpoint_;
 };

@@ -13,7 +13,8 @@
 //   -> language: the DeepSeekMoE decoder (language/moe_decoder.hpp; generation: language/generate.hpp)
 //
 // Weights, by their official names: "vision.*", "projector.layers.{0,2}.*", "image_newline",
-// "view_seperator", "language.*". P::weight_type is how matrices are stored; activations and
+// "view_seperator", "language.*". P::weight_type is how matrices are stored (a quantized format
+// applies to the language model; the vision side runs VisionPolicy, in bf16); activations and
 // accumulation are f32.
 
 #include <cstdint>
@@ -42,8 +43,8 @@ template <KernelPolicy P, DeepSeekVL2Config Fixed = kDynamicDeepSeekVL2>
 class DeepSeekVL2 {
  public:
   static constexpr bool is_fixed = !(Fixed == kDynamicDeepSeekVL2);
-  using W = typename P::weight_type;
   using Decoder = language::MoeDecoder<P>;
+  using VisionPolicy = dense_policy_t<P>;
 
   // Empty weights of the given sizes (load, or visit with nn::WeightRandomInit). With a
   // compile-time preset, `config` must equal it: the error lists every field that differs.
@@ -130,8 +131,8 @@ class DeepSeekVL2 {
 
   const Decoder& language_model() const noexcept { return language_; }
   Decoder& language_model() noexcept { return language_; }
-  const vision::SiglipVit<P, Fixed.vision>& vision_tower() const noexcept { return vision_; }
-  const vision::DownsampleProjector<P>& projector() const noexcept { return projector_; }
+  const vision::SiglipVit<VisionPolicy, Fixed.vision>& vision_tower() const noexcept { return vision_; }
+  const vision::DownsampleProjector<VisionPolicy>& projector() const noexcept { return projector_; }
   View<const float, 1> image_newline() const noexcept { return image_newline_.view(); }
   View<const float, 1> view_seperator() const noexcept { return view_seperator_.view(); }
 
@@ -154,8 +155,8 @@ class DeepSeekVL2 {
   }
 
   DeepSeekVL2Config config_;
-  vision::SiglipVit<P, Fixed.vision> vision_;
-  vision::DownsampleProjector<P> projector_;
+  vision::SiglipVit<VisionPolicy, Fixed.vision> vision_;
+  vision::DownsampleProjector<VisionPolicy> projector_;
   nn::Weight<float, 1> image_newline_, view_seperator_;  // added to f32 activations: kept f32
   Decoder language_;
   std::shared_ptr<const io::Checkpoint> checkpoint_;

@@ -1,7 +1,7 @@
 #pragma once
 // y = x · wᵀ for the rows of x (torch.nn.functional.linear without bias), with the policy's
 // kernels: gemv for one row (a decode step), gemm otherwise. w is (out, in), as checkpoints store
-// it, in the weight storage type.
+// it: a View of the weight storage type, or a QuantView of a quantized format.
 
 #include <cstdint>
 
@@ -11,8 +11,8 @@
 
 namespace dsvl::nn {
 
-template <class Tag, class W>
-void linear(Tag tag, View<const float, 2> x, View<const W, 2> w, View<float, 2> y, ThreadPool& pool) {
+template <class Tag, class WView>
+void linear(Tag tag, View<const float, 2> x, const WView& w, View<float, 2> y, ThreadPool& pool) {
   if (x.shape(0) == 1) kernels::gemv(tag, x[0], w, View<const float, 1>{}, y[0], pool);
   else kernels::gemm(tag, x, w, View<const float, 1>{}, y, pool);
 }

@@ -17,6 +17,9 @@
 // reports together every missing tensor, every tensor whose shape or dtype is wrong and every
 // tensor of the checkpoint that no block declared.
 //
+// A matrix of a quantized format F (core/quant.hpp) is a Weight<F, 2>: loading quantizes it from
+// the checkpoint's float tensor, so the official checkpoints load unchanged; it is always owned.
+//
 // A block that keeps a load-time transform of its weights (MLA's split of kv_b_proj) defines
 // derive_weights(); the walks that bind data (WeightLoader with bind, WeightRandomInit) call it
 // right after the block's own weights are bound. It must tolerate weights left empty by a failed
@@ -39,6 +42,7 @@
 
 #include "dsvl/core/dtype.hpp"
 #include "dsvl/core/error.hpp"
+#include "dsvl/core/quant.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/io/safetensors.hpp"
@@ -80,6 +84,37 @@ class Weight {
   View<const W, Rank> view_;
   bool borrowed_ = false;
 };
+
+// A quantized matrix (N, K): the view is a QuantView, quantized from floats when bound.
+template <QuantFormat F>
+class Weight<F, 2> {
+ public:
+  using value_type = F;
+  static constexpr std::size_t rank = 2;
+
+  QuantView<F> view() const noexcept { return matrix_.view(); }
+  operator QuantView<F>() const noexcept { return view(); }  // NOLINT: implicit by design
+  std::int64_t shape(std::size_t i) const noexcept { return view().shape(i); }
+  std::int64_t size() const noexcept { return view().size(); }
+  bool borrowed() const noexcept { return false; }
+
+  void own(QuantMatrix<F> m) noexcept { matrix_ = std::move(m); }
+  // Quantizes the (rows, cols) matrix that row(n, out) writes row by row.
+  template <class RowFn>
+  void quantize(std::int64_t rows, std::int64_t cols, RowFn&& row) {
+    own(QuantMatrix<F>::from_rows(rows, cols, std::forward<RowFn>(row)));
+  }
+
+ private:
+  QuantMatrix<F> matrix_;
+};
+
+// The dtype a weight of storage type W is written to a checkpoint in (quantized formats: bf16).
+template <class W>
+constexpr DType checkpoint_dtype() noexcept {
+  if constexpr (is_quant_format_v<W>) return DType::bf16;
+  else return dtype_of<W>();
+}
 
 // ---- the visitors --------------------------------------------------------------------------
 
@@ -166,10 +201,16 @@ class WeightRandomInit : public WeightVisitor<WeightRandomInit> {
   bool binds_data() const noexcept { return true; }
   template <class W, std::size_t R>
   void weight(std::string_view, Weight<W, R>& w, const std::array<std::int64_t, R>& shape) {
-    typename View<W, R>::Shape s{};
-    for (std::size_t i = 0; i < R; ++i) s[i] = shape[i];
-    View<W, R> v = w.allocate(s);
-    detail::fill_random(std::span<W>(v.data(), static_cast<std::size_t>(v.size())), R, shape[R - 1], rng_);
+    if constexpr (is_quant_format_v<W>) {
+      w.quantize(shape[0], shape[1], [&](std::int64_t, float* row) {
+        detail::fill_random(std::span<float>(row, static_cast<std::size_t>(shape[1])), R, shape[1], rng_);
+      });
+    } else {
+      typename View<W, R>::Shape s{};
+      for (std::size_t i = 0; i < R; ++i) s[i] = shape[i];
+      View<W, R> v = w.allocate(s);
+      detail::fill_random(std::span<W>(v.data(), static_cast<std::size_t>(v.size())), R, shape[R - 1], rng_);
+    }
   }
   void unused(std::string_view) {}
 
@@ -188,9 +229,10 @@ class RandomWeightSaver : public WeightVisitor<RandomWeightSaver> {
     const std::string full = full_name(name);
     const std::uint64_t seed = seed_ ^ std::hash<std::string>{}(full);
     const std::int64_t fan_in = shape[R - 1];
-    out_->add_deferred(full, dtype_of<W>(), {shape.begin(), shape.end()}, [seed, fan_in](std::span<std::byte> bytes) {
+    using S = std::conditional_t<is_quant_format_v<W>, bf16, W>;
+    out_->add_deferred(full, checkpoint_dtype<W>(), {shape.begin(), shape.end()}, [seed, fan_in](std::span<std::byte> bytes) {
       std::mt19937_64 rng(seed);
-      detail::fill_random(std::span<W>(reinterpret_cast<W*>(bytes.data()), bytes.size() / sizeof(W)), R, fan_in, rng);
+      detail::fill_random(std::span<S>(reinterpret_cast<S*>(bytes.data()), bytes.size() / sizeof(S)), R, fan_in, rng);
     });
   }
   void unused(std::string_view) {}
@@ -258,6 +300,24 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
   bool binds_data() const noexcept { return bind_; }
 
  private:
+  template <QuantFormat F>
+  void bind(const io::TensorInfo& t, Weight<F, 2>& w) {
+    const std::int64_t cols = t.shape[1];
+    visit_dtype(t.dtype, [&](auto tag) {
+      using S = decltype(tag);
+      if constexpr (std::is_same_v<S, float> || std::is_same_v<S, bf16> || std::is_same_v<S, f16>) {
+        w.quantize(t.shape[0], cols, [&](std::int64_t n, float* row) {
+          const std::byte* src = t.bytes.data() + n * cols * static_cast<std::int64_t>(sizeof(S));
+          for (std::int64_t i = 0; i < cols; ++i) {
+            S v;
+            std::memcpy(&v, src + i * static_cast<std::int64_t>(sizeof(S)), sizeof(S));
+            row[i] = to_f32(v);
+          }
+        });
+      }
+    });
+  }
+
   template <class W, std::size_t R>
   void bind(const io::TensorInfo& t, Weight<W, R>& w) {
     if (t.dtype == dtype_of<W>() &&
@@ -318,6 +378,7 @@ class WeightSaver : public WeightVisitor<WeightSaver> {
   }
   template <class W, std::size_t R>
   void weight(std::string_view name, Weight<W, R>& w, const std::array<std::int64_t, R>&) {
+    static_assert(!is_quant_format_v<W>, "dsvl: WeightSaver writes float weights; quantized ones are not saved");
     out_->add(full_name(name), w.view());
   }
   void unused(std::string_view) {}

@@ -1,6 +1,9 @@
 #pragma once
+#include <vector>
+
 #include "dsvl/kernels/gemv.hpp"
 #include "dsvl/kernels/hwy/gemv-inl.hpp"
+#include "dsvl/kernels/hwy/gemv_quant-inl.hpp"
 
 namespace dsvl::kernels {
 
@@ -13,5 +16,29 @@ void gemv(hwy_tag, View<const float, 1> x, View<const W, 2> w, View<const float,
   detail::check_gemv(x, w, bias, y);
   detail::gemv_rows<HWY_NAMESPACE::GemvRows>(x, w, bias, y, pool);
 }
+
+#ifdef DSVL_HWY_GEMV_QUANT
+template <>
+inline constexpr bool native_v<op::gemv_quant, hwy_tag> = true;
+
+template <QuantFormat F>
+void gemv(hwy_tag, View<const float, 1> x, QuantView<F> w, View<const float, 1> bias, View<float, 1> y,
+          ThreadPool& pool = ThreadPool::global()) {
+  using Kernel = HWY_NAMESPACE::GemvQuantRows<F>;
+  constexpr int R = Kernel::rows, G = F::group_size;
+  detail::check_gemv(x, w, bias, y);
+  const std::int64_t N = w.shape(0), K = w.shape(1), groups = w.groups();
+  thread_local std::vector<std::int8_t> codes;
+  thread_local std::vector<float> scale, offset;
+  codes.resize(static_cast<std::size_t>(groups * G));
+  scale.resize(static_cast<std::size_t>(groups));
+  offset.resize(static_cast<std::size_t>(groups));
+  HWY_NAMESPACE::QuantizeX<G>(x.data(), K, codes.data(), scale.data(), offset.data());
+  const HWY_NAMESPACE::QuantizedX xq{codes.data(), scale.data(), offset.data()};
+  detail::gemv_row_blocks<R>(N, K, bias, y, pool, [&](std::int64_t n, float* out, auto rows) {
+    Kernel::template dot<decltype(rows)::value>(xq, w, n, out);
+  });
+}
+#endif
 
 }  // namespace dsvl::kernels

@@ -1,0 +1,161 @@
+// The Highway GEMV over quantized weights (q8<G>, q4<G>; core/quant.hpp), x86 only.
+//
+// x is rounded once per call to int8 codes with one f32 scale per group of G (as ggml's q8_0
+// activations): d_x = max|x| / 127. A group's dot product of weight codes and x codes is then
+// exact in int32, from byte products summed by pmaddubsw (u8 x s8 -> pairs in i16) and pmaddwd
+// (-> quads in i32); the f32 accumulators take d_w d_x times it, one multiply-add per group:
+//   q8: pmaddubsw needs an unsigned operand: |w| times x with w's sign (psignb), exact since
+//       2 * 127 * 127 < 2^15.
+//   q4: the nibbles u = q + 8 (0..15) are the unsigned operand; sum_j q_j x_j = sum_j u_j x_j -
+//       8 sum_j x_j, and the second term, d_w d_x 8 sum_j x_j, is taken off once per row.
+// Four rows at a time share each load of x codes. A group is one 256-bit register (AVX2, AVX3) or
+// two 128-bit ones (SSE4); G must be a multiple of 32.
+#if defined(DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_
+#undef DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_
+#else
+#define DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "dsvl/core/quant.hpp"
+#include "dsvl/kernels/hwy/simd-inl.hpp"
+
+#if HWY_ARCH_X86
+#include <immintrin.h>
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace dsvl::kernels::HWY_NAMESPACE {
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSE4
+#define DSVL_HWY_GEMV_QUANT 1
+
+// x rounded to int8 per group of G; the last group padded with zeros.
+struct QuantizedX {
+  const std::int8_t* codes;
+  const float* scale;    // d_x per group
+  const float* offset;   // q4: 8 d_x sum_j x_j per group
+};
+
+template <int G>
+void QuantizeX(const float* x, std::int64_t K, std::int8_t* codes, float* scale, float* offset) {
+  const std::int64_t groups = (K + G - 1) / G;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t n = std::min<std::int64_t>(G, K - g * G);
+    const float* xg = x + g * G;
+    float amax = 0.0f;
+    for (std::int64_t j = 0; j < n; ++j) amax = std::max(amax, std::abs(xg[j]));
+    const float d = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    std::int32_t sum = 0;
+    std::int8_t* c = codes + g * G;
+    for (std::int64_t j = 0; j < G; ++j) {
+      c[j] = j < n ? static_cast<std::int8_t>(std::nearbyint(xg[j] * inv)) : std::int8_t{0};
+      sum += c[j];
+    }
+    scale[g] = d;
+    offset[g] = 8.0f * d * static_cast<float>(sum);
+  }
+}
+
+#if HWY_TARGET <= HWY_AVX2
+using DI32 = hn::CappedTag<std::int32_t, 8>;  // one group of 32 codes: 256 bits
+HWY_INLINE __m256i MaddQuads(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+// sum over 32 codes of a q8 row and x, in 8 i32 lanes.
+HWY_INLINE hn::Vec<DI32> DotGroup32(q8<32>, const std::uint8_t* w, const std::int8_t* x) {
+  const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  return hn::Vec<DI32>{MaddQuads(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv))};
+}
+// sum over 32 nibbles (16 bytes) of a q4 row, as u = q + 8, and x.
+HWY_INLINE hn::Vec<DI32> DotGroup32(q4<32>, const std::uint8_t* w, const std::int8_t* x) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0f));
+  return hn::Vec<DI32>{MaddQuads(u, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)))};
+}
+#else
+using DI32 = hn::CappedTag<std::int32_t, 4>;  // SSE4: a group of 32 codes is two registers
+HWY_INLINE __m128i MaddQuads(__m128i u, __m128i s) {
+  return _mm_madd_epi16(_mm_maddubs_epi16(u, s), _mm_set1_epi16(1));
+}
+HWY_INLINE hn::Vec<DI32> DotGroup32(q8<32>, const std::uint8_t* w, const std::int8_t* x) {
+  const __m128i w0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  const __m128i w1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16));
+  const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x));
+  const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 16));
+  return hn::Vec<DI32>{_mm_add_epi32(MaddQuads(_mm_sign_epi8(w0, w0), _mm_sign_epi8(x0, w0)),
+                                     MaddQuads(_mm_sign_epi8(w1, w1), _mm_sign_epi8(x1, w1)))};
+}
+HWY_INLINE hn::Vec<DI32> DotGroup32(q4<32>, const std::uint8_t* w, const std::int8_t* x) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  const __m128i m = _mm_set1_epi8(0x0f);
+  const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x));
+  const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 16));
+  return hn::Vec<DI32>{_mm_add_epi32(MaddQuads(_mm_and_si128(b, m), x0),
+                                     MaddQuads(_mm_and_si128(_mm_srli_epi16(b, 4), m), x1))};
+}
+#endif
+
+// A group of G codes as G / 32 groups of 32: the q4 nibble pairing (j, j + G/2) splits the same
+// way only when G = 32, so q4 needs G = 32.
+template <int G>
+HWY_INLINE hn::Vec<DI32> DotGroup(q8<G>, const std::uint8_t* w, const std::int8_t* x) {
+  auto acc = DotGroup32(q8<32>{}, w, x);
+  for (int j = 32; j < G; j += 32) acc = hn::Add(acc, DotGroup32(q8<32>{}, w + j, x + j));
+  return acc;
+}
+HWY_INLINE hn::Vec<DI32> DotGroup(q4<32>, const std::uint8_t* w, const std::int8_t* x) {
+  return DotGroup32(q4<32>{}, w, x);
+}
+
+template <class F>
+struct GemvQuantRows {
+  static constexpr int rows = 4;
+  static constexpr int G = F::group_size;
+  static_assert(G % 32 == 0 && (F::bits == 8 || G == 32), "the x86 quantized GEMV needs G = 32 (q4) or 32k (q8)");
+
+  // out[r] = sum_g d_w[r, g] (d_x[g] dot_g - offset[g]) for rows n..n+R of w (offset: q4 only).
+  template <int R>
+  static void dot(const QuantizedX& x, QuantView<F> w, std::int64_t n, float* out) {
+    DotRows(x, w, n, out, std::make_integer_sequence<int, R>{});
+  }
+
+ private:
+  template <int... I>
+  static HWY_INLINE void DotRows(const QuantizedX& x, QuantView<F> w, std::int64_t n, float* out,
+                                 std::integer_sequence<int, I...>) {
+    using DF = hn::Rebind<float, DI32>;
+    const DF df;
+    constexpr int R = sizeof...(I);
+    constexpr std::int64_t GB = quant::group_bytes<F>();
+    const std::int64_t groups = w.groups();
+    const std::uint8_t* codes[R] = {w.codes(n + I)...};
+    const f16* scales[R] = {w.scales(n + I)...};
+    hn::Vec<DF> acc[R];
+    float offset[R] = {};
+    ((acc[I] = hn::Zero(df)), ...);
+    for (std::int64_t g = 0; g < groups; ++g) {
+      const std::int8_t* xg = x.codes + g * G;
+      const float dx = x.scale[g];
+      ((acc[I] = hn::MulAdd(hn::ConvertTo(df, DotGroup(F{}, codes[I] + g * GB, xg)),
+                            hn::Set(df, scales[I][g].to_float() * dx), acc[I])),
+       ...);
+      if constexpr (F::bits == 4) ((offset[I] += scales[I][g].to_float() * x.offset[g]), ...);
+    }
+    ((out[I] = SumLanes(df, acc[I]) - offset[I]), ...);
+  }
+};
+
+#endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_SSE4
+
+}  // namespace dsvl::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif

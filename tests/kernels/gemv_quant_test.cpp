@@ -1,0 +1,126 @@
+#include "kernels/kernel_test.hpp"
+
+using namespace dsvl;
+using namespace dsvl::test;
+
+namespace {
+
+template <class F>
+QuantMatrix<F> random_matrix(std::int64_t N, std::int64_t K) {
+  return QuantMatrix<F>::from_rows(N, K, [&](std::int64_t, float* row) { fill_uniform(row, K); });
+}
+
+// The SIMD kernels round x to int8 per group (gemv.hpp): |got - want| <= sum_k |w x| 2 gamma +
+// sum_k |w[k]| d_x(k) / 2, with d_x = max |x| / 127 over k's group and gamma as in gemv_test.cpp
+// (the integer sums are exact; a few f32 roundings per group and the final sum are in gamma).
+template <class Tag, class F>
+void check_against_reference(std::int64_t N, std::int64_t K, ThreadPool& pool) {
+  CAPTURE(N);
+  CAPTURE(K);
+  constexpr int G = F::group_size;
+  const auto m = random_matrix<F>(N, K);
+  const QuantView<F> w = m.view();
+  Buffer<float> x(K), bias(N), got(N + 1), want(N);
+  fill_uniform(x.data(), K);
+  fill_uniform(bias.data(), N);
+  std::vector<float> dx(static_cast<std::size_t>(w.groups()), 0.0f);
+  for (std::int64_t k = 0; k < K; ++k) dx[k / G] = std::max(dx[k / G], std::fabs(x[k]) / 127.0f);
+  const double u = std::ldexp(1.0, -24), n = static_cast<double>(K + 3 * w.groups() + 1);
+  const double gamma = n * u / (1 - n * u);
+  for (bool with_bias : {false, true}) {
+    CAPTURE(with_bias);
+    const View<const float, 1> bv = with_bias ? View<const float, 1>(bias.data(), {N}) : View<const float, 1>{};
+    got[N] = 12345.0f;
+    kernels::gemv(scalar_tag{}, View<const float, 1>(x.data(), {K}), w, bv, View<float, 1>(want.data(), {N}));
+    kernels::gemv(Tag{}, View<const float, 1>(x.data(), {K}), w, bv, View<float, 1>(got.data(), {N}), pool);
+    REQUIRE(got[N] == 12345.0f);
+    for (std::int64_t j = 0; j < N; ++j) {
+      double mag = with_bias ? std::fabs(bias[j]) : 0.0, rounding = 0.0;
+      for (std::int64_t k = 0; k < K; ++k) {
+        mag += std::fabs(double(x[k]) * w(j, k));
+        rounding += std::fabs(w(j, k)) * dx[k / G] * (0.5 + 1e-6);
+      }
+      INFO("y[" << j << "] = " << got[j] << ", reference " << want[j]);
+      REQUIRE(std::fabs(double(got[j]) - want[j]) <= 2 * gamma * mag + rounding);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("gemv over quantized weights matches the scalar reference", Tag, hwy_tag, xsimd_tag<>) {
+  auto run = [](auto format) {
+    using F = decltype(format);
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      ThreadPool pool(threads);
+      for (std::int64_t N : {0, 1, 3, 4, 5, 17, 100})
+        for (std::int64_t K : kLengths) check_against_reference<Tag, F>(N, K, pool);
+      for (auto [N, K] : {std::pair<std::int64_t, std::int64_t>{300, 600}, {1001, 2048}, {5, 4099}})
+        check_against_reference<Tag, F>(N, K, pool);
+    }
+  };
+  SUBCASE("q8") { run(q8<32>{}); }
+  SUBCASE("q4") { run(q4<32>{}); }
+  SUBCASE("q8, groups of 64") { run(q8<64>{}); }
+}
+
+TEST_CASE("gemv reference over quantized weights: hand-computed values") {
+  // w = [[1, -2], [0.5, 4]] in q8<32>: each row's largest magnitude is exact (127 d), the other
+  // weight is rounded to a multiple of d.
+  const float rows[2][2] = {{1.0f, -2.0f}, {0.5f, 4.0f}};
+  const auto m = QuantMatrix<q8<32>>::from_rows(2, 2, [&](std::int64_t n, float* out) {
+    out[0] = rows[n][0];
+    out[1] = rows[n][1];
+  });
+  const float x[2] = {3.0f, 1.0f};
+  float y[2];
+  kernels::gemv(scalar_tag{}, View<const float, 1>(x, {2}), m.view(), View<const float, 1>{}, View<float, 1>(y, {2}));
+  const auto w = m.view();
+  CHECK(y[0] == doctest::Approx(3.0f * w(0, 0) + w(0, 1)));
+  CHECK(y[1] == doctest::Approx(3.0f * w(1, 0) + w(1, 1)));
+  CHECK(w(0, 1) == doctest::Approx(-2.0f).epsilon(1e-3));  // 127 d
+  CHECK(w(0, 0) == doctest::Approx(64 * 2.0f / 127).epsilon(1e-3));  // 63.5 d rounds to 64 d (ties to even)
+  CHECK(w(1, 0) == doctest::Approx(16 * 4.0f / 127).epsilon(1e-3));  // 15.875 d -> 16 d
+}
+
+TEST_CASE_TEMPLATE("gemm over quantized weights matches the scalar reference", Tag, hwy_tag, xsimd_tag<>) {
+  // The weights are the same dequantized values in both: the bound is gemm_test.cpp's.
+  auto run = [](auto format) {
+    using F = decltype(format);
+    ThreadPool pool(2);
+    for (auto [M, N, K] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{1, 1, 1}, {3, 5, 33}, {13, 40, 100},
+                           {40, 70, 300}, {7, 129, 600}, {0, 3, 32}, {2, 0, 32}}) {
+      CAPTURE(M);
+      CAPTURE(N);
+      CAPTURE(K);
+      const auto m = random_matrix<F>(N, K);
+      Buffer<float> a(M * K), bias(N), got(M * N), want(M * N);
+      fill_uniform(a.data(), M * K);
+      fill_uniform(bias.data(), N);
+      const View<const float, 2> av(a.data(), {M, K});
+      kernels::gemm(scalar_tag{}, av, m.view(), View<const float, 1>(bias.data(), {N}), View<float, 2>(want.data(), {M, N}));
+      kernels::gemm(Tag{}, av, m.view(), View<const float, 1>(bias.data(), {N}), View<float, 2>(got.data(), {M, N}), pool);
+      const double u = std::ldexp(1.0, -24), n = static_cast<double>(K + 1), gamma = n * u / (1 - n * u);
+      for (std::int64_t i = 0; i < M; ++i)
+        for (std::int64_t j = 0; j < N; ++j) {
+          double mag = std::fabs(bias[j]);
+          for (std::int64_t k = 0; k < K; ++k) mag += std::fabs(double(a[i * K + k]) * m.view()(j, k));
+          REQUIRE(std::fabs(double(got[i * N + j]) - want[i * N + j]) <= 2 * gamma * mag);
+        }
+    }
+  };
+  SUBCASE("q8") { run(q8<32>{}); }
+  SUBCASE("q4") { run(q4<32>{}); }
+}
+
+TEST_CASE_TEMPLATE("gemv over quantized weights rejects bad shapes", Tag, scalar_tag, hwy_tag) {
+  const auto m = random_matrix<q8<32>>(3, 40);
+  std::vector<float> x(41), y(4);
+  CHECK_THROWS_WITH_AS(kernels::gemv(Tag{}, View<const float, 1>(x.data(), {41}), m.view(), View<const float, 1>{},
+                                     View<float, 1>(y.data(), {3})),
+                       doctest::Contains("K = 41"), dsvl::Error);
+  CHECK_THROWS_WITH_AS(kernels::gemv(Tag{}, View<const float, 1>(x.data(), {40}), m.view(), View<const float, 1>{},
+                                     View<float, 1>(y.data(), {4})),
+                       doctest::Contains("N = 3"), dsvl::Error);
+}
