@@ -30,9 +30,10 @@ void gemv(hwy_tag, View<const float, 1> x, QuantView<F> w, View<const float, 1> 
   const std::int64_t N = w.shape(0), K = w.shape(1), groups = w.groups();
   thread_local std::vector<std::int8_t> codes;
   thread_local std::vector<float> scale, offset;
+  const auto padded = static_cast<std::size_t>((groups + 7) / 8 * 8);  // the kernel reads scales 8 at a time
   codes.resize(static_cast<std::size_t>(groups * G));
-  scale.resize(static_cast<std::size_t>(groups));
-  offset.resize(static_cast<std::size_t>(groups));
+  scale.assign(padded, 0.0f);
+  offset.assign(padded, 0.0f);
   HWY_NAMESPACE::QuantizeX<G>(x.data(), K, codes.data(), scale.data(), offset.data());
   const HWY_NAMESPACE::QuantizedX xq{codes.data(), scale.data(), offset.data()};
   detail::gemv_row_blocks<R>(N, K, bias, y, pool, [&](std::int64_t n, float* out, auto rows) {

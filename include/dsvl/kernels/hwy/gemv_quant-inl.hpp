@@ -45,21 +45,31 @@ struct QuantizedX {
 
 template <int G>
 void QuantizeX(const float* x, std::int64_t K, std::int8_t* codes, float* scale, float* offset) {
+  const hn::CappedTag<float, 8> df;
+  const hn::Rebind<std::int32_t, decltype(df)> di;
+  const hn::Rebind<std::int8_t, decltype(df)> d8;
+  const std::int64_t V = static_cast<std::int64_t>(hn::Lanes(df));
   const std::int64_t groups = (K + G - 1) / G;
+  alignas(32) float last[G];
   for (std::int64_t g = 0; g < groups; ++g) {
-    const std::int64_t n = std::min<std::int64_t>(G, K - g * G);
     const float* xg = x + g * G;
-    float amax = 0.0f;
-    for (std::int64_t j = 0; j < n; ++j) amax = std::max(amax, std::abs(xg[j]));
-    const float d = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    std::int32_t sum = 0;
-    std::int8_t* c = codes + g * G;
-    for (std::int64_t j = 0; j < G; ++j) {
-      c[j] = j < n ? static_cast<std::int8_t>(std::nearbyint(xg[j] * inv)) : std::int8_t{0};
-      sum += c[j];
+    if (K - g * G < G) {  // the padded last group
+      std::fill_n(last, G, 0.0f);
+      std::copy(xg, x + K, last);
+      xg = last;
     }
-    scale[g] = d;
-    offset[g] = 8.0f * d * static_cast<float>(sum);
+    auto m = hn::Zero(df);
+    for (std::int64_t j = 0; j < G; j += V) m = hn::Max(m, hn::Abs(hn::LoadU(df, xg + j)));
+    const float amax = hn::GetLane(hn::MaxOfLanes(df, m));
+    const auto inv = hn::Set(df, amax > 0.0f ? 127.0f / amax : 0.0f);
+    auto sum = hn::Zero(di);
+    for (std::int64_t j = 0; j < G; j += V) {
+      const auto q = hn::NearestInt(hn::Mul(hn::LoadU(df, xg + j), inv));
+      sum = hn::Add(sum, q);
+      hn::StoreU(hn::DemoteTo(d8, q), d8, codes + g * G + j);
+    }
+    scale[g] = amax / 127.0f;
+    offset[g] = 8.0f * scale[g] * static_cast<float>(hn::GetLane(hn::SumOfLanes(di, sum)));
   }
 }
 
@@ -128,28 +138,50 @@ struct GemvQuantRows {
   }
 
  private:
+  using DF = hn::Rebind<float, DI32>;
+  static constexpr std::int64_t kBlock = 8;  // groups whose scales are widened together
+
+  // s[j] = d_w[j] d_x[j] for the nb <= kBlock groups at w_scales, x_scale; off += d_w[j] x_offset[j].
+  static HWY_INLINE void BlockScales(const f16* w_scales, const float* x_scale, const float* x_offset, std::int64_t nb,
+                                     float* s, hn::Vec<DF>& off) {
+    const DF df;
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    alignas(16) f16 tail[kBlock] = {};
+    const f16* d = w_scales;
+    if (nb < kBlock) {  // a short last block: through a zero-padded copy
+      std::copy_n(w_scales, nb, tail);
+      d = tail;
+    }
+    for (std::int64_t j = 0; j < kBlock; j += static_cast<std::int64_t>(hn::Lanes(df))) {
+      const auto dw = hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(d + j)));
+      hn::StoreU(hn::Mul(dw, hn::LoadU(df, x_scale + j)), df, s + j);
+      if constexpr (F::bits == 4) off = hn::MulAdd(dw, hn::LoadU(df, x_offset + j), off);
+    }
+  }
+
   template <int... I>
   static HWY_INLINE void DotRows(const QuantizedX& x, QuantView<F> w, std::int64_t n, float* out,
                                  std::integer_sequence<int, I...>) {
-    using DF = hn::Rebind<float, DI32>;
     const DF df;
     constexpr int R = sizeof...(I);
     constexpr std::int64_t GB = quant::group_bytes<F>();
     const std::int64_t groups = w.groups();
     const std::uint8_t* codes[R] = {w.codes(n + I)...};
     const f16* scales[R] = {w.scales(n + I)...};
-    hn::Vec<DF> acc[R];
-    float offset[R] = {};
-    ((acc[I] = hn::Zero(df)), ...);
-    for (std::int64_t g = 0; g < groups; ++g) {
-      const std::int8_t* xg = x.codes + g * G;
-      const float dx = x.scale[g];
-      ((acc[I] = hn::MulAdd(hn::ConvertTo(df, DotGroup(F{}, codes[I] + g * GB, xg)),
-                            hn::Set(df, scales[I][g].to_float() * dx), acc[I])),
-       ...);
-      if constexpr (F::bits == 4) ((offset[I] += scales[I][g].to_float() * x.offset[g]), ...);
+    hn::Vec<DF> acc[R], off[R];
+    ((acc[I] = hn::Zero(df), off[I] = hn::Zero(df)), ...);
+    alignas(32) float s[R][kBlock];
+    for (std::int64_t g0 = 0; g0 < groups; g0 += kBlock) {
+      const std::int64_t nb = std::min(kBlock, groups - g0);
+      (BlockScales(scales[I] + g0, x.scale + g0, x.offset + g0, nb, s[I], off[I]), ...);
+      for (std::int64_t j = 0; j < nb; ++j) {
+        const std::int8_t* xg = x.codes + (g0 + j) * G;
+        ((acc[I] = hn::MulAdd(hn::ConvertTo(df, DotGroup(F{}, codes[I] + (g0 + j) * GB, xg)), hn::Set(df, s[I][j]),
+                              acc[I])),
+         ...);
+      }
     }
-    ((out[I] = SumLanes(df, acc[I]) - offset[I]), ...);
+    ((out[I] = SumLanes(df, acc[I]) - SumLanes(df, off[I])), ...);
   }
 };
 
