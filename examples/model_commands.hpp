@@ -184,11 +184,16 @@ struct Loaded {
   vision::VLMImageProcessorConfig processor;
 };
 
-inline Loaded open_model_dir(const std::filesystem::path& dir) {
+// Whether the policy chosen by --weights keeps reading the checkpoint's pages after loading. A
+// quantized one reads each tensor once while quantizing it and then releases its pages, so a
+// read-ahead of the whole file would only raise the peak memory to the file's size.
+inline bool reads_weights_in_place(const std::string& weights) { return weights != "q8" && weights != "q4"; }
+
+inline Loaded open_model_dir(const std::filesystem::path& dir, bool read_ahead) {
   if (dir.empty()) fail("dsvl", "--model DIR is required");
   auto config = models::read_deepseek_vl_config(dir);
   auto ckpt = std::make_shared<const io::Checkpoint>(io::Checkpoint::open(dir));
-  prefetch(*ckpt);
+  if (read_ahead) prefetch(*ckpt);
   return {config, std::move(ckpt), io::Tokenizer::from_file(dir / "tokenizer.json"),
           vision::read_vlm_image_processor_config(dir / "preprocessor_config.json")};
 }
@@ -248,14 +253,14 @@ struct LoadedVL2 {
   vision::VL2ImageProcessorConfig processor;
 };
 
-inline LoadedVL2 open_vl2_dir(const std::filesystem::path& dir) {
+inline LoadedVL2 open_vl2_dir(const std::filesystem::path& dir, bool read_ahead) {
   auto config = models::read_deepseek_vl2_config(dir);
   auto processor = vision::read_vl2_image_processor_config(dir / "processor_config.json");
   if (processor.tile_size() != config.tile_size())
     fail((dir / "processor_config.json").string(), "candidate_resolutions start with tiles of ", processor.tile_size(),
          " pixels but the model's vision_config image_size is ", config.tile_size());
   auto ckpt = std::make_shared<const io::Checkpoint>(io::Checkpoint::open(dir));
-  prefetch(*ckpt);
+  if (read_ahead) prefetch(*ckpt);
   return {config, std::move(ckpt), io::Tokenizer::from_file(dir / "tokenizer.json"), processor};
 }
 
@@ -400,7 +405,7 @@ inline int run_model(std::span<char*> args) {
   const auto t_load = Clock::now();
   if (model_family(a.model) == Family::deepseek_vl) {
     if (a.grounding || !a.draw_boxes.empty()) fail("dsvl run", "--grounding and --draw-boxes need a DeepSeek-VL2 model");
-    const Loaded m = open_model_dir(a.model);
+    const Loaded m = open_model_dir(a.model, reads_weights_in_place(a.weights));
     return with_policy(a.weights, *m.ckpt, [&](auto policy) {
       models::DeepSeekVL<decltype(policy)> model(m.config);
       model.load(m.ckpt);
@@ -413,7 +418,7 @@ inline int run_model(std::span<char*> args) {
   }
   if (!a.draw_boxes.empty() && !a.grounding) fail("dsvl run", "--draw-boxes needs --grounding");
   if (a.grounding && a.images.empty()) fail("dsvl run", "--grounding needs an --image");
-  const LoadedVL2 m = open_vl2_dir(a.model);
+  const LoadedVL2 m = open_vl2_dir(a.model, reads_weights_in_place(a.weights));
   return with_policy(a.weights, *m.ckpt, [&](auto policy) {
     models::DeepSeekVL2<decltype(policy)> model(m.config);
     model.load(m.ckpt);
@@ -454,7 +459,7 @@ inline int forward_model(std::span<char*> args) {
     return 0;
   };
   if (model_family(a.model) == Family::deepseek_vl) {
-    const Loaded m = open_model_dir(a.model);
+    const Loaded m = open_model_dir(a.model, reads_weights_in_place(a.weights));
     return with_policy(a.weights, *m.ckpt, [&](auto policy) {
       models::DeepSeekVL<decltype(policy)> model(m.config);
       model.load(m.ckpt);
@@ -463,7 +468,7 @@ inline int forward_model(std::span<char*> args) {
       return run(model.language_model(), p, pixels);
     });
   }
-  const LoadedVL2 m = open_vl2_dir(a.model);
+  const LoadedVL2 m = open_vl2_dir(a.model, reads_weights_in_place(a.weights));
   return with_policy(a.weights, *m.ckpt, [&](auto policy) {
     models::DeepSeekVL2<decltype(policy)> model(m.config);
     model.load(m.ckpt);

@@ -92,19 +92,22 @@ expect_failure("routed experts on DeepSeek-VL" "--routed-experts is for the Deep
                random-model --preset 1.3b --routed-experts 4 --out "${WORK}/random")
 
 # The demo model examples/models/shapes-vl on the README's pictures: `dsvl run` gives every
-# answer listed in examples/images/shapes.json (tools/demo/train.py wrote the PyTorch model's).
+# answer listed in examples/images/shapes.json (tools/demo/train.py wrote the PyTorch model's),
+# with the checkpoint's bf16 weights and with the language model quantized to q8 and q4.
 set(examples "${DATA}/../../examples")
 file(READ "${examples}/images/shapes.json" listing)
 string(JSON count LENGTH "${listing}" questions)
 math(EXPR last "${count} - 1")
-foreach(i RANGE ${last})
-  string(JSON image GET "${listing}" questions ${i} image)
-  string(JSON question GET "${listing}" questions ${i} question)
-  string(JSON expected GET "${listing}" questions ${i} pytorch)
-  expect_success("run shapes-vl" "${DSVL}" run --model "${examples}/models/shapes-vl"
-                 --image "${examples}/images/${image}" --prompt "${question}")
-  string(STRIP "${out}" answer)
-  if(NOT answer STREQUAL expected)
-    message(FATAL_ERROR "shapes-vl on ${image}, '${question}': '${answer}', expected '${expected}'\n${err}")
-  endif()
+foreach(weights auto q8 q4)
+  foreach(i RANGE ${last})
+    string(JSON image GET "${listing}" questions ${i} image)
+    string(JSON question GET "${listing}" questions ${i} question)
+    string(JSON expected GET "${listing}" questions ${i} pytorch)
+    expect_success("run shapes-vl" "${DSVL}" run --model "${examples}/models/shapes-vl" --weights ${weights}
+                   --image "${examples}/images/${image}" --prompt "${question}")
+    string(STRIP "${out}" answer)
+    if(NOT answer STREQUAL expected)
+      message(FATAL_ERROR "shapes-vl (--weights ${weights}) on ${image}, '${question}': '${answer}', expected '${expected}'\n${err}")
+    endif()
+  endforeach()
 endforeach()

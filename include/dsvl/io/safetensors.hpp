@@ -170,6 +170,16 @@ class MappedFile {
   std::size_t size_ = 0;
 };
 
+// Drops the whole pages inside `bytes`, a range of a mapped checkpoint, from the process's resident
+// memory once they have been copied or converted (the file stays mapped; a later read faults the
+// pages back in from the page cache). Peak memory then holds the converted weights, not both.
+inline void release_pages(std::span<const std::byte> bytes) noexcept {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(bytes.data()) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(bytes.data()) + bytes.size()) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 inline std::optional<DType> find_dtype(std::string_view name) {
   for (DType t : {DType::f32, DType::bf16, DType::f16, DType::i64, DType::i32})
     if (dtype_name(t) == name) return t;

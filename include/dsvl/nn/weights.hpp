@@ -316,6 +316,7 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
         });
       }
     });
+    io::detail::release_pages(t.bytes);
   }
 
   template <class W, std::size_t R>
@@ -341,6 +342,7 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
         }
       }
     });
+    io::detail::release_pages(t.bytes);
   }
 
   template <class Shape>

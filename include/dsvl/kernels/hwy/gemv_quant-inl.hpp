@@ -8,8 +8,10 @@
 //       2 * 127 * 127 < 2^15.
 //   q4: the nibbles u = q + 8 (0..15) are the unsigned operand; sum_j q_j x_j = sum_j u_j x_j -
 //       8 sum_j x_j, and the second term, d_w d_x 8 sum_j x_j, is taken off once per row.
-// Four rows at a time share each load of x codes. A group is one 256-bit register (AVX2, AVX3) or
-// two 128-bit ones (SSE4); G must be a multiple of 32.
+// One row at a time: streaming a single row's codes and scales read DRAM 1.8-2x faster than four
+// rows at once (measured on Zen 3, docs/benchmarks.md), though four rows share each load of x and
+// run ~15% faster with w in cache. A group is one 256-bit register (AVX2, AVX3) or two 128-bit ones
+// (SSE4); G must be a multiple of 32.
 #if defined(DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_
 #undef DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_
@@ -127,7 +129,7 @@ HWY_INLINE hn::Vec<DI32> DotGroup(q4<32>, const std::uint8_t* w, const std::int8
 
 template <class F>
 struct GemvQuantRows {
-  static constexpr int rows = 4;
+  static constexpr int rows = 1;
   static constexpr int G = F::group_size;
   static_assert(G % 32 == 0 && (F::bits == 8 || G == 32), "the x86 quantized GEMV needs G = 32 (q4) or 32k (q8)");
 
