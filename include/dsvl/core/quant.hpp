@@ -108,16 +108,6 @@ constexpr int code(const std::uint8_t* group, int j) noexcept {
   }
 }
 
-// w[i] = d · q for the k weights of one row.
-template <QuantFormat F>
-void dequantize_row(const std::uint8_t* codes, const f16* scales, std::int64_t k, float* w) {
-  constexpr int G = F::group_size;
-  for (std::int64_t i = 0; i < k; ++i) {
-    const std::int64_t g = i / G;
-    w[i] = scales[g].to_float() * static_cast<float>(code<F>(codes + g * group_bytes<F>(), static_cast<int>(i % G)));
-  }
-}
-
 }  // namespace quant
 
 // A read-only (N, K) quantized matrix: rows of codes and their scales (layout above).
