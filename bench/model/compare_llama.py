@@ -12,10 +12,10 @@ DeepSeek-VL2 a 640x480 image, tiled 2x2, so BOS + 1023 image tokens + 31 text to
 32 new tokens, greedy), which reports image-encode ms, prefill tokens/s (the language model over
 the prompt rows), decode tokens/s (the 31 steps after the first token) and the KV cache per
 token, and /usr/bin/time's peak RSS.
-llama.cpp: `llama-bench -p T -n 32 -r 1 -ub T` on a GGUF of the same language-model shape and
-dtype, T the prompt length above (ppT: prefill of T tokens in one batch; tg32: 32 tokens decoded
-from an empty context, so its attention reads a shorter cache than dsvl's decode, which follows
-the prompt). llama.cpp has no DeepSeek-VL vision towers: its figures are the language model's.
+llama.cpp: `llama-bench -p T -n 0 -ub T -r 1` and `llama-bench -p 0 -n 32 -d T -ub T -r 1` on a
+GGUF of the same language-model shape and dtype, T the prompt length above (ppT: prefill of T
+tokens in one batch; tg32 @ dT: 32 tokens decoded after a context of T tokens, so its attention
+reads as long a cache as dsvl's decode, which follows the prompt). llama.cpp has no DeepSeek-VL vision towers: its figures are the language model's.
 
 Rounds interleave the two tools at each thread count. The report gives, per thread count, the
 median over rounds [min-max] of each figure and of the per-round ratio dsvl / llama.cpp (> 1:
@@ -77,17 +77,17 @@ def run_dsvl(args, threads):
 
 def run_llama(args, threads):
     T = str(FAMILIES[args.family][2])
-    cmd = ["/usr/bin/time", "-v", args.llama_bench, "-m", args.gguf, "-t", str(threads), "-p", T, "-n", "32",
-           "-ub", T, "-r", "1", "-o", "json"]
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"llama-bench failed:\n{p.stderr}")
-    rows = json.loads(p.stdout)
-    out = {}
-    for r in rows:
-        out["pp" if r["n_prompt"] > 0 else "tg"] = r["avg_ts"]
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
-    out["rss_gb"] = int(rss.group(1)) / 1e6 if rss else float("nan")
+    base = ["/usr/bin/time", "-v", args.llama_bench, "-m", args.gguf, "-t", str(threads), "-r", "1", "-o", "json"]
+    out = {"rss_gb": 0.0}
+    # ppT from an empty context; tg32 after a context of T tokens (-d), as dsvl's decode follows its prompt.
+    for key, extra in (("pp", ["-p", T, "-n", "0", "-ub", T]), ("tg", ["-p", "0", "-n", "32", "-d", T, "-ub", T])):
+        p = subprocess.run(base + extra, capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"llama-bench failed:\n{p.stderr}")
+        (row,) = json.loads(p.stdout)
+        out[key] = row["avg_ts"]
+        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+        out["rss_gb"] = max(out["rss_gb"], int(rss.group(1)) / 1e6 if rss else float("nan"))
     return out
 
 
@@ -128,7 +128,7 @@ def main():
             print(f"round {r + 1} threads {t}: dsvl {d}  llama.cpp {l}", file=sys.stderr, flush=True)
     T = FAMILIES[args.family][2]
     print(f"| threads | dsvl image encode ms | dsvl prefill tok/s | llama.cpp pp{T} tok/s | prefill ratio | "
-          f"dsvl decode tok/s | llama.cpp tg32 tok/s | decode ratio | dsvl KV cache KiB/token | "
+          f"dsvl decode tok/s | llama.cpp tg32 @ d{T} tok/s | decode ratio | dsvl KV cache KiB/token | "
           f"peak RSS dsvl / llama.cpp GB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for t in threads:

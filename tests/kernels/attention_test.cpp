@@ -37,6 +37,8 @@ const std::vector<AttentionShape> kShapes = {
     {"MLA expanded (Dv < Dk)", 21, 21, 4, 4, 24, {0, -1}, 16},
     {"MLA latent decode (one key head, Dv < Dk)", 1, 40, 6, 1, 36, {39, -1}, 32},
     {"Dv > Dk", 35, 50, 2, 1, 8, {15, -1}, 20},
+    {"decode, key padding, odd head dims", 1, 33, 4, 4, 13, {32, 20}, 11},
+    {"decode GQA, Dv > Dk", 1, 70, 6, 2, 9, {69, -1}, 19},
 };
 
 // Naive attention in double precision: the definition of the kernel's contract.

@@ -23,16 +23,21 @@
 // kAttentionQueryBlock rows, and a causal block reads only the keys its last row can see. Work items (head, query block) are split over the pool's
 // threads; each thread owns one scratch area (scores of a block and the transposed values of one
 // key/value head), allocated once per call.
+// A decode step under the Highway tag runs kernels/hwy/attention_decode-inl.hpp instead, which
+// reads the cache key by key for all heads at once (threads split the heads).
 
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
+#include <vector>
 
 #include "dsvl/core/threading.hpp"
 #include "dsvl/kernels/check.hpp"
 #include "dsvl/kernels/gemm.hpp"
 #include "dsvl/kernels/gemv.hpp"
+#include "dsvl/kernels/hwy/attention_decode-inl.hpp"
 #include "dsvl/kernels/hwy/gemm.hpp"
 #include "dsvl/kernels/hwy/gemv.hpp"
 #include "dsvl/kernels/hwy/softmax.hpp"
@@ -87,6 +92,17 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
   detail::check_attention(q, k, v, out);
   const std::int64_t T = q.shape(0), H = q.shape(1), Dh = q.shape(2), Dv = v.shape(2), S = k.shape(0);
   if (T == 0 || H == 0 || Dv == 0) return;
+  if constexpr (std::is_same_v<Tag, hwy_tag>) {
+    if (T == 1) {
+      const std::int64_t keys = detail::attention_keys(0, S, mask);
+      pool.parallel_for(0, H, [&](std::int64_t h0, std::int64_t h1) {
+        thread_local std::vector<float> scores;
+        scores.resize(static_cast<std::size_t>((h1 - h0) * keys));
+        HWY_NAMESPACE::AttentionDecode(q, k, v, keys, scale, out, h0, h1, scores.data());
+      });
+      return;
+    }
+  }
   const std::int64_t group = H / k.shape(1);
   const std::int64_t tb = std::min(T, kAttentionQueryBlock);
   const std::int64_t blocks = (T + tb - 1) / tb;

@@ -1,0 +1,91 @@
+// One decode step of attention (a single query row) with Highway vectors. The composite path in
+// kernels/attention.hpp walks the cache head by head, so each head reads Dh floats every H_kv * Dh:
+// a strided walk over the whole cache per head. This kernel walks it key by key instead: the scores
+// of every head for key s, then the weighted sum of the values four keys at a time for every head,
+// so the cache streams row after row, once per step.
+#if defined(DSVL_KERNELS_HWY_ATTENTION_DECODE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DSVL_KERNELS_HWY_ATTENTION_DECODE_INL_H_
+#undef DSVL_KERNELS_HWY_ATTENTION_DECODE_INL_H_
+#else
+#define DSVL_KERNELS_HWY_ATTENTION_DECODE_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstdint>
+
+#include "dsvl/core/view.hpp"
+#include "dsvl/kernels/hwy/simd-inl.hpp"
+#include "dsvl/kernels/hwy/softmax-inl.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsvl::kernels::HWY_NAMESPACE {
+
+inline float Dot(const float* a, const float* b, std::int64_t n) {
+  const hn::ScalableTag<float> d;
+  const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
+  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  std::int64_t i = 0;
+  for (; i + 2 * L <= n; i += 2 * L) {
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, a + i + L), hn::LoadU(d, b + i + L), acc1);
+  }
+  for (; i + L <= n; i += L) acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+  float sum = SumLanes(d, hn::Add(acc0, acc1));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// o[0, n) += sum_j p[j] v[j][0, n) over R rows of values.
+template <int R>
+HWY_INLINE void AddWeightedRows(const float* p, const float* const* v, std::int64_t n, float* o) {
+  const hn::ScalableTag<float> d;
+  const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
+  hn::Vec<decltype(d)> w[R];
+  for (int j = 0; j < R; ++j) w[j] = hn::Set(d, p[j]);
+  std::int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    auto acc = hn::LoadU(d, o + i);
+    for (int j = 0; j < R; ++j) acc = hn::MulAdd(w[j], hn::LoadU(d, v[j] + i), acc);
+    hn::StoreU(acc, d, o + i);
+  }
+  for (; i < n; ++i)
+    for (int j = 0; j < R; ++j) o[i] += p[j] * v[j][i];
+}
+
+// Query heads [h0, h1) of one decode step over keys [0, keys): q (1, H, Dk), k (S, Hkv, Dk),
+// v (S, Hkv, Dv), out (1, H, Dv) as in kernels::attention; scores holds (h1 - h0) * keys floats.
+inline void AttentionDecode(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v,
+                            std::int64_t keys, float scale, View<float, 3> out, std::int64_t h0, std::int64_t h1,
+                            float* scores) {
+  const std::int64_t Dk = q.shape(2), Dv = v.shape(2), group = q.shape(1) / k.shape(1);
+  for (std::int64_t h = h0; h < h1; ++h) std::fill_n(out.data() + h * out.stride(1), Dv, 0.0f);
+  if (keys == 0) return;
+  for (std::int64_t s = 0; s < keys; ++s) {
+    const float* ks = k.data() + s * k.stride(0);
+    for (std::int64_t h = h0; h < h1; ++h)
+      scores[(h - h0) * keys + s] = Dot(q.data() + h * q.stride(1), ks + h / group * k.stride(1), Dk);
+  }
+  for (std::int64_t h = h0; h < h1; ++h) SoftmaxRow(scores + (h - h0) * keys, keys, scale);
+
+  constexpr int R = 4;
+  std::int64_t s = 0;
+  for (; s + R <= keys; s += R) {
+    for (std::int64_t h = h0; h < h1; ++h) {
+      const float* vs = v.data() + s * v.stride(0) + h / group * v.stride(1);
+      const float* rows[R];
+      for (int j = 0; j < R; ++j) rows[j] = vs + j * v.stride(0);
+      AddWeightedRows<R>(scores + (h - h0) * keys + s, rows, Dv, out.data() + h * out.stride(1));
+    }
+  }
+  for (; s < keys; ++s) {
+    for (std::int64_t h = h0; h < h1; ++h) {
+      const float* row = v.data() + s * v.stride(0) + h / group * v.stride(1);
+      AddWeightedRows<1>(scores + (h - h0) * keys + s, &row, Dv, out.data() + h * out.stride(1));
+    }
+  }
+}
+
+}  // namespace dsvl::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif
