@@ -3,6 +3,7 @@
 //   dsvl run ...         a DeepSeek-VL model directory on images and a prompt (dsvl run --help)
 //   dsvl forward ...     one forward pass, saving input ids, pixels, image embeddings and logits
 //   dsvl inspect ...     a model directory's architecture, parameters, dtypes and weight problems
+//   dsvl quantize ...    a copy of a model directory with its language model stored quantized
 //   dsvl random-model .. a random-weight model directory of a released size, for benchmarks
 //   dsvl info            what this build has: version, threads, instruction set, native kernels
 //   dsvl tokenize ...    text to token ids with a tokenizer.json (dsvl tokenize --help)
@@ -33,6 +34,7 @@ void usage(std::ostream& os) {
         "  run           answer a prompt about images with a DeepSeek-VL model (dsvl run --help)\n"
         "  forward       one forward pass, saving its tensors (dsvl forward --help)\n"
         "  inspect       a model directory's architecture, parameters and weight problems\n"
+        "  quantize      store a model's language model quantized, q8 or q4 (dsvl quantize --help)\n"
         "  random-model  write a random-weight model of a released size (dsvl random-model --help)\n"
 #endif
         "  info          version, threads, instruction set and the native-kernel matrix\n"
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return dsvl::tool::run_model(rest);
     if (cmd == "forward") return dsvl::tool::forward_model(rest);
     if (cmd == "inspect") return dsvl::tool::inspect_model(rest);
+    if (cmd == "quantize") return dsvl::tool::quantize_model(rest);
     if (cmd == "random-model") return dsvl::tool::random_model(rest);
 #endif
     if (cmd == "tokenize") return dsvl::tool::tokenize(rest);

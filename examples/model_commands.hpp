@@ -1,4 +1,4 @@
-// `dsvl run`, `dsvl forward`, `dsvl inspect` and `dsvl random-model`: DeepSeek-VL (v1) and
+// `dsvl run`, `dsvl forward`, `dsvl inspect`, `dsvl quantize` and `dsvl random-model`: DeepSeek-VL (v1) and
 // DeepSeek-VL2 model directories on the command line. The family comes from config.json's
 // model_type; the request becomes prompt ids and inputs_embeds in the family's own way, and
 // generation and its report are shared.
@@ -44,7 +44,8 @@ inline constexpr const char* kRunUsage =
     "  the first image; --draw-boxes writes that image with the boxes and labels drawn.\n"
     "  Images: PNG or JPEG. Sampling: greedy unless --temperature > 0 (default max-new-tokens 512).\n"
     "  --weights: how matrices are held in memory (auto: as the checkpoint stores them; q8, q4: the\n"
-    "  language model's matrices quantized at load, 8 or 4 bits with a scale per 32 weights).\n"
+    "  language model's matrices quantized at load, 8 or 4 bits with a scale per 32 weights, unless\n"
+    "  the directory was written by dsvl quantize, whose matrices are read in place).\n"
     "  --raw: TEXT is the whole prompt, as in dsvl forward (no chat template).\n"
     "  --ignore-eos: generate max-new-tokens tokens whatever they are (for benchmarks).\n";
 
@@ -60,6 +61,13 @@ inline constexpr const char* kInspectUsage =
     "usage: dsvl inspect --model DIR\n"
     "  Prints the architecture, the parameter count, the dtypes of the checkpoint and every tensor that\n"
     "  is missing, unexpected or of the wrong shape.\n";
+
+inline constexpr const char* kQuantizeUsage =
+    "usage: dsvl quantize --model DIR --weights q8|q4 --out DIR\n"
+    "  Writes a copy of a model directory whose language-model matrices are stored as dsvl run\n"
+    "  --weights q8 or q4 holds them (docs/quantization.md), so that loading it reads them in place\n"
+    "  instead of quantizing again; every other tensor is kept as loaded and every other file is\n"
+    "  copied. dsvl run --weights auto recognises the copy.\n";
 
 inline constexpr const char* kRandomModelUsage =
     "usage: dsvl random-model --preset 1.3b|7b|vl2-tiny|vl2-small|vl2-base --out DIR [--dtype bf16|f32]\n"
@@ -166,10 +174,27 @@ inline Family model_family(const std::filesystem::path& dir) {
        "\", expected \"multi_modality\" (DeepSeek-VL) or \"deepseek_vl_v2\" (DeepSeek-VL2)");
 }
 
+// The metadata key of a checkpoint written by dsvl quantize: the --weights it was written for.
+inline constexpr const char* kQuantizedMetadata = "dsvl.weights";
+
+// "q8" or "q4" for a checkpoint written by dsvl quantize, else "".
+inline std::string stored_quantization(const io::Checkpoint& ckpt) {
+  for (const auto& f : ckpt.files())
+    if (const auto it = f.metadata().find(kQuantizedMetadata); it != f.metadata().end()) return it->second;
+  return {};
+}
+
+// --weights with auto resolved: the checkpoint's quantization, else its dtype for matrices.
+inline std::string resolve_weights(const std::string& weights, const io::Checkpoint& ckpt) {
+  if (weights != "auto") return weights;
+  if (auto q = stored_quantization(ckpt); !q.empty()) return q;
+  return stored_dtype(ckpt) == DType::bf16 ? "bf16" : "f32";
+}
+
 // Calls f(P{}) with the kernel policy for the requested weight storage.
 template <class F>
 int with_policy(const std::string& weights, const io::Checkpoint& ckpt, F&& f) {
-  const std::string w = weights == "auto" ? (stored_dtype(ckpt) == DType::bf16 ? "bf16" : "f32") : weights;
+  const std::string w = resolve_weights(weights, ckpt);
   if (w == "f32") return f(policies::HwyF32{});
   if (w == "bf16") return f(policies::HwyBF16{});
   if (w == "q8") return f(policies::HwyQ8{});
@@ -184,16 +209,19 @@ struct Loaded {
   vision::VLMImageProcessorConfig processor;
 };
 
-// Whether the policy chosen by --weights keeps reading the checkpoint's pages after loading. A
-// quantized one reads each tensor once while quantizing it and then releases its pages, so a
-// read-ahead of the whole file would only raise the peak memory to the file's size.
-inline bool reads_weights_in_place(const std::string& weights) { return weights != "q8" && weights != "q4"; }
+// Whether the policy chosen by --weights keeps reading the checkpoint's pages after loading. One
+// that quantizes at load reads each tensor once and then releases its pages, so a read-ahead of
+// the whole file would only raise the peak memory to the file's size.
+inline bool reads_weights_in_place(const std::string& weights, const io::Checkpoint& ckpt) {
+  const std::string w = resolve_weights(weights, ckpt);
+  return (w != "q8" && w != "q4") || w == stored_quantization(ckpt);
+}
 
-inline Loaded open_model_dir(const std::filesystem::path& dir, bool read_ahead) {
+inline Loaded open_model_dir(const std::filesystem::path& dir, const std::string& weights) {
   if (dir.empty()) fail("dsvl", "--model DIR is required");
   auto config = models::read_deepseek_vl_config(dir);
   auto ckpt = std::make_shared<const io::Checkpoint>(io::Checkpoint::open(dir));
-  if (read_ahead) prefetch(*ckpt);
+  if (reads_weights_in_place(weights, *ckpt)) prefetch(*ckpt);
   return {config, std::move(ckpt), io::Tokenizer::from_file(dir / "tokenizer.json"),
           vision::read_vlm_image_processor_config(dir / "preprocessor_config.json")};
 }
@@ -253,14 +281,14 @@ struct LoadedVL2 {
   vision::VL2ImageProcessorConfig processor;
 };
 
-inline LoadedVL2 open_vl2_dir(const std::filesystem::path& dir, bool read_ahead) {
+inline LoadedVL2 open_vl2_dir(const std::filesystem::path& dir, const std::string& weights) {
   auto config = models::read_deepseek_vl2_config(dir);
   auto processor = vision::read_vl2_image_processor_config(dir / "processor_config.json");
   if (processor.tile_size() != config.tile_size())
     fail((dir / "processor_config.json").string(), "candidate_resolutions start with tiles of ", processor.tile_size(),
          " pixels but the model's vision_config image_size is ", config.tile_size());
   auto ckpt = std::make_shared<const io::Checkpoint>(io::Checkpoint::open(dir));
-  if (read_ahead) prefetch(*ckpt);
+  if (reads_weights_in_place(weights, *ckpt)) prefetch(*ckpt);
   return {config, std::move(ckpt), io::Tokenizer::from_file(dir / "tokenizer.json"), processor};
 }
 
@@ -405,7 +433,7 @@ inline int run_model(std::span<char*> args) {
   const auto t_load = Clock::now();
   if (model_family(a.model) == Family::deepseek_vl) {
     if (a.grounding || !a.draw_boxes.empty()) fail("dsvl run", "--grounding and --draw-boxes need a DeepSeek-VL2 model");
-    const Loaded m = open_model_dir(a.model, reads_weights_in_place(a.weights));
+    const Loaded m = open_model_dir(a.model, a.weights);
     return with_policy(a.weights, *m.ckpt, [&](auto policy) {
       models::DeepSeekVL<decltype(policy)> model(m.config);
       model.load(m.ckpt);
@@ -418,7 +446,7 @@ inline int run_model(std::span<char*> args) {
   }
   if (!a.draw_boxes.empty() && !a.grounding) fail("dsvl run", "--draw-boxes needs --grounding");
   if (a.grounding && a.images.empty()) fail("dsvl run", "--grounding needs an --image");
-  const LoadedVL2 m = open_vl2_dir(a.model, reads_weights_in_place(a.weights));
+  const LoadedVL2 m = open_vl2_dir(a.model, a.weights);
   return with_policy(a.weights, *m.ckpt, [&](auto policy) {
     models::DeepSeekVL2<decltype(policy)> model(m.config);
     model.load(m.ckpt);
@@ -459,7 +487,7 @@ inline int forward_model(std::span<char*> args) {
     return 0;
   };
   if (model_family(a.model) == Family::deepseek_vl) {
-    const Loaded m = open_model_dir(a.model, reads_weights_in_place(a.weights));
+    const Loaded m = open_model_dir(a.model, a.weights);
     return with_policy(a.weights, *m.ckpt, [&](auto policy) {
       models::DeepSeekVL<decltype(policy)> model(m.config);
       model.load(m.ckpt);
@@ -468,7 +496,7 @@ inline int forward_model(std::span<char*> args) {
       return run(model.language_model(), p, pixels);
     });
   }
-  const LoadedVL2 m = open_vl2_dir(a.model, reads_weights_in_place(a.weights));
+  const LoadedVL2 m = open_vl2_dir(a.model, a.weights);
   return with_policy(a.weights, *m.ckpt, [&](auto policy) {
     models::DeepSeekVL2<decltype(policy)> model(m.config);
     model.load(m.ckpt);
@@ -522,8 +550,10 @@ inline int inspect_model(std::span<char*> args) {
               << c.tile_size() << "x" << c.tile_size() << " px, " << c.tokens_per_tile_side() << "x"
               << c.tokens_per_tile_side() << " tokens each\n  SigLIP: " << vision::to_string(c.vision)
               << "\n  language: " << c.language << "\n";
-    models::DeepSeekVL2<policies::ScalarBF16> model(c);
-    return inspect_weights(model, ckpt);
+    return with_policy("auto", ckpt, [&](auto policy) {
+      models::DeepSeekVL2<decltype(policy)> model(c);
+      return inspect_weights(model, ckpt);
+    });
   }
   const auto c = models::read_deepseek_vl_config(a.model);
   std::cout << "architecture: DeepSeek-VL (v1), " << (c.hybrid() ? "HybridVisionTower (SAM + SigLIP)" : "CLIPVisionTower (SigLIP)")
@@ -534,8 +564,67 @@ inline int inspect_model(std::span<char*> args) {
             << " tokens each\n  SigLIP: " << vision::to_string(c.siglip) << "\n";
   if (c.hybrid()) std::cout << "  SAM: " << vision::to_string(c.sam) << "\n";
   std::cout << "  aligner: " << models::detail::aligner_string(c.aligner) << "\n  language: " << c.language << "\n";
-  models::DeepSeekVL<policies::ScalarBF16> model(c);
-  return inspect_weights(model, ckpt);
+  return with_policy("auto", ckpt, [&](auto policy) {
+    models::DeepSeekVL<decltype(policy)> model(c);
+    return inspect_weights(model, ckpt);
+  });
+}
+
+// Writes `model`'s weights as it holds them (quantized matrices as codes and scales), marked with
+// the --weights they were loaded for.
+template <class Model>
+void write_weights(Model& model, const std::string& weights, const std::filesystem::path& file) {
+  io::SafeTensorsWriter w;
+  nn::WeightSaver saver(w);
+  model.visit(saver);
+  w.set_metadata(kQuantizedMetadata, weights);
+  w.write(file);
+}
+
+inline int quantize_model(std::span<char*> args) {
+  namespace fs = std::filesystem;
+  const ModelArgs a = parse_model_args(args);
+  if (a.help) return std::cout << kQuantizeUsage, 0;
+  if (a.weights != "q8" && a.weights != "q4") fail("dsvl quantize", "--weights is '", a.weights, "', expected q8 or q4");
+  if (a.out.empty()) fail("dsvl quantize", "--out DIR is required");
+  const Family family = model_family(a.model);
+  const fs::path out = a.out;
+  std::error_code ec;
+  if (fs::equivalent(out, a.model, ec)) fail("dsvl quantize", "--out is the model directory itself: ", a.out);
+  const auto t0 = Clock::now();
+  const auto check_original = [&](const io::Checkpoint& ckpt) {
+    if (const auto q = stored_quantization(ckpt); !q.empty())
+      fail(a.model, "is already quantized (", q, "); quantize the original model");
+    fs::create_directories(out);
+  };
+  if (family == Family::deepseek_vl) {
+    const Loaded m = open_model_dir(a.model, a.weights);
+    check_original(*m.ckpt);
+    with_policy(a.weights, *m.ckpt, [&](auto policy) {
+      models::DeepSeekVL<decltype(policy)> model(m.config);
+      model.load(m.ckpt);
+      write_weights(model, a.weights, out / "model.safetensors");
+      return 0;
+    });
+  } else {
+    const LoadedVL2 m = open_vl2_dir(a.model, a.weights);
+    check_original(*m.ckpt);
+    with_policy(a.weights, *m.ckpt, [&](auto policy) {
+      models::DeepSeekVL2<decltype(policy)> model(m.config);
+      model.load(m.ckpt);
+      write_weights(model, a.weights, out / "model.safetensors");
+      return 0;
+    });
+  }
+  for (const auto& e : fs::directory_iterator(a.model)) {
+    const fs::path name = e.path().filename();
+    if (!e.is_regular_file() || name.extension() == ".safetensors" || name == "model.safetensors.index.json") continue;
+    fs::copy_file(e.path(), out / name, fs::copy_options::overwrite_existing);
+  }
+  std::cerr << "wrote " << (out / "model.safetensors").string() << " (" << std::fixed << std::setprecision(2)
+            << fs::file_size(out / "model.safetensors") / 1e9 << " GB, " << a.weights << ") in "
+            << std::setprecision(1) << seconds_since(t0) << " s\n";
+  return 0;
 }
 
 // Writes every weight of `model`'s declaration, random, in the storage type of `dtype`.

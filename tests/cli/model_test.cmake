@@ -1,6 +1,6 @@
 # `dsvl inspect`, `dsvl run` and `dsvl forward` on the tiny DeepSeek-VL and DeepSeek-VL2 fixtures
 # (tests/data/deepseek_vl, tests/data/deepseek_vl2), their errors on a missing image or model
-# directory, the ground_image example, and the demo model on the README pictures.
+# directory, the ground_image example, the demo model on the README pictures, and dsvl quantize.
 set(dir "${DATA}/deepseek_vl")
 file(MAKE_DIRECTORY "${WORK}")
 
@@ -111,3 +111,28 @@ foreach(weights auto q8 q4)
     endif()
   endforeach()
 endforeach()
+
+# dsvl quantize: the demo model with its language model stored as q4. Loading the copy reads the
+# codes in place and computes exactly what quantizing at load computes (identical forward output).
+set(q4dir "${WORK}/shapes-vl-q4")
+file(REMOVE_RECURSE "${q4dir}")
+expect_success("quantize" "${DSVL}" quantize --model "${examples}/models/shapes-vl" --weights q4 --out "${q4dir}")
+expect_success("inspect quantized" "${DSVL}" inspect --model "${q4dir}")
+if(NOT out MATCHES "every declared tensor present" OR NOT out MATCHES " U8 ")
+  message(FATAL_ERROR "inspect of the quantized copy printed:\n${out}")
+endif()
+string(JSON image GET "${listing}" questions 0 image)
+string(JSON question GET "${listing}" questions 0 question)
+expect_success("forward, q4 at load" "${DSVL}" forward --model "${examples}/models/shapes-vl" --weights q4
+               --image "${examples}/images/${image}" --prompt "${question}" --out "${WORK}/q4-at-load.safetensors")
+expect_success("forward, q4 stored" "${DSVL}" forward --model "${q4dir}" --image "${examples}/images/${image}"
+               --prompt "${question}" --out "${WORK}/q4-stored.safetensors")
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${WORK}/q4-at-load.safetensors"
+                        "${WORK}/q4-stored.safetensors" RESULT_VARIABLE differ)
+if(differ)
+  message(FATAL_ERROR "forward on the quantized copy differs from quantizing at load")
+endif()
+expect_failure("float weights from a quantized copy" "stored quantized \\(U8 codes\\)" "${DSVL}" run
+               --model "${q4dir}" --weights bf16 --image "${examples}/images/${image}" --prompt "x")
+expect_failure("quantize a quantized copy" "already quantized \\(q4\\)" "${DSVL}" quantize --model "${q4dir}"
+               --weights q8 --out "${WORK}/again")

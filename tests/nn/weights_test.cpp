@@ -1,8 +1,9 @@
 // Weight declarations: loading (borrowed or converted), the report of bad checkpoints, and the
-// other walks over one declaration.
+// other walks over one declaration; quantized matrices saved as stored and loaded in place.
 #include <doctest/doctest.h>
 
 #include <array>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -146,4 +147,78 @@ TEST_CASE("weights: a bad checkpoint gets one error listing every problem by nam
   dsvl::nn::WeightLoader part(ckpt, "blocks.0.");
   m.visit(part);
   CHECK_THROWS_WITH(part.finish("blocks.0."), doctest::Contains("1 problem(s)"));
+}
+
+namespace {
+// A quantized matrix (K = 40: a padded last group) beside a float vector.
+template <class W>
+struct QuantBlock {
+  Weight<W, 2> proj;
+  Weight<float, 1> norm;
+  template <class V>
+  void visit(V& v) {
+    v.weight("proj.weight", proj, {6, 40});
+    v.weight("norm.weight", norm, {40});
+  }
+};
+
+template <class W>
+std::string load_error(const dsvl::io::Checkpoint& ckpt) {
+  QuantBlock<W> b;
+  dsvl::nn::WeightLoader load(ckpt);
+  b.visit(load);
+  try {
+    load.finish();
+  } catch (const dsvl::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("weights: quantized matrices are saved as stored and loaded in place") {
+  using Q4 = dsvl::q4<32>;
+  TempFile f;
+  QuantBlock<Q4> a;
+  dsvl::nn::WeightRandomInit init(3);
+  a.visit(init);
+  {
+    dsvl::io::SafeTensorsWriter w;
+    dsvl::nn::WeightSaver saver(w);
+    a.visit(saver);
+    w.write(f.path);
+  }
+  const auto ckpt = dsvl::io::Checkpoint::open(f.path);
+  CHECK(ckpt.info("proj.weight").dtype == dsvl::DType::u8);
+  CHECK(ckpt.info("proj.weight").shape == std::vector<std::int64_t>{6, 32});  // 2 groups of 16 bytes
+  CHECK(ckpt.info("proj.weight.scales").shape == std::vector<std::int64_t>{6, 2});
+
+  QuantBlock<Q4> b;
+  dsvl::nn::WeightLoader load(ckpt);
+  b.visit(load);
+  load.finish();
+  CHECK(load.borrowed() == 2);
+  REQUIRE(b.proj.borrowed());
+  CHECK(b.proj.shape(0) == 6);
+  CHECK(b.proj.shape(1) == 40);
+  CHECK(std::memcmp(b.proj.view().codes(0), a.proj.view().codes(0), 6 * 32) == 0);
+  CHECK(std::memcmp(b.proj.view().scales(0), a.proj.view().scales(0), 6 * 2 * sizeof(dsvl::f16)) == 0);
+  for (std::int64_t n = 0; n < 6; ++n)
+    for (std::int64_t k = 0; k < 40; ++k) CHECK(b.proj.view()(n, k) == a.proj.view()(n, k));
+
+  // Another format, a float policy, or codes without their scales: errors naming the tensor.
+  CHECK(load_error<dsvl::q8<32>>(ckpt).find("tensor 'proj.weight' holds quantized codes of shape [6, 32], "
+                                            "expected [6, 64] for [6, 40] in q8<32>") != std::string::npos);
+  CHECK(load_error<float>(ckpt).find("tensor 'proj.weight' is stored quantized (U8 codes), expected a "
+                                     "floating-point type") != std::string::npos);
+  TempFile g;
+  g.path += ".codes-only";
+  {
+    dsvl::io::SafeTensorsWriter w;
+    w.add("proj.weight", dsvl::View<const std::uint8_t, 2>(a.proj.view().codes(0), {6, 32}));
+    w.add("norm.weight", a.norm.view());
+    w.write(g.path);
+  }
+  CHECK(load_error<Q4>(dsvl::io::Checkpoint::open(g.path))
+            .find("missing tensor 'proj.weight.scales' [6, 2] (the scales of 'proj.weight')") != std::string::npos);
 }

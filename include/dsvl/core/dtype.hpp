@@ -88,7 +88,8 @@ constexpr T from_f32(float x) noexcept {
   else return T::from_float(x);
 }
 
-enum class DType : std::uint8_t { f32, bf16, f16, i64, i32 };
+enum class DType : std::uint8_t { f32, bf16, f16, i64, i32, u8 };
+inline constexpr DType kDTypes[] = {DType::f32, DType::bf16, DType::f16, DType::i64, DType::i32, DType::u8};
 
 constexpr std::size_t dtype_size(DType t) noexcept {
   switch (t) {
@@ -97,6 +98,7 @@ constexpr std::size_t dtype_size(DType t) noexcept {
     case DType::f16: return 2;
     case DType::i64: return 8;
     case DType::i32: return 4;
+    case DType::u8: return 1;
   }
   return 0;
 }
@@ -109,14 +111,15 @@ constexpr std::string_view dtype_name(DType t) noexcept {
     case DType::f16: return "F16";
     case DType::i64: return "I64";
     case DType::i32: return "I32";
+    case DType::u8: return "U8";
   }
   return "?";
 }
 
 inline DType parse_dtype(std::string_view name, const std::string& where) {
-  for (DType t : {DType::f32, DType::bf16, DType::f16, DType::i64, DType::i32})
+  for (DType t : kDTypes)
     if (dtype_name(t) == name) return t;
-  fail(where, "unsupported dtype '", name, "' (supported: F32, BF16, F16, I64, I32)");
+  fail(where, "unsupported dtype '", name, "' (supported: F32, BF16, F16, I64, I32, U8)");
 }
 
 template <class T> inline constexpr bool is_storage_type_v = false;
@@ -125,17 +128,19 @@ template <> inline constexpr bool is_storage_type_v<bf16> = true;
 template <> inline constexpr bool is_storage_type_v<f16> = true;
 template <> inline constexpr bool is_storage_type_v<std::int64_t> = true;
 template <> inline constexpr bool is_storage_type_v<std::int32_t> = true;
+template <> inline constexpr bool is_storage_type_v<std::uint8_t> = true;
 
 template <class T>
 constexpr DType dtype_of() noexcept {
   static_assert(is_storage_type_v<std::remove_const_t<T>>,
-                "dsvl: dtype_of<T>: T must be float, bf16, f16, int64_t or int32_t");
+                "dsvl: dtype_of<T>: T must be float, bf16, f16, int64_t, int32_t or uint8_t");
   using U = std::remove_const_t<T>;
   if constexpr (std::is_same_v<U, float>) return DType::f32;
   else if constexpr (std::is_same_v<U, bf16>) return DType::bf16;
   else if constexpr (std::is_same_v<U, f16>) return DType::f16;
   else if constexpr (std::is_same_v<U, std::int64_t>) return DType::i64;
-  else return DType::i32;
+  else if constexpr (std::is_same_v<U, std::int32_t>) return DType::i32;
+  else return DType::u8;
 }
 
 // Calls f(T{}) with the C++ type of a runtime DType.
@@ -147,6 +152,7 @@ decltype(auto) visit_dtype(DType t, F&& f) {
     case DType::f16: return f(f16{});
     case DType::i64: return f(std::int64_t{});
     case DType::i32: return f(std::int32_t{});
+    case DType::u8: return f(std::uint8_t{});
   }
   fail("visit_dtype", "invalid DType value ", static_cast<int>(t));
 }

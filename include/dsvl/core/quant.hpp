@@ -187,6 +187,8 @@ class QuantMatrix {
   }
 
   QuantView<F> view() const noexcept { return {codes_.data(), scales_.data(), codes_.shape(0), cols_}; }
+  std::uint8_t* codes() noexcept { return codes_.data(); }
+  f16* scales() noexcept { return scales_.data(); }
   std::int64_t bytes() const noexcept { return codes_.size() + scales_.size() * 2; }
 
  private:

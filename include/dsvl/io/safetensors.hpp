@@ -181,7 +181,7 @@ inline void release_pages(std::span<const std::byte> bytes) noexcept {
 }
 
 inline std::optional<DType> find_dtype(std::string_view name) {
-  for (DType t : {DType::f32, DType::bf16, DType::f16, DType::i64, DType::i32})
+  for (DType t : kDTypes)
     if (dtype_name(t) == name) return t;
   return std::nullopt;
 }
@@ -214,7 +214,7 @@ inline TensorInfo parse_entry(const std::string& name, const nlohmann::json& e, 
   if (!dtype.is_string()) fail_tensor(t, "\"dtype\" is ", json_kind(dtype), ", expected a string");
   const auto& dtype_str = dtype.get_ref<const std::string&>();
   const auto dt = find_dtype(dtype_str);
-  if (!dt) fail_tensor(t, "unsupported dtype '", dtype_str, "' (supported: F32, BF16, F16, I64, I32)");
+  if (!dt) fail_tensor(t, "unsupported dtype '", dtype_str, "' (supported: F32, BF16, F16, I64, I32, U8)");
   t.dtype = *dt;
 
   if (!shape.is_array()) fail_tensor(t, "\"shape\" is ", json_kind(shape), ", expected an array");

@@ -18,7 +18,10 @@
 // tensor of the checkpoint that no block declared.
 //
 // A matrix of a quantized format F (core/quant.hpp) is a Weight<F, 2>: loading quantizes it from
-// the checkpoint's float tensor, so the official checkpoints load unchanged; it is always owned.
+// the checkpoint's float tensor, so the official checkpoints load unchanged. WeightSaver writes it
+// as stored, in two tensors (a quantized checkpoint, which later loads borrow in place):
+//   "<name>"         U8  (N, row_bytes<F>(K)): the codes, rows as in QuantView;
+//   "<name>.scales"  F16 (N, groups<F>(K)):    the group scales.
 //
 // A block that keeps a load-time transform of its weights (MLA's split of kv_b_proj) defines
 // derive_weights(); the walks that bind data (WeightLoader with bind, WeightRandomInit) call it
@@ -92,13 +95,22 @@ class Weight<F, 2> {
   using value_type = F;
   static constexpr std::size_t rank = 2;
 
-  QuantView<F> view() const noexcept { return matrix_.view(); }
-  operator QuantView<F>() const noexcept { return view(); }  // NOLINT: implicit by design
-  std::int64_t shape(std::size_t i) const noexcept { return view().shape(i); }
-  std::int64_t size() const noexcept { return view().size(); }
-  bool borrowed() const noexcept { return false; }
+  QuantView<F> view() const noexcept { return view_; }
+  operator QuantView<F>() const noexcept { return view_; }  // NOLINT: implicit by design
+  std::int64_t shape(std::size_t i) const noexcept { return view_.shape(i); }
+  std::int64_t size() const noexcept { return view_.size(); }
+  bool borrowed() const noexcept { return borrowed_; }
 
-  void own(QuantMatrix<F> m) noexcept { matrix_ = std::move(m); }
+  void borrow(QuantView<F> v) noexcept {
+    matrix_ = QuantMatrix<F>();
+    view_ = v;
+    borrowed_ = true;
+  }
+  void own(QuantMatrix<F> m) noexcept {
+    matrix_ = std::move(m);
+    view_ = matrix_.view();
+    borrowed_ = false;
+  }
   // Quantizes the (rows, cols) matrix that row(n, out) writes row by row.
   template <class RowFn>
   void quantize(std::int64_t rows, std::int64_t cols, RowFn&& row) {
@@ -107,9 +119,12 @@ class Weight<F, 2> {
 
  private:
   QuantMatrix<F> matrix_;
+  QuantView<F> view_;
+  bool borrowed_ = false;
 };
 
-// The dtype a weight of storage type W is written to a checkpoint in (quantized formats: bf16).
+// The dtype a random-weight checkpoint stores a weight of storage type W in (quantized formats:
+// bf16, as the official checkpoints).
 template <class W>
 constexpr DType checkpoint_dtype() noexcept {
   if constexpr (is_quant_format_v<W>) return DType::bf16;
@@ -262,6 +277,11 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
     }
     const io::TensorInfo& t = ckpt_->info(full);
     used_.insert(full);
+    if (t.dtype == DType::u8) {
+      if constexpr (is_quant_format_v<W>) bind_stored(full, t, w, shape);
+      else problems_.push_back("tensor '" + full + "' is stored quantized (U8 codes), expected a floating-point type");
+      return;
+    }
     if (!std::equal(t.shape.begin(), t.shape.end(), shape.begin(), shape.end())) {
       problems_.push_back("tensor '" + full + "' has shape " + shape_string(t.shape) + ", expected " +
                           shape_string(shape));
@@ -319,6 +339,46 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
     io::detail::release_pages(t.bytes);
   }
 
+  // A quantized matrix as WeightSaver writes it: codes and scales borrowed in place (copied when
+  // the scales are not 2-byte aligned).
+  template <QuantFormat F>
+  void bind_stored(const std::string& full, const io::TensorInfo& codes, Weight<F, 2>& w,
+                   const std::array<std::int64_t, 2>& shape) {
+    const std::int64_t N = shape[0], K = shape[1];
+    const std::array<std::int64_t, 2> code_shape{N, quant::row_bytes<F>(K)}, scale_shape{N, quant::groups<F>(K)};
+    const std::string fmt = std::string(F::name) + "<" + std::to_string(F::group_size) + ">";
+    if (!std::equal(codes.shape.begin(), codes.shape.end(), code_shape.begin(), code_shape.end())) {
+      problems_.push_back("tensor '" + full + "' holds quantized codes of shape " + shape_string(codes.shape) +
+                          ", expected " + shape_string(code_shape) + " for " + shape_string(shape) + " in " + fmt);
+      return;
+    }
+    const std::string scales_name = full + ".scales";
+    if (!ckpt_->contains(scales_name)) {
+      problems_.push_back("missing tensor '" + scales_name + "' " + shape_string(scale_shape) + " (the scales of '" +
+                          full + "')");
+      return;
+    }
+    const io::TensorInfo& s = ckpt_->info(scales_name);
+    used_.insert(scales_name);
+    if (s.dtype != DType::f16 ||
+        !std::equal(s.shape.begin(), s.shape.end(), scale_shape.begin(), scale_shape.end())) {
+      problems_.push_back("tensor '" + scales_name + "' is " + std::string(dtype_name(s.dtype)) + " " +
+                          shape_string(s.shape) + ", expected F16 " + shape_string(scale_shape) + " for " + fmt);
+      return;
+    }
+    if (!bind_) return;
+    const auto* code_bytes = reinterpret_cast<const std::uint8_t*>(codes.bytes.data());
+    if (reinterpret_cast<std::uintptr_t>(s.bytes.data()) % alignof(f16) == 0) {
+      w.borrow(QuantView<F>(code_bytes, reinterpret_cast<const f16*>(s.bytes.data()), N, K));
+      ++borrowed_;
+      return;
+    }
+    QuantMatrix<F> m(N, K);
+    std::memcpy(m.codes(), code_bytes, codes.bytes.size());
+    std::memcpy(m.scales(), s.bytes.data(), s.bytes.size());
+    w.own(std::move(m));
+  }
+
   template <class W, std::size_t R>
   void bind(const io::TensorInfo& t, Weight<W, R>& w) {
     if (t.dtype == dtype_of<W>() &&
@@ -372,7 +432,8 @@ void load_weights(Block& block, const io::Checkpoint& ckpt, const std::string& p
 }
 
 // Adds every declared weight to a writer under its full name (random-weight checkpoints of the
-// real shapes, converted models).
+// real shapes, converted models, quantized checkpoints). Quantized matrices are written as stored
+// (codes and scales, above) when the file is written, so the weights must outlive the writer.
 class WeightSaver : public WeightVisitor<WeightSaver> {
  public:
   explicit WeightSaver(io::SafeTensorsWriter& out, std::string prefix = {}) : out_(&out) {
@@ -380,12 +441,25 @@ class WeightSaver : public WeightVisitor<WeightSaver> {
   }
   template <class W, std::size_t R>
   void weight(std::string_view name, Weight<W, R>& w, const std::array<std::int64_t, R>&) {
-    static_assert(!is_quant_format_v<W>, "dsvl: WeightSaver writes float weights; quantized ones are not saved");
-    out_->add(full_name(name), w.view());
+    if constexpr (is_quant_format_v<W>) {
+      const QuantView<W> q = w.view();
+      const std::int64_t N = q.shape(0);
+      add_bytes(full_name(name), DType::u8, {N, q.row_bytes()}, q.codes(0));
+      add_bytes(full_name(name) + ".scales", DType::f16, {N, q.groups()}, q.scales(0));
+    } else {
+      out_->add(full_name(name), w.view());
+    }
   }
   void unused(std::string_view) {}
 
  private:
+  // Copied when the file is written: the weight must outlive the writer's write().
+  void add_bytes(std::string name, DType dtype, std::vector<std::int64_t> shape, const void* data) {
+    out_->add_deferred(std::move(name), dtype, std::move(shape), [data](std::span<std::byte> bytes) {
+      if (!bytes.empty()) std::memcpy(bytes.data(), data, bytes.size());
+    });
+  }
+
   io::SafeTensorsWriter* out_;
 };
 
