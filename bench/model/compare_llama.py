@@ -12,10 +12,12 @@ DeepSeek-VL2 a 640x480 image, tiled 2x2, so BOS + 1023 image tokens + 31 text to
 32 new tokens, greedy), which reports image-encode ms, prefill tokens/s (the language model over
 the prompt rows), decode tokens/s (the 31 steps after the first token) and the KV cache per
 token, and /usr/bin/time's peak RSS.
-llama.cpp: `llama-bench -p T -n 0 -ub T -r 1` and `llama-bench -p 0 -n 32 -d T -ub T -r 1` on a
-GGUF of the same language-model shape and dtype, T the prompt length above (ppT: prefill of T
-tokens in one batch; tg32 @ dT: 32 tokens decoded after a context of T tokens, so its attention
-reads as long a cache as dsvl's decode, which follows the prompt). llama.cpp has no DeepSeek-VL vision towers: its figures are the language model's.
+llama.cpp: `llama-bench -p T -n 0` and `llama-bench -p 0 -n 32 -d 0,T` (both `-ub T -r 1 -fa off`)
+on a GGUF of the same language-model shape and dtype, T the prompt length above (ppT: prefill of
+T tokens in one batch; tg32 @ dT: 32 tokens decoded after a context of T tokens, so its attention
+reads as long a cache as dsvl's decode, which follows the prompt: the decode ratio is taken
+against it; tg32 @ d0, from an empty context, is reported beside it). Flash attention off: the
+faster setting for llama.cpp's CPU decode at this depth where we measured it. llama.cpp has no DeepSeek-VL vision towers: its figures are the language model's.
 
 Rounds interleave the two tools at each thread count. The report gives, per thread count, the
 median over rounds [min-max] of each figure and of the per-round ratio dsvl / llama.cpp (> 1:
@@ -76,16 +78,19 @@ def run_dsvl(args, threads):
 
 
 def run_llama(args, threads):
-    T = str(FAMILIES[args.family][2])
-    base = ["/usr/bin/time", "-v", args.llama_bench, "-m", args.gguf, "-t", str(threads), "-r", "1", "-o", "json"]
+    T = FAMILIES[args.family][2]
+    base = ["/usr/bin/time", "-v", args.llama_bench, "-m", args.gguf, "-t", str(threads), "-ub", str(T), "-r", "1",
+            "-fa", "off", "-o", "json"]
     out = {"rss_gb": 0.0}
-    # ppT from an empty context; tg32 after a context of T tokens (-d), as dsvl's decode follows its prompt.
-    for key, extra in (("pp", ["-p", T, "-n", "0", "-ub", T]), ("tg", ["-p", "0", "-n", "32", "-d", T, "-ub", T])):
+    # ppT from an empty context; tg32 from an empty context and after a context of T tokens (-d), as
+    # dsvl's decode follows its prompt.
+    for extra in (["-p", str(T), "-n", "0"], ["-p", "0", "-n", "32", "-d", f"0,{T}"]):
         p = subprocess.run(base + extra, capture_output=True, text=True)
         if p.returncode != 0:
             sys.exit(f"llama-bench failed:\n{p.stderr}")
-        (row,) = json.loads(p.stdout)
-        out[key] = row["avg_ts"]
+        for row in json.loads(p.stdout):
+            key = "pp" if row["n_prompt"] > 0 else ("tg" if row["n_depth"] == T else "tg_d0")
+            out[key] = row["avg_ts"]
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
         out["rss_gb"] = max(out["rss_gb"], int(rss.group(1)) / 1e6 if rss else float("nan"))
     return out
@@ -128,15 +133,16 @@ def main():
             print(f"round {r + 1} threads {t}: dsvl {d}  llama.cpp {l}", file=sys.stderr, flush=True)
     T = FAMILIES[args.family][2]
     print(f"| threads | dsvl image encode ms | dsvl prefill tok/s | llama.cpp pp{T} tok/s | prefill ratio | "
-          f"dsvl decode tok/s | llama.cpp tg32 @ d{T} tok/s | decode ratio | dsvl KV cache KiB/token | "
-          f"peak RSS dsvl / llama.cpp GB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"dsvl decode tok/s | llama.cpp tg32 @ d{T} tok/s | decode ratio | llama.cpp tg32 @ d0 tok/s | "
+          f"dsvl KV cache KiB/token | peak RSS dsvl / llama.cpp GB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for t in threads:
         rs = results[t]
         print(f"| {t} | {spread([d['encode_ms'] for d, _ in rs])} | {spread([d['pp'] for d, _ in rs])} | "
               f"{spread([l['pp'] for _, l in rs])} | {spread([d['pp'] / l['pp'] for d, l in rs])} | "
               f"{spread([d['tg'] for d, _ in rs])} | {spread([l['tg'] for _, l in rs])} | "
-              f"{spread([d['tg'] / l['tg'] for d, l in rs])} | {rs[0][0]['kv_kib']:.1f} | "
+              f"{spread([d['tg'] / l['tg'] for d, l in rs])} | {spread([l['tg_d0'] for _, l in rs])} | "
+              f"{rs[0][0]['kv_kib']:.1f} | "
               f"{statistics.median([d['rss_gb'] for d, _ in rs]):.2f} / {statistics.median([l['rss_gb'] for _, l in rs]):.2f} |")
 
 
