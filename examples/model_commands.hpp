@@ -426,40 +426,80 @@ inline void report_grounding(const std::string& text, const Tensor<std::uint8_t,
   std::cerr << "wrote " << draw_path << "\n";
 }
 
+// A request ready for the language model: the prompt, the pixels it encoded and, for
+// DeepSeek-VL2, the decoded images (grounding draws on the first).
+struct Request {
+  Prompt prompt;
+  Tensor<float, 4> pixels;
+  std::vector<Tensor<std::uint8_t, 3>> rgb;
+};
+
+template <class P>
+Request make_request(const models::DeepSeekVL<P>& model, const Loaded& m, const ModelArgs& a, bool raw) {
+  Request r;
+  r.prompt = deepseek_vl_prompt(model, m, a, raw, &r.pixels);
+  return r;
+}
+
+template <class P>
+Request make_request(const models::DeepSeekVL2<P>& model, const LoadedVL2& m, const ModelArgs& a, bool raw) {
+  VL2Images im = read_vl2_images(a.images, m.processor);
+  Request r;
+  r.prompt = deepseek_vl2_prompt(model, m, a, im, raw);
+  r.pixels = std::move(im.pixels);
+  r.rgb = std::move(im.rgb);
+  return r;
+}
+
+inline std::vector<std::int32_t> stop_token_ids(const Loaded& m) {
+  return language::deepseek_vl::stop_token_ids(m.tokenizer);
+}
+inline std::vector<std::int32_t> stop_token_ids(const LoadedVL2& m) {
+  return language::deepseek_vl2::stop_token_ids(m.tokenizer);
+}
+
+template <class P>
+using DeepSeekVLModel = models::DeepSeekVL<P>;
+template <class P>
+using DeepSeekVL2Model = models::DeepSeekVL2<P>;
+
+// Loads the model of an opened directory with the policy for --weights and returns f(model, m).
+template <template <class> class Model, class Dir, class F>
+int with_loaded(const ModelArgs& a, const Dir& m, F& f) {
+  return with_policy(a.weights, *m.ckpt, [&](auto policy) {
+    Model<decltype(policy)> model(m.config);
+    model.load(m.ckpt);
+    return f(model, m);
+  });
+}
+
+// Opens --model and returns f(model, opened directory) with the model of the directory's family
+// loaded for --weights.
+template <class F>
+int with_loaded_model(const ModelArgs& a, F&& f) {
+  if (model_family(a.model) == Family::deepseek_vl)
+    return with_loaded<DeepSeekVLModel>(a, open_model_dir(a.model, a.weights), f);
+  return with_loaded<DeepSeekVL2Model>(a, open_vl2_dir(a.model, a.weights), f);
+}
+
 inline int run_model(std::span<char*> args) {
   const ModelArgs a = parse_model_args(args);
   if (a.help) return std::cout << kRunUsage, 0;
   if (a.prompt.empty()) fail("dsvl run", "--prompt TEXT is required");
   const auto t_load = Clock::now();
-  if (model_family(a.model) == Family::deepseek_vl) {
-    if (a.grounding || !a.draw_boxes.empty()) fail("dsvl run", "--grounding and --draw-boxes need a DeepSeek-VL2 model");
-    const Loaded m = open_model_dir(a.model, a.weights);
-    return with_policy(a.weights, *m.ckpt, [&](auto policy) {
-      models::DeepSeekVL<decltype(policy)> model(m.config);
-      model.load(m.ckpt);
-      const double load_s = seconds_since(t_load);
-      const Prompt p = deepseek_vl_prompt(model, m, a, a.raw);
-      answer(model.language_model(), p, m.tokenizer, language::deepseek_vl::stop_token_ids(m.tokenizer), a, load_s,
-             false);
-      return 0;
-    });
-  }
+  if (model_family(a.model) == Family::deepseek_vl && (a.grounding || !a.draw_boxes.empty()))
+    fail("dsvl run", "--grounding and --draw-boxes need a DeepSeek-VL2 model");
   if (!a.draw_boxes.empty() && !a.grounding) fail("dsvl run", "--draw-boxes needs --grounding");
   if (a.grounding && a.images.empty()) fail("dsvl run", "--grounding needs an --image");
-  const LoadedVL2 m = open_vl2_dir(a.model, a.weights);
-  return with_policy(a.weights, *m.ckpt, [&](auto policy) {
-    models::DeepSeekVL2<decltype(policy)> model(m.config);
-    model.load(m.ckpt);
+  return with_loaded_model(a, [&](const auto& model, const auto& m) {
     const double load_s = seconds_since(t_load);
-    const VL2Images im = read_vl2_images(a.images, m.processor);
-    const Prompt p = deepseek_vl2_prompt(model, m, a, im, a.raw);
-    const auto ids = answer(model.language_model(), p, m.tokenizer, language::deepseek_vl2::stop_token_ids(m.tokenizer),
-                            a, load_s, a.grounding);
+    const Request r = make_request(model, m, a, a.raw);
+    const auto ids = answer(model.language_model(), r.prompt, m.tokenizer, stop_token_ids(m), a, load_s, a.grounding);
     if (a.grounding) {
       std::vector<std::int32_t> spelled;  // ids past the vocabulary have no text
       std::copy_if(ids.begin(), ids.end(), std::back_inserter(spelled),
                    [&](std::int32_t id) { return m.tokenizer.id_to_token(id).has_value(); });
-      report_grounding(m.tokenizer.decode(spelled), im.rgb.front(), a.draw_boxes);
+      report_grounding(m.tokenizer.decode(spelled), r.rgb.front(), a.draw_boxes);
     }
     return 0;
   });
@@ -481,27 +521,12 @@ inline int forward_model(std::span<char*> args) {
   const ModelArgs a = parse_model_args(args);
   if (a.help) return std::cout << kForwardUsage, 0;
   if (a.out.empty()) fail("dsvl forward", "--out FILE.safetensors is required");
-  const auto run = [&](const auto& lm, const Prompt& p, const Tensor<float, 4>& pixels) {
-    auto cache = lm.make_cache(std::max<std::int64_t>(p.x.shape(0), 1));
-    write_forward(a, p, pixels, lm.forward(std::as_const(p.x).view(), cache));
+  return with_loaded_model(a, [&](const auto& model, const auto& m) {
+    const Request r = make_request(model, m, a, /*raw=*/true);
+    const auto& lm = model.language_model();
+    auto cache = lm.make_cache(std::max<std::int64_t>(r.prompt.x.shape(0), 1));
+    write_forward(a, r.prompt, r.pixels, lm.forward(std::as_const(r.prompt.x).view(), cache));
     return 0;
-  };
-  if (model_family(a.model) == Family::deepseek_vl) {
-    const Loaded m = open_model_dir(a.model, a.weights);
-    return with_policy(a.weights, *m.ckpt, [&](auto policy) {
-      models::DeepSeekVL<decltype(policy)> model(m.config);
-      model.load(m.ckpt);
-      Tensor<float, 4> pixels;
-      const Prompt p = deepseek_vl_prompt(model, m, a, /*raw=*/true, &pixels);
-      return run(model.language_model(), p, pixels);
-    });
-  }
-  const LoadedVL2 m = open_vl2_dir(a.model, a.weights);
-  return with_policy(a.weights, *m.ckpt, [&](auto policy) {
-    models::DeepSeekVL2<decltype(policy)> model(m.config);
-    model.load(m.ckpt);
-    const VL2Images im = read_vl2_images(a.images, m.processor);
-    return run(model.language_model(), deepseek_vl2_prompt(model, m, a, im, /*raw=*/true), im.pixels);
   });
 }
 
@@ -587,35 +612,18 @@ inline int quantize_model(std::span<char*> args) {
   if (a.help) return std::cout << kQuantizeUsage, 0;
   if (a.weights != "q8" && a.weights != "q4") fail("dsvl quantize", "--weights is '", a.weights, "', expected q8 or q4");
   if (a.out.empty()) fail("dsvl quantize", "--out DIR is required");
-  const Family family = model_family(a.model);
   const fs::path out = a.out;
   std::error_code ec;
   if (fs::equivalent(out, a.model, ec)) fail("dsvl quantize", "--out is the model directory itself: ", a.out);
+  model_family(a.model);  // fails unless --model is a model directory
+  if (const auto q = stored_quantization(io::Checkpoint::open(a.model)); !q.empty())
+    fail(a.model, "is already quantized (", q, "); quantize the original model");
   const auto t0 = Clock::now();
-  const auto check_original = [&](const io::Checkpoint& ckpt) {
-    if (const auto q = stored_quantization(ckpt); !q.empty())
-      fail(a.model, "is already quantized (", q, "); quantize the original model");
-    fs::create_directories(out);
-  };
-  if (family == Family::deepseek_vl) {
-    const Loaded m = open_model_dir(a.model, a.weights);
-    check_original(*m.ckpt);
-    with_policy(a.weights, *m.ckpt, [&](auto policy) {
-      models::DeepSeekVL<decltype(policy)> model(m.config);
-      model.load(m.ckpt);
-      write_weights(model, a.weights, out / "model.safetensors");
-      return 0;
-    });
-  } else {
-    const LoadedVL2 m = open_vl2_dir(a.model, a.weights);
-    check_original(*m.ckpt);
-    with_policy(a.weights, *m.ckpt, [&](auto policy) {
-      models::DeepSeekVL2<decltype(policy)> model(m.config);
-      model.load(m.ckpt);
-      write_weights(model, a.weights, out / "model.safetensors");
-      return 0;
-    });
-  }
+  fs::create_directories(out);
+  with_loaded_model(a, [&](auto& model, const auto&) {
+    write_weights(model, a.weights, out / "model.safetensors");
+    return 0;
+  });
   for (const auto& e : fs::directory_iterator(a.model)) {
     const fs::path name = e.path().filename();
     if (!e.is_regular_file() || name.extension() == ".safetensors" || name == "model.safetensors.index.json") continue;
@@ -641,11 +649,6 @@ void write_random_weights(const Config& c, const std::string& dtype, std::uint64
   else if (dtype == "f32") write(policies::ScalarF32{});
   else fail("dsvl random-model", "--dtype is '", dtype, "', expected bf16 or f32");
 }
-
-template <class P>
-using DeepSeekVLModel = models::DeepSeekVL<P>;
-template <class P>
-using DeepSeekVL2Model = models::DeepSeekVL2<P>;
 
 inline int random_model(std::span<char*> args) {
   namespace fs = std::filesystem;
