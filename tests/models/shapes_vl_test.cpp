@@ -53,7 +53,7 @@ std::vector<Case> read_cases() {
 
 template <class W>
 std::string weight_name() {
-  if constexpr (is_quant_format_v<W>) return std::string(W::name);
+  if constexpr (is_quant_format_v<W>) return quant::format_name<W>();
   else return std::is_same_v<W, bf16> ? "bf16" : "f32";
 }
 

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -221,4 +223,44 @@ TEST_CASE("weights: quantized matrices are saved as stored and loaded in place")
   }
   CHECK(load_error<Q4>(dsvl::io::Checkpoint::open(g.path))
             .find("missing tensor 'proj.weight.scales' [6, 2] (the scales of 'proj.weight')") != std::string::npos);
+}
+
+TEST_CASE("weights: quantized scales that are not 2-byte aligned in the file are copied") {
+  using Q4 = dsvl::q4<32>;
+  QuantBlock<Q4> a;
+  dsvl::nn::WeightRandomInit init(5);
+  a.visit(init);
+  TempFile f;
+  {
+    dsvl::io::SafeTensorsWriter w;
+    dsvl::nn::WeightSaver saver(w);
+    a.visit(saver);
+    w.write(f.path);
+  }
+  // One more space after the header (still valid JSON) puts the data, and so every tensor, at an
+  // odd address of the mapping.
+  std::string bytes;
+  {
+    std::ifstream in(f.path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::uint64_t header = 0;
+  std::memcpy(&header, bytes.data(), 8);
+  bytes.insert(8 + header, " ");
+  ++header;
+  std::memcpy(bytes.data(), &header, 8);
+  {
+    std::ofstream out(f.path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+
+  const auto ckpt = dsvl::io::Checkpoint::open(f.path);
+  REQUIRE(reinterpret_cast<std::uintptr_t>(ckpt.info("proj.weight.scales").bytes.data()) % 2 == 1);
+  QuantBlock<Q4> b;
+  dsvl::nn::WeightLoader load(ckpt);
+  b.visit(load);
+  load.finish();
+  CHECK_FALSE(b.proj.borrowed());
+  CHECK(std::memcmp(b.proj.view().codes(0), a.proj.view().codes(0), 6 * 32) == 0);
+  CHECK(std::memcmp(b.proj.view().scales(0), a.proj.view().scales(0), 6 * 2 * sizeof(dsvl::f16)) == 0);
 }

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -53,6 +54,12 @@ template <class F>
 concept QuantFormat = is_quant_format_v<F>;
 
 namespace quant {
+
+// The format as messages name it: "q4<32>".
+template <QuantFormat F>
+std::string format_name() {
+  return std::string(F::name) + "<" + std::to_string(F::group_size) + ">";
+}
 
 template <QuantFormat F>
 constexpr std::int64_t groups(std::int64_t k) noexcept {

@@ -554,6 +554,14 @@ class SafeTensorsWriter {
     add(std::move(name), tensor.view());
   }
 
+  // A tensor copied from the view (any strides) when the file is written, not now: the data must
+  // outlive write(). Writing a model's weights needs no second copy of them in memory.
+  template <class T, std::size_t R>
+  void add_borrowed(std::string name, View<const T, R> tensor) {
+    add_deferred(std::move(name), dtype_of<T>(), {tensor.shape().begin(), tensor.shape().end()},
+                 [tensor](std::span<std::byte> bytes) { detail::gather_bytes(tensor, bytes.data()); });
+  }
+
   // A tensor whose bytes `fill` writes when the file is written, one tensor at a time: files
   // larger than memory (random-weight checkpoints of the real sizes).
   using Fill = std::function<void(std::span<std::byte> bytes)>;

@@ -346,7 +346,7 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
                    const std::array<std::int64_t, 2>& shape) {
     const std::int64_t N = shape[0], K = shape[1];
     const std::array<std::int64_t, 2> code_shape{N, quant::row_bytes<F>(K)}, scale_shape{N, quant::groups<F>(K)};
-    const std::string fmt = std::string(F::name) + "<" + std::to_string(F::group_size) + ">";
+    const std::string fmt = quant::format_name<F>();
     if (!std::equal(codes.shape.begin(), codes.shape.end(), code_shape.begin(), code_shape.end())) {
       problems_.push_back("tensor '" + full + "' holds quantized codes of shape " + shape_string(codes.shape) +
                           ", expected " + shape_string(code_shape) + " for " + shape_string(shape) + " in " + fmt);
@@ -432,8 +432,9 @@ void load_weights(Block& block, const io::Checkpoint& ckpt, const std::string& p
 }
 
 // Adds every declared weight to a writer under its full name (random-weight checkpoints of the
-// real shapes, converted models, quantized checkpoints). Quantized matrices are written as stored
-// (codes and scales, above) when the file is written, so the weights must outlive the writer.
+// real shapes, converted models, quantized checkpoints), quantized matrices as stored (codes and
+// scales, above). Nothing is copied until the writer writes the file, so the weights must outlive
+// its write().
 class WeightSaver : public WeightVisitor<WeightSaver> {
  public:
   explicit WeightSaver(io::SafeTensorsWriter& out, std::string prefix = {}) : out_(&out) {
@@ -444,22 +445,15 @@ class WeightSaver : public WeightVisitor<WeightSaver> {
     if constexpr (is_quant_format_v<W>) {
       const QuantView<W> q = w.view();
       const std::int64_t N = q.shape(0);
-      add_bytes(full_name(name), DType::u8, {N, q.row_bytes()}, q.codes(0));
-      add_bytes(full_name(name) + ".scales", DType::f16, {N, q.groups()}, q.scales(0));
+      out_->add_borrowed(full_name(name), View<const std::uint8_t, 2>(q.codes(0), {N, q.row_bytes()}));
+      out_->add_borrowed(full_name(name) + ".scales", View<const f16, 2>(q.scales(0), {N, q.groups()}));
     } else {
-      out_->add(full_name(name), w.view());
+      out_->add_borrowed(full_name(name), View<const W, R>(w.view()));
     }
   }
   void unused(std::string_view) {}
 
  private:
-  // Copied when the file is written: the weight must outlive the writer's write().
-  void add_bytes(std::string name, DType dtype, std::vector<std::int64_t> shape, const void* data) {
-    out_->add_deferred(std::move(name), dtype, std::move(shape), [data](std::span<std::byte> bytes) {
-      if (!bytes.empty()) std::memcpy(bytes.data(), data, bytes.size());
-    });
-  }
-
   io::SafeTensorsWriter* out_;
 };
 
