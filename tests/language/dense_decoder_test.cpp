@@ -173,8 +173,8 @@ void check_both_variants() {
 // under hwy) are compared with full recomputes (gemm, f32 activations) of the same quantized model.
 // Measured (max |error| / max |reference|): q8 logits 0.012-0.013, top-1 22/22, decode steps
 // 0.016-0.024 under hwy (5e-7 scalar); q4 logits 0.14-0.16, top-1 18/22, decode steps 0.017-0.019.
-// These tiny models have uniform random weights, the hardest case for a per-group scale (no
-// outliers to spend the range on); docs/quantization.md has the demo model's task accuracy.
+// These tiny models have Gaussian random weights, which nothing in an untrained network damps the
+// rounding of; docs/quantization.md has the demo model's task accuracy.
 template <class P>
 void check_quantized(const std::string& variant, double tol_logits, double min_top1, double tol_steps) {
   const std::string label = variant + " [" + std::string(P::kernel_tag::name) + ", " +
