@@ -1,9 +1,12 @@
-// Scaled dot-product attention (kernels::attention, the composite of gemm and softmax) on the
-// shapes of the models: a DeepSeek-VL 1.3B decode step (16 heads of 128, one query, 640 cached
-// keys) and its causal 576-token prefill, SigLIP-L/16 at 384 (576 patches, 16 heads of 64, no
-// mask) and SigLIP-SO400M/14 (729 patches, 16 heads of 72), and a grouped-query decode step
-// (32 query heads on 8 key/value heads, 2048 cached keys). GFLOP/s counts the two products,
-// 4 T S H Dh (halved for a causal prefill, whose blocks skip keys no query sees).
+// Scaled dot-product attention (kernels::attention: the composite of gemm and softmax under the
+// scalar and xsimd tags, the tiled and decode kernels under hwy) on the shapes of the models: a
+// DeepSeek-VL 1.3B decode step (16 heads of 128, one query, 640 cached keys) and its causal
+// 576-token prefill, SigLIP-L/16 at 384 (576 patches, 16 heads of 64, no mask), SigLIP-SO400M/14
+// (729 patches, 16 heads of 72), SAM ViT-B's global attention (4096 tokens of a 1024-pixel image,
+// 12 heads of 64; hwy against xsimd, the scalar reference being too slow to time there), and a
+// grouped-query decode step (32 query heads on 8 key/value heads, 2048 cached keys). GFLOP/s
+// counts the two products, 4 T S H Dh (halved for a causal prefill, whose blocks skip keys no
+// query sees).
 #include <memory>
 
 #include "bench.hpp"
@@ -24,7 +27,10 @@ void add_cases(const char* impl) {
                          Shape{576, 576, 16, 16, 128, {0, -1}, "VL-1.3B causal prefill"},
                          Shape{576, 576, 16, 16, 64, {}, "SigLIP-L/16 384"},
                          Shape{729, 729, 16, 16, 72, {}, "SigLIP-SO400M/14"},
+                         Shape{4096, 4096, 12, 12, 64, {}, "SAM-B global"},
                          Shape{1, 2048, 32, 8, 128, {2047, -1}, "GQA decode"}}) {
+    const bool long_sequence = s.S > 1024;  // the scalar reference would take tens of seconds a call
+    if (long_sequence && std::string(impl) == "scalar") continue;
     bench::Case c;
     c.op = "attention";
     c.impl = impl;
@@ -36,7 +42,7 @@ void add_cases(const char* impl) {
     c.bound = s.T == 1 ? bench::Bound::memory : bench::Bound::compute;
     c.threaded = true;
     c.summary = s.T == 1 && s.H == 16;
-    if (std::string(impl) != "scalar") c.peer = "scalar";
+    if (std::string(impl) != "scalar") c.peer = long_sequence ? (std::string(impl) == "hwy" ? "xsimd" : "") : "scalar";
     c.setup = [s](ThreadPool& pool) {
       struct State {
         Tensor<float, 3> q, k, v, out;

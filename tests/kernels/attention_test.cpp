@@ -20,7 +20,8 @@ struct AttentionShape {
 
 // Causal prefill (offset 0), decode (T = 1 after a long past), chunked prefill, MHA and GQA,
 // non-causal (vision) with T != S, key padding, empty sizes, blocks of queries not a multiple of
-// the query block, odd head dims.
+// the query block, odd head dims, sequences over several blocks of keys with head dims that are
+// not a multiple of any vector length.
 const std::vector<AttentionShape> kShapes = {
     {"prefill GQA", 37, 37, 4, 2, 17, {0, -1}},
     {"prefill MHA", 5, 5, 3, 3, 8, {0, -1}},
@@ -39,6 +40,8 @@ const std::vector<AttentionShape> kShapes = {
     {"Dv > Dk", 35, 50, 2, 1, 8, {15, -1}, 20},
     {"decode, key padding, odd head dims", 1, 33, 4, 4, 13, {32, 20}, 11},
     {"decode GQA, Dv > Dk", 1, 70, 6, 2, 9, {69, -1}, 19},
+    {"causal over several key blocks", 100, 230, 3, 1, 72, {130, -1}},
+    {"non-causal over several key blocks, padded", 70, 200, 2, 2, 12, {-1, 150}, 72},
 };
 
 // Naive attention in double precision: the definition of the kernel's contract.

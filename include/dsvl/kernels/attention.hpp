@@ -23,8 +23,10 @@
 // kAttentionQueryBlock rows, and a causal block reads only the keys its last row can see. Work items (head, query block) are split over the pool's
 // threads; each thread owns one scratch area (scores of a block and the transposed values of one
 // key/value head), allocated once per call.
-// A decode step under the Highway tag runs kernels/hwy/attention_decode-inl.hpp instead, which
-// reads the cache key by key for all heads at once (threads split the heads).
+// The Highway tag runs its own kernels instead: a decode step kernels/hwy/attention_decode-inl.hpp,
+// which reads the cache key by key for all heads at once (threads split the heads), and more
+// queries kernels/hwy/attention_tiled-inl.hpp, blocks of queries over blocks of keys with an
+// online softmax (threads split the (head, query block) items).
 
 #include <algorithm>
 #include <concepts>
@@ -33,11 +35,14 @@
 #include <type_traits>
 #include <vector>
 
+#include <hwy/aligned_allocator.h>
+
 #include "dsvl/core/threading.hpp"
 #include "dsvl/kernels/check.hpp"
 #include "dsvl/kernels/gemm.hpp"
 #include "dsvl/kernels/gemv.hpp"
 #include "dsvl/kernels/hwy/attention_decode-inl.hpp"
+#include "dsvl/kernels/hwy/attention_tiled-inl.hpp"
 #include "dsvl/kernels/hwy/gemm.hpp"
 #include "dsvl/kernels/hwy/gemv.hpp"
 #include "dsvl/kernels/hwy/softmax.hpp"
@@ -102,6 +107,17 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
       });
       return;
     }
+    namespace hw = HWY_NAMESPACE;
+    const std::int64_t blocks = (T + hw::kTileQueries - 1) / hw::kTileQueries;
+    const std::int64_t per_thread = hw::AttentionTileScratch(Dh, Dv);
+    pool.parallel_for(0, H * blocks, [&](std::int64_t i0, std::int64_t i1) {
+      const auto scratch = hwy::AllocateAligned<float>(static_cast<std::size_t>(per_thread));
+      for (std::int64_t item = i0; item < i1; ++item) {
+        const std::int64_t h = item / blocks, t0 = item % blocks * hw::kTileQueries;
+        hw::AttentionTile(q, k, v, mask, scale, out, h, t0, std::min(T, t0 + hw::kTileQueries), scratch.get());
+      }
+    });
+    return;
   }
   const std::int64_t group = H / k.shape(1);
   const std::int64_t tb = std::min(T, kAttentionQueryBlock);
