@@ -1,8 +1,10 @@
-// The whole SigLIP-L/16 tower at 384 px (DeepSeek-VL's image encoder: 576 patches, 24 blocks of
-// width 1024) on one image, random weights, f32 and bf16 storage. GFLOP/s counts the GEMMs, the
-// patch embedding and attention's two matrix products:
+// Whole SigLIP towers on one image, random weights, f32 and bf16 storage: SigLIP-L/16 at 384 px
+// (DeepSeek-VL's image encoder: 576 patches, 24 blocks of width 1024) and SigLIP-SO400M/14 at
+// 384 px (DeepSeek-VL2's, per tile: 729 patches, 27 blocks of width 1152; f32, Highway only).
+// GFLOP/s counts the GEMMs, the patch embedding and attention's two matrix products:
 //   2·N·D·3p² + layers·(2·N·D·(3D + D + 2M) + 4·N²·D).
-// The policies of one dtype share one set of weights (about 1.2 GB in f32, 0.6 GB in bf16).
+// The policies of one tower and dtype share one set of weights (SigLIP-L: about 1.2 GB in f32,
+// 0.6 GB in bf16).
 // "xsimd-preset" is SiglipVit<P, kSiglipLarge16_384>, the sizes fixed at compile time.
 #include <map>
 #include <memory>
@@ -14,8 +16,6 @@
 
 namespace {
 using namespace dsvl;
-
-constexpr vision::VitConfig kConfig = vision::kSiglipLarge16_384;
 
 // Every weight's data by full name: filled from the first model of a dtype (which owns the
 // weights), then borrowed by the models of the other policies.
@@ -39,18 +39,18 @@ struct Borrow : nn::WeightVisitor<Borrow> {
   void unused(std::string_view) {}
 };
 
-template <class W>
+template <class W, vision::VitConfig C>
 struct Shared {
   static inline WeightData data;
   static inline std::shared_ptr<void> owner;
 };
 
-template <class Model>
+template <class Model, vision::VitConfig C>
 std::shared_ptr<Model> model() {
   using W = typename Model::W;
-  WeightData& data = Shared<W>::data;
-  std::shared_ptr<void>& owner = Shared<W>::owner;  // the model that owns the weights of this dtype
-  auto m = std::make_shared<Model>(kConfig);
+  WeightData& data = Shared<W, C>::data;
+  std::shared_ptr<void>& owner = Shared<W, C>::owner;  // the model that owns the weights of this tower and dtype
+  auto m = std::make_shared<Model>(C);
   if (!owner) {
     nn::WeightRandomInit init(42);
     m->visit(init);
@@ -66,28 +66,30 @@ std::shared_ptr<Model> model() {
   return m;
 }
 
-// Model: SiglipVit<P> (sizes read at run time) or SiglipVit<P, kConfig> (fixed at compile time,
+// Model: SiglipVit<P> (sizes read at run time) or SiglipVit<P, preset> (fixed at compile time,
 // reported as "<impl>-preset" against the run-time model of the same policy).
-template <class Model>
+template <class Model, vision::VitConfig C = vision::kSiglipLarge16_384>
 void add_case(const char* impl, const char* peer = "") {
   using W = typename Model::W;
-  const double N = static_cast<double>(kConfig.num_patches()), D = static_cast<double>(kConfig.width);
-  const double M = static_cast<double>(kConfig.mlp_dim()), p = static_cast<double>(kConfig.patch_size);
+  const double N = static_cast<double>(C.num_patches()), D = static_cast<double>(C.width);
+  const double M = static_cast<double>(C.mlp_dim()), p = static_cast<double>(C.patch_size);
   bench::Case c;
   c.op = "siglip_vit";
   c.impl = impl;
   c.dtype = std::is_same_v<W, bf16> ? "bf16" : "f32";
-  c.shape = "SigLIP-L/16 at 384: 1 image, 576x1024, 24 blocks (VL-1.3B, VL-7B low-res)";
-  c.flops = 2 * N * D * 3 * p * p + kConfig.layers * (2 * N * D * (4 * D + 2 * M) + 4 * N * N * D);
-  c.bytes = static_cast<double>(sizeof(W)) * kConfig.layers * D * (4 * D + 2 * M);
+  c.shape = C == vision::kSiglipLarge16_384
+                ? "SigLIP-L/16 at 384: 1 image, 576x1024, 24 blocks (VL-1.3B, VL-7B low-res)"
+                : "SigLIP-SO400M/14 at 384: 1 tile, 729x1152, 27 blocks (VL2)";
+  c.flops = 2 * N * D * 3 * p * p + C.layers * (2 * N * D * (4 * D + 2 * M) + 4 * N * N * D);
+  c.bytes = static_cast<double>(sizeof(W)) * C.layers * D * (4 * D + 2 * M);
   c.bound = bench::Bound::compute;
   c.threaded = true;
   c.peer = peer;
   c.setup = [](ThreadPool& pool) {
-    auto m = model<Model>();
-    auto pixels = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({3, kConfig.image_size, kConfig.image_size}));
+    auto m = model<Model, C>();
+    auto pixels = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({3, C.image_size, C.image_size}));
     for (std::int64_t i = 0; i < pixels->size(); ++i) pixels->data()[i] = 0.002f * static_cast<float>(i % 997) - 1.0f;
-    auto out = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({kConfig.num_patches(), kConfig.width}));
+    auto out = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({C.num_patches(), C.width}));
     return std::function<void()>([m, pixels, out, &pool] {
       m->forward(std::as_const(*pixels).view(), out->view(), pool);
       bench::do_not_optimize(out->data()[0]);
@@ -102,7 +104,8 @@ void add_all() {
   add_case<SiglipVit<policies::HwyF32>>("hwy");
   add_case<SiglipVit<policies::XsimdBF16>>("xsimd");
   add_case<SiglipVit<policies::HwyBF16>>("hwy");
-  add_case<SiglipVit<policies::XsimdF32, kConfig>>("xsimd-preset", "xsimd");
+  add_case<SiglipVit<policies::XsimdF32, vision::kSiglipLarge16_384>>("xsimd-preset", "xsimd");
+  add_case<SiglipVit<policies::HwyF32>, vision::kSiglipSo400m14_384>("hwy");
 }
 
 DSVL_BENCH_REGISTER(add_all());

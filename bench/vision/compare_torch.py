@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Image encode, dsvl vs PyTorch on CPU: the SigLIP-L/16 tower at 384 px (DeepSeek-VL's image encoder).
+"""Image encode, dsvl vs PyTorch on CPU: a SigLIP tower on one image.
 
     pip install torch timm
-    python3 bench/vision/compare_torch.py --dsvl-bench build/bench/dsvl-bench [--rounds 3] [--threads 1,2]
+    python3 bench/vision/compare_torch.py --dsvl-bench build/bench/dsvl-bench [--tower l16|so400m] \
+        [--rounds 3] [--threads 1,2]
 
-dsvl: `dsvl-bench --filter "siglip_vit hwy f32"` (vision::SiglipVit with the Highway f32 policy,
-random weights, one image of 576 patches through the 24 blocks and the final norm), median of
---samples calls.
-PyTorch: timm's `vit_large_patch16_siglip_384` (the architecture DeepSeek-VL builds, random
-weights), `forward_features` (the same work: patch embedding, 24 blocks, final norm; no pooling
-head, which DeepSeek-VL does not run) on one image in float32 under `torch.inference_mode()`,
-`torch.set_num_threads(T)`, one warm-up call, then the median of --samples calls.
+Towers: l16, SigLIP-L/16 at 384 px (DeepSeek-VL's image encoder: 576 patches, 24 blocks); so400m,
+SigLIP-SO400M/14 at 384 px (DeepSeek-VL2's, run once per tile: 729 patches, 27 blocks).
+dsvl: `dsvl-bench --filter "siglip_vit hwy f32 <tower>"` (vision::SiglipVit with the Highway f32
+policy, random weights, one image through the blocks and the final norm), median of --samples
+calls.
+PyTorch: timm's model of the same architecture (`vit_large_patch16_siglip_384`,
+`vit_so400m_patch14_siglip_384`; random weights), `forward_features` (the same work: patch
+embedding, blocks, final norm; no pooling head, which DeepSeek-VL does not run) on one image in
+float32 under `torch.inference_mode()`, `torch.set_num_threads(T)`, one warm-up call, then the
+median of --samples calls.
 
 Rounds interleave the two at each thread count. The report gives, per thread count, the median
 over rounds [min-max] of each time and of the per-round ratio PyTorch / dsvl (> 1: dsvl is
@@ -25,14 +29,21 @@ import timm
 import torch
 
 
-def dsvl_ms(bench, threads, samples):
-    out = subprocess.run([bench, "--filter", "siglip_vit hwy f32", "--threads", str(threads), "--rounds", "1",
+# tower: (dsvl-bench shape prefix, timm model, description)
+TOWERS = {
+    "l16": ("SigLIP-L/16 at 384", "vit_large_patch16_siglip_384", "SigLIP-L/16 at 384, one image"),
+    "so400m": ("SigLIP-SO400M/14 at 384", "vit_so400m_patch14_siglip_384", "SigLIP-SO400M/14 at 384, one tile"),
+}
+
+
+def dsvl_ms(bench, shape, threads, samples):
+    out = subprocess.run([bench, "--filter", "siglip_vit hwy f32 " + shape, "--threads", str(threads), "--rounds", "1",
                           "--samples", str(samples), "--markdown"], check=True, capture_output=True, text=True).stdout
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) > 5 and cells[0] == "siglip_vit" and cells[1] == "hwy" and cells[4] == str(threads):
+        if len(cells) > 5 and cells[0] == "siglip_vit" and cells[3].startswith(shape) and cells[4] == str(threads):
             return float(cells[5]) / 1e3  # the driver reports microseconds
-    raise SystemExit("no siglip_vit hwy f32 row at %d thread(s) in:\n%s" % (threads, out))
+    raise SystemExit("no siglip_vit hwy f32 %s row at %d thread(s) in:\n%s" % (shape, threads, out))
 
 
 def torch_ms(model, image, threads, samples):
@@ -54,6 +65,7 @@ def summary(values):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dsvl-bench", required=True)
+    ap.add_argument("--tower", choices=sorted(TOWERS), default="l16")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--samples", type=int, default=3)
@@ -61,20 +73,21 @@ def main():
     threads = [int(t) for t in a.threads.split(",")]
 
     torch.manual_seed(0)
-    model = timm.create_model("vit_large_patch16_siglip_384", pretrained=False).eval()
+    shape, timm_name, title = TOWERS[a.tower]
+    model = timm.create_model(timm_name, pretrained=False).eval()
     image = torch.rand(1, 3, 384, 384) * 2 - 1
 
     results = {t: {"dsvl": [], "torch": [], "ratio": []} for t in threads}
     for r in range(a.rounds):
         for t in threads:
-            d = dsvl_ms(a.dsvl_bench, t, a.samples)
+            d = dsvl_ms(a.dsvl_bench, shape, t, a.samples)
             p = torch_ms(model, image, t, a.samples)
             results[t]["dsvl"].append(d)
             results[t]["torch"].append(p)
             results[t]["ratio"].append(p / d)
             print("round %d, %d thread(s): dsvl %.1f ms, PyTorch %.1f ms" % (r + 1, t, d, p), flush=True)
 
-    print("\nSigLIP-L/16 at 384, one image, f32 (torch %s, timm %s)" % (torch.__version__, timm.__version__))
+    print("\n%s, f32 (torch %s, timm %s)" % (title, torch.__version__, timm.__version__))
     print("| threads | dsvl hwy ms | PyTorch ms | PyTorch / dsvl |")
     print("|---:|---:|---:|---:|")
     for t in threads:
