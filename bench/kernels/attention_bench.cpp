@@ -2,11 +2,11 @@
 // scalar and xsimd tags, the tiled and decode kernels under hwy) on the shapes of the models: a
 // DeepSeek-VL 1.3B decode step (16 heads of 128, one query, 640 cached keys) and its causal
 // 576-token prefill, SigLIP-L/16 at 384 (576 patches, 16 heads of 64, no mask), SigLIP-SO400M/14
-// (729 patches, 16 heads of 72), SAM ViT-B's global attention (4096 tokens of a 1024-pixel image,
-// 12 heads of 64; hwy against xsimd, the scalar reference being too slow to time there), and a
-// grouped-query decode step (32 query heads on 8 key/value heads, 2048 cached keys). GFLOP/s
-// counts the two products, 4 T S H Dh (halved for a causal prefill, whose blocks skip keys no
-// query sees).
+// (729 patches, 16 heads of 72), the size of SAM ViT-B's global attention (4096 tokens of a
+// 1024-pixel image, 12 heads of 64, without SAM's relative-position terms; hwy against xsimd, the
+// scalar reference being too slow to time there), and a grouped-query decode step (32 query heads
+// on 8 key/value heads, 2048 cached keys). GFLOP/s counts the two products, 4 T S H Dh (halved for
+// a causal prefill, whose blocks skip keys no query sees).
 #include <memory>
 
 #include "bench.hpp"

@@ -98,16 +98,16 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
   const std::int64_t T = q.shape(0), H = q.shape(1), Dh = q.shape(2), Dv = v.shape(2), S = k.shape(0);
   if (T == 0 || H == 0 || Dv == 0) return;
   if constexpr (std::is_same_v<Tag, hwy_tag>) {
+    namespace hw = HWY_NAMESPACE;
     if (T == 1) {
       const std::int64_t keys = detail::attention_keys(0, S, mask);
       pool.parallel_for(0, H, [&](std::int64_t h0, std::int64_t h1) {
         thread_local std::vector<float> scores;
         scores.resize(static_cast<std::size_t>((h1 - h0) * keys));
-        HWY_NAMESPACE::AttentionDecode(q, k, v, keys, scale, out, h0, h1, scores.data());
+        hw::AttentionDecode(q, k, v, keys, scale, out, h0, h1, scores.data());
       });
       return;
     }
-    namespace hw = HWY_NAMESPACE;
     const std::int64_t blocks = (T + hw::kTileQueries - 1) / hw::kTileQueries;
     const std::int64_t per_thread = hw::AttentionTileScratch(Dh, Dv);
     pool.parallel_for(0, H * blocks, [&](std::int64_t i0, std::int64_t i1) {

@@ -1,10 +1,10 @@
 // Attention of a block of queries over blocks of keys with an online softmax (FlashAttention, Dao
 // et al. 2022, Algorithm 1): for each block of kTileKeys keys, the scores of the block, the running
 // row maxima m and sums l, and the output rows rescaled by exp(m_old - m_new) when a maximum grows;
-// at the end each row is divided by its l. The scores never leave a kTileQueries x kTileKeys tile,
-// and keys and values are packed one block at a time (keys transposed), so a long sequence (SAM's
-// global attention over 4096 tokens) works in L2 instead of streaming a row of S scores per query
-// and a transposed copy of every value head.
+// at the end each row is divided by its l. The scores never leave a kTileKeys x kTileQueries tile
+// and the values are copied one block at a time, so a long sequence (4096 tokens, the size of
+// SAM's global attention) works in L1/L2 instead of streaming a row of S scores per query and a
+// transposed copy of every value head.
 #if defined(DSVL_KERNELS_HWY_ATTENTION_TILED_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef DSVL_KERNELS_HWY_ATTENTION_TILED_INL_H_
 #undef DSVL_KERNELS_HWY_ATTENTION_TILED_INL_H_
@@ -96,8 +96,8 @@ inline std::int64_t AttentionTileScratch(std::int64_t Dk, std::int64_t Dv) {
 // AttentionTileScratch(Dk, Dv) floats, aligned to the vector size.
 //
 // The scores of a block are computed transposed, sT (keys, queries) = K Qᵀ: K's rows are read in
-// place (only a last block that ends inside a register tile is copied) and Qᵀ is packed once per call, so the
-// online softmax runs down the columns, one vector of queries at a time.
+// place (only a last block that ends inside a register tile is copied), Qᵀ is packed once per
+// call, and the online softmax runs down the columns, one vector of queries at a time.
 inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
                           float scale, View<float, 3> out, std::int64_t h, std::int64_t t0, std::int64_t t1,
                           float* scratch) {
@@ -157,7 +157,8 @@ inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<c
       V mx = neg_inf;
       for (std::int64_t j = 0; j < nk; ++j) mx = hn::Max(mx, hn::Mul(sv, hn::Load(d, st + j * Bq + c)));
       const V m_old = hn::Load(d, m + c), m_new = hn::Max(m_old, mx);
-      // A column that has seen no key yet keeps m = -inf; exp(x - 0) = 0 there instead of NaN.
+      // A column that has seen no key yet keeps m = -inf and scores of -inf: subtracting 0 there
+      // gives exp(-inf) = 0 where -inf - (-inf) would give NaN.
       const V m_sub = hn::IfThenZeroElse(hn::Eq(m_new, neg_inf), m_new);
       V sum = hn::Zero(d);
       for (std::int64_t j = 0; j < nk; ++j) {
