@@ -35,6 +35,11 @@ inline double relative_error(View<const float, 2> got, View<const float, 2> want
   return scale > 0 ? err / scale : err;
 }
 
+// The index of the largest of row[0, n) (the first on a tie, as torch.argmax).
+inline std::int32_t argmax(const float* row, std::int64_t n) {
+  return static_cast<std::int32_t>(std::max_element(row, row + n) - row);
+}
+
 class ReferenceFile {
  public:
   explicit ReferenceFile(const std::filesystem::path& path) {

@@ -41,6 +41,7 @@
 
 using namespace dsvl;
 using namespace dsvl::language;
+using dsvl::test::argmax;
 using dsvl::test::relative_error;
 namespace fs = std::filesystem;
 
@@ -60,10 +61,6 @@ struct Reference {
   }
 };
 
-
-std::int32_t argmax(const float* row, std::int64_t n) {
-  return static_cast<std::int32_t>(std::max_element(row, row + n) - row);
-}
 
 template <class P>
 DenseDecoder<P> load_decoder(const std::string& variant, const io::Checkpoint& ckpt) {

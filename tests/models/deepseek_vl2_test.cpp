@@ -42,6 +42,7 @@
 #endif
 
 using namespace dsvl;
+using dsvl::test::argmax;
 using dsvl::test::ReferenceFile;
 using dsvl::test::relative_error;
 using models::DeepSeekVL2;
@@ -369,11 +370,8 @@ void check_quantized(double tol_logits, double min_top1) {
       const auto want = want_f32(ref, std::string(c.name) + ".logits");
       REQUIRE(got.logits.shape() == want.shape());
       worst = std::max(worst, relative_error(got.logits.view(), want.view()));
-      for (std::int64_t r = 0; r < want.shape(0); ++r, ++rows) {
-        const float* g = got.logits.data() + r * V;
-        const float* w = want.data() + r * V;
-        agree += std::max_element(g, g + V) - g == std::max_element(w, w + V) - w;
-      }
+      for (std::int64_t r = 0; r < want.shape(0); ++r, ++rows)
+        agree += argmax(got.logits.data() + r * V, V) == argmax(want.data() + r * V, V);
     }
   }
   MESSAGE("DeepSeekVL2 [", P::kernel_tag::name, ", ", quant::format_name<typename P::weight_type>(),

@@ -164,6 +164,14 @@ struct QuantBlock {
   }
 };
 
+template <class Block>
+void save(Block& block, const fs::path& path) {
+  dsvl::io::SafeTensorsWriter w;
+  dsvl::nn::WeightSaver saver(w);
+  block.visit(saver);
+  w.write(path);
+}
+
 template <class W>
 std::string load_error(const dsvl::io::Checkpoint& ckpt) {
   QuantBlock<W> b;
@@ -184,12 +192,7 @@ TEST_CASE("weights: quantized matrices are saved as stored and loaded in place")
   QuantBlock<Q4> a;
   dsvl::nn::WeightRandomInit init(3);
   a.visit(init);
-  {
-    dsvl::io::SafeTensorsWriter w;
-    dsvl::nn::WeightSaver saver(w);
-    a.visit(saver);
-    w.write(f.path);
-  }
+  save(a, f.path);
   const auto ckpt = dsvl::io::Checkpoint::open(f.path);
   CHECK(ckpt.info("proj.weight").dtype == dsvl::DType::u8);
   CHECK(ckpt.info("proj.weight").shape == std::vector<std::int64_t>{6, 32});  // 2 groups of 16 bytes
@@ -231,12 +234,7 @@ TEST_CASE("weights: quantized scales that are not 2-byte aligned in the file are
   dsvl::nn::WeightRandomInit init(5);
   a.visit(init);
   TempFile f;
-  {
-    dsvl::io::SafeTensorsWriter w;
-    dsvl::nn::WeightSaver saver(w);
-    a.visit(saver);
-    w.write(f.path);
-  }
+  save(a, f.path);
   // One more space after the header (still valid JSON) puts the data, and so every tensor, at an
   // odd address of the mapping.
   std::string bytes;
