@@ -114,6 +114,40 @@ TEST_CASE_TEMPLATE("gemm is exact on small integers", Tag, xsimd_tag<>, hwy_tag)
   SUBCASE("bf16 weight") { run(bf16{}); }
 }
 
+// hwy_bf16_tag rounds a to bf16 (policy/tags.hpp) and must otherwise be the reference: on the rounded
+// a, within the bound above (bf16 products are exact in f32, as vdpbf16ps takes them).
+TEST_CASE("gemm of hwy_bf16_tag is the reference on bf16-rounded activations") {
+  auto check = [](std::int64_t M, std::int64_t N, std::int64_t K, ThreadPool& pool) {
+    CAPTURE(M);
+    CAPTURE(N);
+    CAPTURE(K);
+    GemmCase<bf16> t(M, N, K), r(M, N, K);  // r: the same operands with a rounded to bf16
+    fill_uniform(t.a.data(), M * t.lda);
+    fill_uniform(t.w.data(), N * t.ldw);
+    fill_uniform(t.bias.data(), N);
+    for (std::int64_t i = 0; i < M * t.lda; ++i) r.a[i] = bf16::from_float(t.a[i]).to_float();
+    std::copy_n(t.w.data(), N * t.ldw, r.w.data());
+    std::copy_n(t.bias.data(), N, r.bias.data());
+    for (bool with_bias : {false, true}) {
+      CAPTURE(with_bias);
+      std::fill_n(r.got.data(), M * t.ldc, 12345.0f);
+      kernels::gemm(hwy_bf16_tag{}, t.av(), t.wv(), t.bv(with_bias), r.cv(r.got), pool);
+      kernels::gemm(scalar_tag{}, r.av(), r.wv(), r.bv(with_bias), r.cv(r.want));
+      check_within_bound(r, with_bias);
+      for (std::int64_t m = 0; m < M; ++m)
+        for (std::int64_t j = N; j < t.ldc; ++j) REQUIRE(r.got[m * t.ldc + j] == 12345.0f);
+    }
+  };
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    ThreadPool pool(threads);
+    for (std::int64_t M : kDims)
+      for (std::int64_t N : kDims)
+        for (std::int64_t K : kDims) check(M, N, K, pool);
+    for (auto [M, N, K] : kLargeShapes) check(M, N, K, pool);
+  }
+}
+
 TEST_CASE("gemm reference matches hand-computed values") {
   // a (2, 3), w (4, 3): c = a · wᵀ + bias, worked out by hand.
   std::vector<float> a = {1, 2, 3, -1, 0.5f, 2};

@@ -84,13 +84,26 @@ TEST_CASE("gemv reference over quantized weights: hand-computed values") {
   CHECK(w(1, 0) == doctest::Approx(16 * 4.0f / 127).epsilon(1e-3));  // 15.875 d -> 16 d
 }
 
+// Whether Tag's quantized GEMM rounds a to int8 per group (the AVX512-VNNI kernel, gemm.hpp).
+template <class Tag>
+constexpr bool gemm_rounds_activations() {
+#ifdef DSVL_HWY_GEMM_INT8
+  return std::is_same_v<Tag, hwy_tag>;
+#else
+  return false;
+#endif
+}
+
 TEST_CASE_TEMPLATE("gemm over quantized weights matches the scalar reference", Tag, hwy_tag, xsimd_tag<>) {
-  // The weights are the same dequantized values in both: the bound is gemm_test.cpp's.
+  // The weights are the same dequantized values in both: the bound is gemm_test.cpp's, plus, where a
+  // is rounded to int8 per group, the GEMV's rounding term sum_k |w| d_a(k) / 2 and the f32 roundings
+  // of the int8 kernel's bias correction, under 512 u d_a |w| per product (1024 u below).
   auto run = [](auto format) {
     using F = decltype(format);
+    constexpr int G = F::group_size;
     ThreadPool pool(2);
     for (auto [M, N, K] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{1, 1, 1}, {3, 5, 33}, {13, 40, 100},
-                           {40, 70, 300}, {7, 129, 600}, {0, 3, 32}, {2, 0, 32}}) {
+                           {40, 70, 300}, {7, 129, 600}, {0, 3, 32}, {2, 0, 32}, {150, 70, 1100}}) {
       CAPTURE(M);
       CAPTURE(N);
       CAPTURE(K);
@@ -101,13 +114,53 @@ TEST_CASE_TEMPLATE("gemm over quantized weights matches the scalar reference", T
       const View<const float, 2> av(a.data(), {M, K});
       kernels::gemm(scalar_tag{}, av, m.view(), View<const float, 1>(bias.data(), {N}), View<float, 2>(want.data(), {M, N}));
       kernels::gemm(Tag{}, av, m.view(), View<const float, 1>(bias.data(), {N}), View<float, 2>(got.data(), {M, N}), pool);
-      const double u = std::ldexp(1.0, -24), n = static_cast<double>(K + 1), gamma = n * u / (1 - n * u);
-      for (std::int64_t i = 0; i < M; ++i)
+      const double u = std::ldexp(1.0, -24), n = static_cast<double>(K + 3 * (K + G - 1) / G + 1);
+      const double gamma = n * u / (1 - n * u);
+      for (std::int64_t i = 0; i < M; ++i) {
+        std::vector<double> da(static_cast<std::size_t>((K + G - 1) / G), 0.0);
+        if (gemm_rounds_activations<Tag>())
+          for (std::int64_t k = 0; k < K; ++k) da[k / G] = std::max(da[k / G], std::fabs(a[i * K + k]) / 127.0);
         for (std::int64_t j = 0; j < N; ++j) {
-          double mag = std::fabs(bias[j]);
-          for (std::int64_t k = 0; k < K; ++k) mag += std::fabs(double(a[i * K + k]) * m.view()(j, k));
-          REQUIRE(std::fabs(double(got[i * N + j]) - want[i * N + j]) <= 2 * gamma * mag);
+          double mag = std::fabs(bias[j]), rounding = 0.0;
+          for (std::int64_t k = 0; k < K; ++k) {
+            mag += std::fabs(double(a[i * K + k]) * m.view()(j, k));
+            rounding += std::fabs(m.view()(j, k)) * da[k / G] * (0.5 + 1024 * u);
+          }
+          INFO("c[" << i << ", " << j << "] = " << got[i * N + j] << ", reference " << want[i * N + j]);
+          REQUIRE(std::fabs(double(got[i * N + j]) - want[i * N + j]) <= 2 * gamma * mag + rounding);
         }
+      }
+    }
+  };
+  SUBCASE("q8") { run(q8<32>{}); }
+  SUBCASE("q4") { run(q4<32>{}); }
+  SUBCASE("q8, groups of 64") { run(q8<64>{}); }
+}
+
+// Integers whose every group holds the largest code (127 for q8 and a, -8 for q4) have scales of
+// exactly 1, so the codes are the values and every sum is an exact integer in f32: the int8 kernel
+// must give the reference bit for bit (a dropped group or quad, a wrong bias would show).
+TEST_CASE_TEMPLATE("gemm over quantized weights is exact on integer codes", Tag, hwy_tag, xsimd_tag<>) {
+  auto run = [](auto format) {
+    using F = decltype(format);
+    constexpr int G = F::group_size;
+    constexpr int top = F::bits == 8 ? 127 : -8;
+    ThreadPool pool(2);
+    std::uniform_int_distribution<int> wdist(F::bits == 8 ? -127 : -8, F::bits == 8 ? 127 : 7), adist(-127, 127);
+    for (auto [M, N, K] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{13, 70, 96}, {37, 33, 600}, {6, 32, 32}}) {
+      CAPTURE(M);
+      CAPTURE(N);
+      CAPTURE(K);
+      const auto m = QuantMatrix<F>::from_rows(N, K, [&](std::int64_t, float* row) {
+        for (std::int64_t k = 0; k < K; ++k) row[k] = k % G == 3 ? float(top) : float(wdist(rng()));
+      });
+      Buffer<float> a(M * K), bias(N), got(M * N), want(M * N);
+      for (std::int64_t i = 0; i < M * K; ++i) a[i] = (i % K) % G == 5 ? 127.0f : float(adist(rng()));
+      for (std::int64_t j = 0; j < N; ++j) bias[j] = float(adist(rng()));
+      const View<const float, 2> av(a.data(), {M, K});
+      kernels::gemm(scalar_tag{}, av, m.view(), View<const float, 1>(bias.data(), {N}), View<float, 2>(want.data(), {M, N}));
+      kernels::gemm(Tag{}, av, m.view(), View<const float, 1>(bias.data(), {N}), View<float, 2>(got.data(), {M, N}), pool);
+      DSVL_CHECK_CLOSE(got.data(), want.data(), M * N, 0.0, 0.0);
     }
   };
   SUBCASE("q8") { run(q8<32>{}); }

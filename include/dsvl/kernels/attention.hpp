@@ -97,7 +97,7 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
   detail::check_attention(q, k, v, out);
   const std::int64_t T = q.shape(0), H = q.shape(1), Dh = q.shape(2), Dv = v.shape(2), S = k.shape(0);
   if (T == 0 || H == 0 || Dv == 0) return;
-  if constexpr (std::is_same_v<Tag, hwy_tag>) {
+  if constexpr (std::derived_from<Tag, hwy_tag>) {
     namespace hw = HWY_NAMESPACE;
     if (T == 1) {
       const std::int64_t keys = detail::attention_keys(0, S, mask);

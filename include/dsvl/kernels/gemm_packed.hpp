@@ -18,10 +18,21 @@
 //                    float* c, std::int64_t ldc, bool accumulate);
 // setting c[i, j] = sum_k ap[k mr + i] wp[k nr + j] + (accumulate ? c[i, j] : bias ? bias[j] : 0)
 // for the full mr x nr tile (wp is 64-byte aligned, c is not).
+//
+// A Kernel whose products take narrower operands packs its own panels (GemmPanels below): it
+// declares `using panel_t` (the packed element), `kpack` (how many consecutive k values of one row
+// or column one element holds: 2 for a pair of bf16 in 32 bits), `kc_block` (its k block) and
+//   static void pack_a(const float* a, std::int64_t lda, std::int64_t m, std::int64_t kc, panel_t* dst);
+//   static void pack_w(const WView& w, std::int64_t n0, std::int64_t n, std::int64_t k0, std::int64_t kc,
+//                      panel_t* dst);
+// laid out as above with kc / kpack elements (kc rounded up, zero-padded) in place of kc values;
+// tile() gets that rounded kc, in k values.
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 
 #include "dsvl/core/dtype.hpp"
 #include "dsvl/core/quant.hpp"
@@ -39,23 +50,29 @@ inline constexpr std::int64_t kGemmNc = 1024;
 
 // Per-thread packing buffers, kept across calls (the pool's threads are long-lived).
 enum class GemmScratch { a, w };
-template <GemmScratch Which>
-float* gemm_scratch(std::size_t floats) {
-  thread_local std::unique_ptr<float, dsvl::detail::AlignedFree> buf;
+template <GemmScratch Which, class T>
+T* gemm_scratch(std::size_t count) {
+  thread_local std::unique_ptr<std::byte, dsvl::detail::AlignedFree> buf;
   thread_local std::size_t capacity = 0;
-  if (capacity < floats) {
-    buf.reset(static_cast<float*>(dsvl::detail::aligned_alloc_bytes(floats * sizeof(float))));
-    capacity = floats;
+  const std::size_t bytes = count * sizeof(T);
+  if (capacity < bytes) {
+    buf.reset(static_cast<std::byte*>(dsvl::detail::aligned_alloc_bytes(bytes)));
+    capacity = bytes;
   }
-  return buf.get();
+  return reinterpret_cast<T*>(buf.get());
 }
 
 // dst[p][k][j] = w[p nr + j, k] for panels p of nr rows of w; rows past n are zero. Groups of 8
 // rows x 8 k go through a local 8 x 8 tile, which the compiler turns into vector loads, shuffles and
 // stores, and which reads 8 rows at once (a row at a time leaves the source streams' latency exposed).
-template <std::int64_t NR, class W>
-void pack_w_block(const W* w, std::int64_t ldw, std::int64_t n, std::int64_t kc, float* dst) {
+// The same with any element type T that W converts to (to_f32 for float panels, a copy otherwise).
+template <std::int64_t NR, class W, class T = float>
+void pack_w_block(const W* w, std::int64_t ldw, std::int64_t n, std::int64_t kc, T* dst) {
   constexpr std::int64_t G = 8;
+  const auto cvt = [](W x) -> T {
+    if constexpr (std::is_same_v<T, float>) return to_f32(x);
+    else return x;
+  };
   for (std::int64_t p0 = 0; p0 < n; p0 += NR, dst += NR * kc) {
     const std::int64_t rows = std::min(NR, n - p0);
     std::int64_t j = 0;
@@ -63,21 +80,21 @@ void pack_w_block(const W* w, std::int64_t ldw, std::int64_t n, std::int64_t kc,
       const W* src = w + (p0 + j) * ldw;
       std::int64_t k = 0;
       for (; k + G <= kc; k += G) {
-        float t[G][G];
+        T t[G][G];
         for (std::int64_t r = 0; r < G; ++r)
-          for (std::int64_t i = 0; i < G; ++i) t[i][r] = to_f32(src[r * ldw + k + i]);
+          for (std::int64_t i = 0; i < G; ++i) t[i][r] = cvt(src[r * ldw + k + i]);
         for (std::int64_t i = 0; i < G; ++i)
           for (std::int64_t r = 0; r < G; ++r) dst[(k + i) * NR + j + r] = t[i][r];
       }
       for (; k < kc; ++k)
-        for (std::int64_t r = 0; r < G; ++r) dst[k * NR + j + r] = to_f32(src[r * ldw + k]);
+        for (std::int64_t r = 0; r < G; ++r) dst[k * NR + j + r] = cvt(src[r * ldw + k]);
     }
     for (; j < rows; ++j) {
       const W* src = w + (p0 + j) * ldw;
-      for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = to_f32(src[k]);
+      for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = cvt(src[k]);
     }
     for (; j < NR; ++j)
-      for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.0f;
+      for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = T{};
   }
 }
 
@@ -108,41 +125,62 @@ void pack_w(QuantView<F> w, std::int64_t n0, std::int64_t n, std::int64_t k0, st
   }
 }
 
+// How a Kernel packs its panels: its own pack_a / pack_w when it declares them, else f32 panels.
+template <class Kernel>
+struct GemmPanels {
+  using panel_t = float;
+  static constexpr std::int64_t kpack = 1, kc_block = kGemmKc;
+  static void pack_a(const float* a, std::int64_t lda, std::int64_t m, std::int64_t kc, float* dst) {
+    pack_a_block<Kernel::mr>(a, lda, m, kc, dst);
+  }
+  template <class WView>
+  static void pack_w(const WView& w, std::int64_t n0, std::int64_t n, std::int64_t k0, std::int64_t kc, float* dst) {
+    detail::pack_w<Kernel::nr>(w, n0, n, k0, kc, dst);
+  }
+};
+template <class Kernel>
+  requires requires { typename Kernel::panel_t; }
+struct GemmPanels<Kernel> : Kernel {};
+
 // One thread's share: rows [m0, m1) and columns [n0, n1) of c.
 template <class Kernel, class WView>
 void gemm_packed_range(View<const float, 2> a, const WView& w, const float* bias, View<float, 2> c,
                        std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1) {
-  constexpr std::int64_t MR = Kernel::mr, NR = Kernel::nr;
+  using Panels = GemmPanels<Kernel>;
+  using P = typename Panels::panel_t;
+  constexpr std::int64_t MR = Kernel::mr, NR = Kernel::nr, KP = Panels::kpack;
   constexpr std::int64_t MC = std::max<std::int64_t>(MR, kGemmMc / MR * MR);
   constexpr std::int64_t NC = std::max<std::int64_t>(NR, kGemmNc / NR * NR);
   const std::int64_t K = a.shape(1), lda = a.stride(0), ldc = c.stride(0);
-  const std::int64_t k_blocks = (K + kGemmKc - 1) / kGemmKc;
-  const std::int64_t KC = (K + k_blocks - 1) / k_blocks;  // equal blocks, no thin last one
-  float* wp = gemm_scratch<GemmScratch::w>(static_cast<std::size_t>(KC * NC));
-  float* ap = gemm_scratch<GemmScratch::a>(static_cast<std::size_t>(KC * MC));
+  const std::int64_t k_blocks = (K + Panels::kc_block - 1) / Panels::kc_block;
+  // Equal blocks (no thin last one), each a multiple of kpack but the last.
+  const std::int64_t KC = ((K + k_blocks - 1) / k_blocks + KP - 1) / KP * KP;
+  P* wp = gemm_scratch<GemmScratch::w, P>(static_cast<std::size_t>(KC / KP * NC));
+  P* ap = gemm_scratch<GemmScratch::a, P>(static_cast<std::size_t>(KC / KP * MC));
   alignas(64) float tmp[MR * NR];
 
   for (std::int64_t jc = n0; jc < n1; jc += NC) {
     const std::int64_t nc = std::min(NC, n1 - jc);
     for (std::int64_t pc = 0; pc < K; pc += KC) {
       const std::int64_t kc = std::min(KC, K - pc);
+      const std::int64_t kcp = (kc + KP - 1) / KP * KP;  // the panels' k extent, zero-padded
       const bool accumulate = pc > 0;
-      pack_w<NR>(w, jc, nc, pc, kc, wp);
+      Panels::pack_w(w, jc, nc, pc, kc, wp);
       for (std::int64_t ic = m0; ic < m1; ic += MC) {
         const std::int64_t mc = std::min(MC, m1 - ic);
-        pack_a_block<MR>(a.data() + ic * lda + pc, lda, mc, kc, ap);
+        Panels::pack_a(a.data() + ic * lda + pc, lda, mc, kc, ap);
         for (std::int64_t jr = 0; jr < nc; jr += NR) {
           const std::int64_t nr = std::min(NR, nc - jr);
-          const float* wpanel = wp + jr * kc;
+          const P* wpanel = wp + jr * kcp / KP;
           const float* b = bias && !accumulate ? bias + jc + jr : nullptr;
           for (std::int64_t ir = 0; ir < mc; ir += MR) {
             const std::int64_t mr = std::min(MR, mc - ir);
             float* ct = c.data() + (ic + ir) * ldc + jc + jr;
             if (mr == MR && nr == NR) {
-              Kernel::tile(kc, ap + ir * kc, wpanel, b, ct, ldc, accumulate);
+              Kernel::tile(kcp, ap + ir * kcp / KP, wpanel, b, ct, ldc, accumulate);
               continue;
             }
-            Kernel::tile(kc, ap + ir * kc, wpanel, nullptr, tmp, NR, false);
+            Kernel::tile(kcp, ap + ir * kcp / KP, wpanel, nullptr, tmp, NR, false);
             for (std::int64_t i = 0; i < mr; ++i)
               for (std::int64_t j = 0; j < nr; ++j)
                 ct[i * ldc + j] = tmp[i * NR + j] + (accumulate ? ct[i * ldc + j] : b ? b[j] : 0.0f);

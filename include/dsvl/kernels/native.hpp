@@ -69,6 +69,9 @@ inline constexpr bool has_no_kernel = false;
 // The scalar reference is native by definition; everything else opts in.
 template <class Op, class Tag>
 inline constexpr bool native_v = std::is_same_v<Tag, scalar_tag>;
+// hwy_bf16_tag has its own GEMM and hwy_tag's other kernels: what hwy_tag has, it has.
+template <class Op>
+inline constexpr bool native_v<Op, hwy_bf16_tag> = native_v<Op, hwy_tag>;
 
 template <class Tag>
 constexpr const char* fallback_word() {

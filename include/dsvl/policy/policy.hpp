@@ -64,6 +64,7 @@ using XsimdF32 = Policy<xsimd_tag<>, float>;
 using XsimdBF16 = Policy<xsimd_tag<>, bf16>;
 using HwyF32 = Policy<hwy_tag, float>;
 using HwyBF16 = Policy<hwy_tag, bf16>;
+using HwyBF16Dot = Policy<hwy_bf16_tag, bf16>;  // bf16 weights, bf16 products (hwy_bf16_tag)
 using ScalarQ8 = Policy<scalar_tag, q8<kQuantGroup>>;
 using ScalarQ4 = Policy<scalar_tag, q4<kQuantGroup>>;
 using HwyQ8 = Policy<hwy_tag, q8<kQuantGroup>>;

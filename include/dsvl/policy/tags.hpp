@@ -28,6 +28,14 @@ struct hwy_tag : scalar_tag {
   static constexpr std::string_view name = "hwy";
 };
 
+// Highway kernels whose matrix products with bf16 weights round the activations to bf16 too and
+// accumulate in f32, as PyTorch's bf16 CPU path and llama.cpp's BF16 type do: on AVX512-BF16
+// (vdpbf16ps) twice the f32 rate, at the cost of an 8-bit mantissa on the activations (the GEMM
+// figures are in docs/benchmarks.md). Every other kernel is hwy_tag's.
+struct hwy_bf16_tag : hwy_tag {
+  static constexpr std::string_view name = "hwy-bf16";
+};
+
 // CUDA kernels on device memory (include <dsvl/cuda.hpp>, build with DSVL_WITH_CUDA).
 struct cuda_tag {
   static constexpr std::string_view name = "cuda";

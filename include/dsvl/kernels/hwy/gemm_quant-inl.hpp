@@ -1,0 +1,151 @@
+// The register tile of the int8 GEMM over quantized weights (q8<G>, q4<G>; core/quant.hpp) on
+// AVX512-VNNI, for the shared packed driver (gemm_packed.hpp).
+//
+// a is rounded to int8 codes with one f32 scale per group of G, as the quantized GEMV rounds x
+// (QuantizeX, ggml's q8_0 activations): d_a = max|a| / 127. Within a group the products of codes
+// are summed exactly in int32 by vpdpbusd, four bytes at a time; one f32 multiply-add per group
+// applies d_a d_w:
+//   c[i, j] = sum_g d_a[i, g] d_w[j, g] sum_{k in g} q_a[i, k] q_w[j, k]
+// vpdpbusd multiplies unsigned by signed bytes: the a codes are packed biased, u = q_a + 128, and
+// the w panel carries 128 d_w sum_k q_w[j, k] per group to take the bias off again.
+//
+// Panels hold whole groups. A group of a panel of mr rows (w: nr columns) is G / 4 steps of mr
+// (nr) 32-bit quads of codes, k-major as the f32 panels, then mr (nr) f32 scales d_a (d_w), then
+// mr zeros (nr bias terms): G + 8 bytes per row (column) and group, one panel_t.
+#if defined(DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_
+#undef DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_
+#else
+#define DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "dsvl/core/quant.hpp"
+#include "dsvl/kernels/hwy/gemv_quant-inl.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsvl::kernels::HWY_NAMESPACE {
+
+#if defined(DSVL_HWY_GEMV_QUANT) && HWY_TARGET <= HWY_AVX3 && defined(__AVX512VNNI__)
+#define DSVL_HWY_GEMM_INT8 1
+
+template <QuantFormat F>
+struct GemmTileInt8 {
+  static constexpr int G = F::group_size;
+  static_assert(G % 32 == 0 && (F::bits == 8 || G == 32), "the int8 GEMM needs G = 32 (q4) or 32k (q8)");
+  static constexpr std::int64_t Q = G / 4;  // code quads per group
+  struct alignas(4) panel_t {
+    std::uint8_t bytes[G + 8];
+  };
+  static constexpr std::int64_t kpack = G, kc_block = 512 / G * G;
+  static constexpr std::int64_t mr = 6, nr = 32;  // 12 int32 and 12 f32 accumulators
+
+  static void pack_a(const float* a, std::int64_t lda, std::int64_t m, std::int64_t kc, panel_t* dst) {
+    const std::int64_t groups = (kc + G - 1) / G;
+    thread_local std::vector<std::int8_t> codes;
+    thread_local std::vector<float> scale, offset;
+    codes.resize(static_cast<std::size_t>(m * groups * G));
+    scale.resize(static_cast<std::size_t>(m * groups));
+    offset.resize(static_cast<std::size_t>(groups));
+    for (std::int64_t i = 0; i < m; ++i)
+      QuantizeX<G>(a + i * lda, kc, codes.data() + i * groups * G, scale.data() + i * groups, offset.data());
+    auto* out = reinterpret_cast<std::byte*>(dst);
+    for (std::int64_t p0 = 0; p0 < m; p0 += mr) {
+      for (std::int64_t g = 0; g < groups; ++g, out += mr * (G + 8)) {
+        auto* q = reinterpret_cast<std::uint32_t*>(out);
+        auto* d = reinterpret_cast<float*>(out + Q * mr * 4);
+        for (std::int64_t r = 0; r < mr; ++r) {
+          const std::int64_t i = p0 + r;
+          for (std::int64_t s = 0; s < Q; ++s) {
+            std::uint32_t quad = 0;
+            if (i < m) std::memcpy(&quad, codes.data() + (i * groups + g) * G + 4 * s, 4);
+            q[s * mr + r] = quad ^ 0x80808080u;  // q + 128 in each byte
+          }
+          d[r] = i < m ? scale[static_cast<std::size_t>(i * groups + g)] : 0.0f;
+          d[mr + r] = 0.0f;
+        }
+      }
+    }
+  }
+
+  static void pack_w(QuantView<F> w, std::int64_t n0, std::int64_t n, std::int64_t k0, std::int64_t kc,
+                     panel_t* dst) {
+    const std::int64_t g0 = k0 / G, groups = (kc + G - 1) / G;
+    auto* out = reinterpret_cast<std::byte*>(dst);
+    for (std::int64_t p0 = 0; p0 < n; p0 += nr) {
+      for (std::int64_t g = 0; g < groups; ++g, out += nr * (G + 8)) {
+        auto* q = reinterpret_cast<std::uint32_t*>(out);
+        auto* d = reinterpret_cast<float*>(out + Q * nr * 4);
+        for (std::int64_t j = 0; j < nr; ++j) {
+          alignas(64) std::int8_t code[G] = {};
+          float scale = 0.0f;
+          if (p0 + j < n) {
+            const std::int64_t row = n0 + p0 + j;
+            const std::uint8_t* group = w.codes(row) + (g0 + g) * quant::group_bytes<F>();
+            for (int t = 0; t < G; ++t) code[t] = static_cast<std::int8_t>(quant::code<F>(group, t));
+            scale = w.scales(row)[g0 + g].to_float();
+          }
+          int sum = 0;
+          for (int t = 0; t < G; ++t) sum += code[t];
+          for (std::int64_t s = 0; s < Q; ++s) std::memcpy(q + s * nr + j, code + 4 * s, 4);
+          d[j] = scale;
+          d[nr + j] = 128.0f * scale * static_cast<float>(sum);
+        }
+      }
+    }
+  }
+
+  static void tile(std::int64_t kc, const panel_t* ap, const panel_t* wp, const float* bias, float* c,
+                   std::int64_t ldc, bool accumulate) {
+    TileRows(kc / G, reinterpret_cast<const std::byte*>(ap), reinterpret_cast<const std::byte*>(wp), bias, c, ldc,
+             accumulate, std::make_integer_sequence<std::int64_t, mr>{});
+  }
+
+ private:
+  template <std::int64_t... I>
+  static HWY_INLINE void TileRows(std::int64_t groups, const std::byte* HWY_RESTRICT ap,
+                                  const std::byte* HWY_RESTRICT wp, const float* bias, float* c, std::int64_t ldc,
+                                  bool accumulate, std::integer_sequence<std::int64_t, I...>) {
+    __m512 lo[mr], hi[mr];
+    ((lo[I] = _mm512_setzero_ps(), hi[I] = _mm512_setzero_ps()), ...);
+    for (std::int64_t g = 0; g < groups; ++g, ap += mr * (G + 8), wp += nr * (G + 8)) {
+      __m512i ilo[mr], ihi[mr];
+      ((ilo[I] = _mm512_setzero_si512(), ihi[I] = _mm512_setzero_si512()), ...);
+      const auto* qa = reinterpret_cast<const std::uint32_t*>(ap);
+      for (std::int64_t s = 0; s < Q; ++s, qa += mr) {
+        const __m512i w0 = _mm512_load_si512(wp + s * nr * 4), w1 = _mm512_load_si512(wp + s * nr * 4 + 64);
+        ((ilo[I] = _mm512_dpbusd_epi32(ilo[I], _mm512_set1_epi32(static_cast<int>(qa[I])), w0),
+          ihi[I] = _mm512_dpbusd_epi32(ihi[I], _mm512_set1_epi32(static_cast<int>(qa[I])), w1)),
+         ...);
+      }
+      const auto* da = reinterpret_cast<const float*>(ap + Q * mr * 4);
+      const auto* dw = reinterpret_cast<const float*>(wp + Q * nr * 4);
+      const __m512 d0 = _mm512_load_ps(dw), d1 = _mm512_load_ps(dw + 16);
+      const __m512 b0 = _mm512_load_ps(dw + 32), b1 = _mm512_load_ps(dw + 48);
+      ((lo[I] = _mm512_fmadd_ps(_mm512_set1_ps(da[I]), _mm512_fmsub_ps(d0, _mm512_cvtepi32_ps(ilo[I]), b0), lo[I]),
+        hi[I] = _mm512_fmadd_ps(_mm512_set1_ps(da[I]), _mm512_fmsub_ps(d1, _mm512_cvtepi32_ps(ihi[I]), b1), hi[I])),
+       ...);
+    }
+    if (accumulate) {
+      ((lo[I] = _mm512_add_ps(lo[I], _mm512_loadu_ps(c + I * ldc)),
+        hi[I] = _mm512_add_ps(hi[I], _mm512_loadu_ps(c + I * ldc + 16))),
+       ...);
+    } else if (bias) {
+      const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+      ((lo[I] = _mm512_add_ps(lo[I], b0), hi[I] = _mm512_add_ps(hi[I], b1)), ...);
+    }
+    ((_mm512_storeu_ps(c + I * ldc, lo[I]), _mm512_storeu_ps(c + I * ldc + 16, hi[I])), ...);
+  }
+};
+
+#endif  // DSVL_HWY_GEMV_QUANT && HWY_TARGET <= HWY_AVX3 && __AVX512VNNI__
+
+}  // namespace dsvl::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif
