@@ -1,7 +1,9 @@
-// GEMM c = a · wᵀ at the prefill and image-encoder shapes of DeepSeek-VL (M x N x K), f32 and
-// bf16 weights, against OpenBLAS sgemm on an f32 copy of the same weights.
+// GEMM c = a · wᵀ at the prefill and image-encoder shapes of DeepSeek-VL (M x N x K), f32, bf16
+// and quantized (q8, q4) weights, and bf16 products (hwy-bf16: hwy_bf16_tag), against OpenBLAS
+// sgemm on an f32 copy of the same weights.
 #include <map>
 #include <memory>
+#include <optional>
 #include <tuple>
 
 #include "bench.hpp"
@@ -33,6 +35,22 @@ std::string shape_name(const Shape& s) {
 struct Operands {
   Tensor<float, 2> a, w, c;
   Tensor<bf16, 2> w_bf16;
+  std::optional<QuantMatrix<q8<kQuantGroup>>> w_q8;
+  std::optional<QuantMatrix<q4<kQuantGroup>>> w_q4;
+
+  template <class W>
+  auto weights() {
+    const auto rows = [this](std::int64_t n, float* out) { std::copy_n(w.data() + n * w.shape(1), w.shape(1), out); };
+    if constexpr (std::is_same_v<W, float>) return std::as_const(w).view();
+    else if constexpr (std::is_same_v<W, bf16>) return std::as_const(w_bf16).view();
+    else if constexpr (std::is_same_v<W, q8<kQuantGroup>>) {
+      if (!w_q8) w_q8 = QuantMatrix<W>::from_rows(w.shape(0), w.shape(1), rows);
+      return w_q8->view();
+    } else {
+      if (!w_q4) w_q4 = QuantMatrix<W>::from_rows(w.shape(0), w.shape(1), rows);
+      return w_q4->view();
+    }
+  }
 };
 std::shared_ptr<Operands> operands(const Shape& s) {
   static std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::shared_ptr<Operands>> cache;
@@ -49,14 +67,14 @@ std::shared_ptr<Operands> operands(const Shape& s) {
   return o;
 }
 
-bench::Case make_case(const Shape& s, const char* impl, const char* dtype, std::size_t w_bytes) {
+bench::Case make_case(const Shape& s, const char* impl, const char* dtype, double w_bytes) {
   bench::Case c;
   c.op = "gemm";
   c.impl = impl;
   c.dtype = dtype;
   c.shape = shape_name(s);
   c.flops = 2.0 * s.M * s.N * s.K;
-  c.bytes = 4.0 * s.M * s.K + static_cast<double>(w_bytes) * s.N * s.K + 4.0 * s.M * s.N;
+  c.bytes = 4.0 * s.M * s.K + w_bytes * s.N * s.K + 4.0 * s.M * s.N;
   c.bound = bench::Bound::compute;
   c.threaded = true;
   c.summary = s.M == 576 && s.N == 2048 && s.K == 2048;
@@ -66,19 +84,21 @@ bench::Case make_case(const Shape& s, const char* impl, const char* dtype, std::
   return c;
 }
 
+template <class W>
+constexpr double weight_bytes() {
+  if constexpr (is_quant_format_v<W>) return (W::bits / 8.0) + 2.0 / W::group_size;
+  else return sizeof(W);
+}
+
 template <class Tag, class W>
 void add_case(const Shape& s, const char* impl, const char* dtype) {
-  bench::Case c = make_case(s, impl, dtype, sizeof(W));
+  bench::Case c = make_case(s, impl, dtype, weight_bytes<W>());
   c.threaded = !std::is_same_v<Tag, scalar_tag>;
   c.setup = [s](ThreadPool& pool) {
     auto o = operands(s);
-    return std::function<void()>([o, &pool] {
-      if constexpr (std::is_same_v<W, bf16>)
-        kernels::gemm(Tag{}, std::as_const(o->a).view(), std::as_const(o->w_bf16).view(), View<const float, 1>{},
-                      o->c.view(), pool);
-      else
-        kernels::gemm(Tag{}, std::as_const(o->a).view(), std::as_const(o->w).view(), View<const float, 1>{},
-                      o->c.view(), pool);
+    const auto w = o->template weights<W>();
+    return std::function<void()>([o, w, &pool] {
+      kernels::gemm(Tag{}, std::as_const(o->a).view(), w, View<const float, 1>{}, o->c.view(), pool);
     });
   };
   bench::registry().push_back(std::move(c));
@@ -111,6 +131,9 @@ void add_shape(const Shape& s, bool with_scalar) {
   add_case<xsimd_tag<>, bf16>(s, "xsimd", "bf16");
   add_case<hwy_tag, float>(s, "hwy", "f32");
   add_case<hwy_tag, bf16>(s, "hwy", "bf16");
+  add_case<hwy_bf16_tag, bf16>(s, "hwy-bf16", "bf16");
+  add_case<hwy_tag, q8<kQuantGroup>>(s, "hwy", "q8");
+  add_case<hwy_tag, q4<kQuantGroup>>(s, "hwy", "q4");
 #ifdef DSVL_BENCH_WITH_OPENBLAS
   add_openblas_case(s);
 #endif
