@@ -1,5 +1,6 @@
 #include "dsvl/kernels/attention.hpp"
 
+#include <array>
 #include <cmath>
 
 #include "kernels/kernel_test.hpp"
@@ -122,6 +123,84 @@ void check_all_shapes() {
 }
 
 }  // namespace
+
+// Attention with decomposed relative positions (RelPos2d) on a side x side grid, q, k and v out
+// of one projection row as in SAM, against the definition in double precision.
+template <class Tag>
+double check_rel_pos(std::int64_t side, std::int64_t H, std::int64_t Dh, ThreadPool& pool) {
+  CAPTURE(side);
+  CAPTURE(H);
+  CAPTURE(Dh);
+  const std::int64_t T = side * side, E = 2 * side - 1, row = 3 * H * Dh + 2, ld_rel = Dh + 3;
+  std::vector<float> qkv(static_cast<std::size_t>(T * row)), rel_h(static_cast<std::size_t>(E * ld_rel)),
+      rel_w(rel_h.size()), got(static_cast<std::size_t>(T * H * Dh), NAN);
+  fill_uniform(qkv.data(), static_cast<std::int64_t>(qkv.size()));
+  fill_uniform(rel_h.data(), static_cast<std::int64_t>(rel_h.size()));
+  fill_uniform(rel_w.data(), static_cast<std::int64_t>(rel_w.size()));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+  const kernels::RelPos2d rel{View<const float, 2>(rel_h.data(), {E, Dh}, {ld_rel, 1}),
+                              View<const float, 2>(rel_w.data(), {E, Dh}, {ld_rel, 1})};
+  kernels::attention(Tag{}, View<const float, 3>(qkv.data(), {T, H, Dh}, {row, Dh, 1}),
+                     View<const float, 3>(qkv.data() + H * Dh, {T, H, Dh}, {row, Dh, 1}),
+                     View<const float, 3>(qkv.data() + 2 * H * Dh, {T, H, Dh}, {row, Dh, 1}), rel, scale,
+                     View<float, 3>(got.data(), {T, H, Dh}), pool);
+  const auto dot = [&](const float* a, const float* b) {
+    double sum = 0;
+    for (std::int64_t d = 0; d < Dh; ++d) sum += double(a[d]) * b[d];
+    return sum;
+  };
+  double worst = 0;
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t h = 0; h < H; ++h) {
+      const float* q = qkv.data() + t * row + h * Dh;
+      std::vector<double> z(static_cast<std::size_t>(T));
+      double m = -INFINITY, sum = 0;
+      for (std::int64_t s = 0; s < T; ++s) {
+        z[s] = scale * dot(q, qkv.data() + s * row + H * Dh + h * Dh) +
+               dot(q, rel_h.data() + (t / side - s / side + side - 1) * ld_rel) +
+               dot(q, rel_w.data() + (t % side - s % side + side - 1) * ld_rel);
+        m = std::max(m, z[s]);
+      }
+      for (auto& e : z) sum += (e = std::exp(e - m));
+      for (std::int64_t d = 0; d < Dh; ++d) {
+        double o = 0;
+        for (std::int64_t s = 0; s < T; ++s) o += z[s] / sum * qkv[s * row + 2 * H * Dh + h * Dh + d];
+        worst = std::max(worst, std::fabs(o - got[(t * H + h) * Dh + d]));
+      }
+    }
+  // As check_attention_shape's bound, with the two relative terms (unscaled sums of Dh products
+  // each) in the score: |score error| <= (scale + 2) Dh^2 u, then the same softmax argument.
+  const double u = std::ldexp(1.0, -24), tol = (2.0 * (scale + 2) * Dh * Dh + T + 16) * u;
+  INFO("relative positions [" << Tag::name << "]: max abs error " << worst << ", bound " << tol);
+  CHECK(worst <= tol);
+  return worst / tol;
+}
+
+TEST_CASE_TEMPLATE("attention with decomposed relative positions matches a double-precision reference", Tag,
+                   scalar_tag, xsimd_tag<>, hwy_tag) {
+  ThreadPool one(1), three(3);
+  double ratio = 0;
+  // One token; a small window; more queries than a query block and more keys than a key block;
+  // SAM's window (14 x 14, head dim 64).
+  for (auto [side, H, Dh] : {std::array<std::int64_t, 3>{1, 2, 4}, {3, 3, 5}, {11, 2, 17}, {14, 2, 64}})
+    for (ThreadPool* pool : {&one, &three}) ratio = std::max(ratio, check_rel_pos<Tag>(side, H, Dh, *pool));
+  MESSAGE("attention with relative positions [", Tag::name, "]: largest error / bound ", ratio);
+}
+
+TEST_CASE("attention with relative positions rejects tables that do not fit the grid") {
+  std::vector<float> x(9 * 4 * 2, 0.5f), rel(5 * 4, 0.1f), out(9 * 4);
+  const View<const float, 3> q(x.data(), {9, 1, 4});
+  const View<float, 3> o(out.data(), {9, 1, 4});
+  const auto named = doctest::Contains("kernels::attention");
+  const View<const float, 2> r5(rel.data(), {5, 4}), r3(rel.data(), {3, 4}), r5n(rel.data(), {5, 2}, {4, 1});
+  CHECK_NOTHROW(kernels::attention(scalar_tag{}, q, q, q, kernels::RelPos2d{r5, r5}, 1.0f, o));
+  CHECK_THROWS_WITH_AS(kernels::attention(hwy_tag{}, q, q, q, kernels::RelPos2d{r3, r3}, 1.0f, o), named,
+                       dsvl::Error);  // a 2 x 2 grid is 4 tokens, not 9
+  CHECK_THROWS_WITH_AS(kernels::attention(hwy_tag{}, q, q, q, kernels::RelPos2d{r5, r3}, 1.0f, o), named,
+                       dsvl::Error);  // rel_w differs from rel_h
+  CHECK_THROWS_WITH_AS(kernels::attention(hwy_tag{}, q, q, q, kernels::RelPos2d{r5n, r5n}, 1.0f, o), named,
+                       dsvl::Error);  // head dim 2, the queries have 4
+}
 
 TEST_CASE("attention matches a double-precision reference (scalar)") { check_all_shapes<scalar_tag>(); }
 TEST_CASE("attention matches a double-precision reference (xsimd)") { check_all_shapes<xsimd_tag<>>(); }

@@ -15,6 +15,8 @@
 //   - no mask (vision encoders): SoftmaxMask{} (causal_offset = -1);
 //   - key padding: mask.valid = number of real keys.
 // A query row that sees no key gets all zeros (PyTorch would give NaN).
+// The overload taking a RelPos2d in place of the mask adds SAM's decomposed relative positions to
+// the scores (below); it has no mask.
 //
 // This is the composite reference: per head, gemm for scores = q kᵀ, softmax with the mask and
 // the scale, then gemm for out = p v (for one query, as in decoding, gemv for the scores and a sum
@@ -55,6 +57,16 @@ namespace dsvl::kernels {
 
 inline constexpr std::int64_t kAttentionQueryBlock = 32;
 
+// Decomposed relative positions (ViTDet, Li et al. 2022, sec. 3; segment_anything's
+// add_decomposed_rel_pos): queries and keys are the same side x side grid of tokens, row-major
+// (T = S = side²), and the score of query t = (th, tw) and key s = (sh, sw) gains, after the scale,
+//   q[t, h, :] · rel_h[th - sh + side - 1, :] + q[t, h, :] · rel_w[tw - sw + side - 1, :]
+// with q unscaled. rel_h, rel_w: (2 side - 1, Dk), shared by the heads.
+struct RelPos2d {
+  View<const float, 2> rel_h, rel_w;
+  std::int64_t side() const { return (rel_h.shape(0) + 1) / 2; }
+};
+
 namespace detail {
 inline void check_attention(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, View<float, 3> out) {
   constexpr const char* where = "kernels::attention";
@@ -84,23 +96,52 @@ inline void transpose_rows(const float* src, std::int64_t ld, std::int64_t rows,
   }
 }
 
+inline void check_rel_pos(View<const float, 3> q, View<const float, 3> k, const RelPos2d& rel) {
+  constexpr const char* where = "kernels::attention";
+  check_rows_view(where, "rel_h", rel.rel_h);
+  check_rows_view(where, "rel_w", rel.rel_w);
+  const std::int64_t side = rel.side();
+  DSVL_CHECK(rel.rel_h.shape(0) % 2 == 1 && rel.rel_w.shape(0) == rel.rel_h.shape(0), where, "rel_h has ",
+             rel.rel_h.shape(0), " rows and rel_w ", rel.rel_w.shape(0), ", expected 2 side - 1 each");
+  DSVL_CHECK(rel.rel_h.shape(1) == q.shape(2) && rel.rel_w.shape(1) == q.shape(2), where, "rel_h and rel_w have ",
+             rel.rel_h.shape(1), " and ", rel.rel_w.shape(1), " columns, the queries head dim ", q.shape(2));
+  DSVL_CHECK(q.shape(0) == side * side && k.shape(0) == side * side, where, "relative positions on a ", side, " x ",
+             side, " grid need ", side * side, " queries and keys, got ", q.shape(0), " and ", k.shape(0));
+}
+
+// p[r, :] = scale p[r, :] + the relative-position terms of query t0 + r (RelPos2d), for n rows of
+// p. ph, pw: (n, 2 side - 1), the rows' dot products with every row of rel_h and rel_w.
+inline void add_rel_pos(float* p, std::int64_t ldp, const float* ph, const float* pw, std::int64_t n, std::int64_t t0,
+                        std::int64_t side, float scale) {
+  const std::int64_t E = 2 * side - 1;
+  for (std::int64_t r = 0; r < n; ++r) {
+    const std::int64_t t = t0 + r, th = t / side, tw = t % side;
+    const float* phr = ph + r * E + th + side - 1;  // phr[-sh]
+    const float* pwr = pw + r * E + tw + side - 1;  // pwr[-sw]
+    float* row = p + r * ldp;
+    for (std::int64_t sh = 0; sh < side; ++sh)
+      for (std::int64_t sw = 0; sw < side; ++sw) row[sh * side + sw] = row[sh * side + sw] * scale + (phr[-sh] + pwr[-sw]);
+  }
+}
+
 // Keys visible to query row r (0-based), as the softmax mask defines them.
 inline std::int64_t attention_keys(std::int64_t r, std::int64_t S, SoftmaxMask mask) {
   return softmax_row_length(r, S, mask);
 }
 }  // namespace detail
 
+namespace detail {
+// Both overloads below: mask, or relative positions (rel non-null, no mask).
 template <class Tag>
-  requires std::derived_from<Tag, scalar_tag>
-void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
-               float scale, View<float, 3> out, ThreadPool& pool = ThreadPool::global()) {
-  detail::check_attention(q, k, v, out);
+void attention_impl(Tag tag, View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
+                    const RelPos2d* rel, float scale, View<float, 3> out, ThreadPool& pool) {
   const std::int64_t T = q.shape(0), H = q.shape(1), Dh = q.shape(2), Dv = v.shape(2), S = k.shape(0);
+  const std::int64_t side = rel ? rel->side() : 0, E = 2 * side - 1;
   if (T == 0 || H == 0 || Dv == 0) return;
   if constexpr (std::derived_from<Tag, hwy_tag>) {
     namespace hw = HWY_NAMESPACE;
-    if (T == 1) {
-      const std::int64_t keys = detail::attention_keys(0, S, mask);
+    if (T == 1 && !rel) {
+      const std::int64_t keys = attention_keys(0, S, mask);
       pool.parallel_for(0, H, [&](std::int64_t h0, std::int64_t h1) {
         thread_local std::vector<float> scores;
         scores.resize(static_cast<std::size_t>((h1 - h0) * keys));
@@ -109,12 +150,16 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
       return;
     }
     const std::int64_t blocks = (T + hw::kTileQueries - 1) / hw::kTileQueries;
-    const std::int64_t per_thread = hw::AttentionTileScratch(Dh, Dv);
+    const std::int64_t per_thread = hw::AttentionTileScratch(Dh, Dv, side);
+    const hw::TileRelPos tile_rel = rel ? hw::TileRelPos{rel->rel_h.data(), rel->rel_h.stride(0), rel->rel_w.data(),
+                                                        rel->rel_w.stride(0), side}
+                                        : hw::TileRelPos{};
     pool.parallel_for(0, H * blocks, [&](std::int64_t i0, std::int64_t i1) {
       const auto scratch = hwy::AllocateAligned<float>(static_cast<std::size_t>(per_thread));
       for (std::int64_t item = i0; item < i1; ++item) {
         const std::int64_t h = item / blocks, t0 = item % blocks * hw::kTileQueries;
-        hw::AttentionTile(q, k, v, mask, scale, out, h, t0, std::min(T, t0 + hw::kTileQueries), scratch.get());
+        hw::AttentionTile(q, k, v, mask, tile_rel, scale, out, h, t0, std::min(T, t0 + hw::kTileQueries),
+                          scratch.get());
       }
     });
     return;
@@ -123,27 +168,29 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
   const std::int64_t tb = std::min(T, kAttentionQueryBlock);
   const std::int64_t blocks = (T + tb - 1) / tb;
   // Keys seen by the last query row: no row of any block reads beyond them.
-  const std::int64_t s_max = detail::attention_keys(T - 1, S, mask);
+  const std::int64_t s_max = attention_keys(T - 1, S, mask);
   const std::int64_t items = H * blocks;
   const std::int64_t threads = std::min<std::int64_t>(pool.size(), items);
-  const std::int64_t per_thread = tb * s_max + Dv * s_max;
+  const std::int64_t per_thread = tb * s_max + Dv * s_max + (rel ? 2 * tb * E : 0);
   std::unique_ptr<float[]> scratch(new float[static_cast<std::size_t>(std::max<std::int64_t>(threads * per_thread, 1))]);
 
   pool.run([&](int thread) {
     if (thread >= threads) return;
     float* scores_buf = scratch.get() + thread * per_thread;
     float* vt = scores_buf + tb * s_max;  // (Dv, s_max): v of one key/value head, transposed
+    float* ph = vt + Dv * s_max;          // (tb, E), (tb, E): the queries' terms with rel_h, rel_w
+    float* pw = ph + tb * E;
     std::int64_t vt_head = -1;
     const std::int64_t i0 = items * thread / threads, i1 = items * (thread + 1) / threads;
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t h = item / blocks, t0 = (item % blocks) * tb, t1 = std::min(T, t0 + tb);
       const std::int64_t g = h / group;
-      const std::int64_t keys = detail::attention_keys(t1 - 1, S, mask);
+      const std::int64_t keys = attention_keys(t1 - 1, S, mask);
       const View<const float, 2> kg(k.data() + g * k.stride(1), {keys, Dh}, {k.stride(0), 1});
       const View<float, 2> p(scores_buf, {t1 - t0, keys}, {keys, 1});
       SoftmaxMask m = mask;
       if (m.causal_offset >= 0) m.causal_offset += t0;
-      if (t1 - t0 == 1) {  // one query (a decode step): p = K q, then out = sum_s p[s] v[s], v read as stored
+      if (t1 - t0 == 1 && !rel) {  // one query (a decode step): p = K q, then out = sum_s p[s] v[s], v read as stored
         const View<const float, 1> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {Dh});
         gemv(tag, qh, kg, View<const float, 1>{}, p[0], pool);  // (keys)
         softmax(tag, p, scale, m);
@@ -158,17 +205,43 @@ void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<con
         continue;
       }
       if (g != vt_head) {
-        detail::transpose_rows(v.data() + g * v.stride(1), v.stride(0), s_max, Dv, vt);
+        transpose_rows(v.data() + g * v.stride(1), v.stride(0), s_max, Dv, vt);
         vt_head = g;
       }
       const View<const float, 2> vtg(vt, {Dv, keys}, {s_max, 1});
       const View<const float, 2> qh(q.data() + t0 * q.stride(0) + h * q.stride(1), {t1 - t0, Dh}, {q.stride(0), 1});
       gemm(tag, qh, kg, View<const float, 1>{}, p, pool);  // (tb, keys)
-      softmax(tag, p, scale, m);
+      if (rel) {
+        gemm(tag, qh, rel->rel_h, View<const float, 1>{}, View<float, 2>(ph, {t1 - t0, E}, {E, 1}), pool);
+        gemm(tag, qh, rel->rel_w, View<const float, 1>{}, View<float, 2>(pw, {t1 - t0, E}, {E, 1}), pool);
+        add_rel_pos(p.data(), keys, ph, pw, t1 - t0, t0, side, scale);
+        softmax(tag, p, 1.0f, m);
+      } else {
+        softmax(tag, p, scale, m);
+      }
       const View<float, 2> oh(out.data() + t0 * out.stride(0) + h * out.stride(1), {t1 - t0, Dv}, {out.stride(0), 1});
       gemm(tag, View<const float, 2>(p), vtg, View<const float, 1>{}, oh, pool);  // (tb, Dv)
     }
   });
+}
+}  // namespace detail
+
+template <class Tag>
+  requires std::derived_from<Tag, scalar_tag>
+void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
+               float scale, View<float, 3> out, ThreadPool& pool = ThreadPool::global()) {
+  detail::check_attention(q, k, v, out);
+  detail::attention_impl(tag, q, k, v, mask, nullptr, scale, out, pool);
+}
+
+// Attention with SAM's decomposed relative positions (RelPos2d) and no mask.
+template <class Tag>
+  requires std::derived_from<Tag, scalar_tag>
+void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, const RelPos2d& rel,
+               float scale, View<float, 3> out, ThreadPool& pool = ThreadPool::global()) {
+  detail::check_attention(q, k, v, out);
+  detail::check_rel_pos(q, k, rel);
+  detail::attention_impl(tag, q, k, v, SoftmaxMask{}, &rel, scale, out, pool);
 }
 
 }  // namespace dsvl::kernels

@@ -23,9 +23,8 @@
 //   logits[t, (kh, kw)] = scale * q_t . k_(kh,kw) + q_t . rel_pos_h[qh - kh + S - 1]
 //                                                 + q_t . rel_pos_w[qw - kw + S - 1]
 // with scale = head_dim^-0.5 applied to the q . k term only (the official code adds the
-// relative terms computed from the unscaled q), then softmax over the keys and times v.
-// Here the relative terms are two GEMMs, q . rel_posᵀ over every offset (t, 2S - 1), read
-// at the offsets each key needs, and the logits are formed in query blocks.
+// relative terms computed from the unscaled q), then softmax over the keys and times v:
+// kernels::attention with a kernels::RelPos2d.
 //
 // Weights, by their checkpoint names under the prefix given to the loader
 // ("vision_model.vision_tower_high.vision_tower." for DeepSeek-VL 7B):
@@ -364,8 +363,6 @@ class SamVit {
   }
 
  private:
-  static constexpr std::int64_t kQueryBlock = 256;
-
   // x must be a packed (G*G, D) token grid.
   void check_rows(View<float, 2> x, const char* name) const {
     DSVL_CHECK(x.shape(0) == num_patches() && x.shape(1) == width() && x.stride(0) == width() && x.stride(1) == 1,
@@ -374,62 +371,21 @@ class SamVit {
   }
 
   // Attention with decomposed relative positions over `nwin` grids of side S one after another
-  // in qkv (T, 3D) -> out (T, D). Work items (grid, head, query block) are split over the pool;
-  // each thread reuses one scratch area.
+  // in qkv (T, 3D) -> out (T, D), one kernels::attention call per grid.
   void attention(const Block& blk, std::int64_t nwin, View<const float, 2> qkv, View<float, 2> out,
                  ThreadPool& pool) const {
-    const Tag tag{};
-    const std::int64_t D = width(), H = config_.heads, Dh = config_.head_dim(), S = blk.side, L = S * S, E = 2 * S - 1;
-    const std::int64_t tb = std::min(L, kQueryBlock), qblocks = (L + tb - 1) / tb, items = nwin * H * qblocks;
-    const std::int64_t threads = std::min<std::int64_t>(pool.size(), items);
-    const std::int64_t per_thread = tb * L + 2 * tb * E + Dh * L + S;
-    const auto scratch_size = static_cast<std::size_t>(std::max<std::int64_t>(threads * per_thread, 1));
-    std::unique_ptr<float[]> scratch(new float[scratch_size]);
+    const std::int64_t D = width(), H = config_.heads, Dh = config_.head_dim(), L = blk.side * blk.side;
+    const kernels::RelPos2d rel{blk.rel_pos_h.view(), blk.rel_pos_w.view()};
     const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
-    const View<const float, 2> rel_h = blk.rel_pos_h.view(), rel_w = blk.rel_pos_w.view();
     const std::int64_t ld = qkv.stride(0);
-
-    pool.run([&](int thread) {
-      if (thread >= threads) return;
-      float* logits = scratch.get() + thread * per_thread;
-      float* ph = logits + tb * L;
-      float* pw = ph + tb * E;
-      float* vt = pw + tb * E;  // (Dh, L): v of one grid and head, transposed
-      float* bw = vt + Dh * L;  // (S): the rel_w term of one query row, by key column
-      std::int64_t vt_item = -1;
-      const std::int64_t i0 = items * thread / threads, i1 = items * (thread + 1) / threads;
-      for (std::int64_t item = i0; item < i1; ++item) {
-        const std::int64_t gh = item / qblocks, w = gh / H, h = gh % H;
-        const std::int64_t t0 = (item % qblocks) * tb, t1 = std::min(L, t0 + tb), n = t1 - t0;
-        const float* base = qkv.data() + w * L * ld + h * Dh;
-        if (gh != vt_item) {
-          kernels::detail::transpose_rows(base + 2 * D, ld, L, Dh, vt);
-          vt_item = gh;
-        }
-        const View<const float, 2> q(base + t0 * ld, {n, Dh}, {ld, 1});
-        const View<const float, 2> k(base + D, {L, Dh}, {ld, 1});
-        const View<float, 2> p(logits, {n, L}, {L, 1});
-        kernels::gemm(tag, q, k, View<const float, 1>{}, p, pool);                                   // (n, L)
-        kernels::gemm(tag, q, rel_h, View<const float, 1>{}, View<float, 2>(ph, {n, E}, {E, 1}), pool);  // (n, E)
-        kernels::gemm(tag, q, rel_w, View<const float, 1>{}, View<float, 2>(pw, {n, E}, {E, 1}), pool);  // (n, E)
-        for (std::int64_t r = 0; r < n; ++r) {
-          const std::int64_t t = t0 + r, qh = t / S, qw = t % S;
-          float* pr = logits + r * L;
-          const float* phr = ph + r * E + qh + S - 1;  // phr[-kh]
-          const float* pwr = pw + r * E + qw + S - 1;  // pwr[-kw]
-          for (std::int64_t kw = 0; kw < S; ++kw) bw[kw] = pwr[-kw];
-          for (std::int64_t kh = 0; kh < S; ++kh) {
-            const float bh = phr[-kh];
-            float* row = pr + kh * S;
-            for (std::int64_t kw = 0; kw < S; ++kw) row[kw] = row[kw] * scale + (bh + bw[kw]);
-          }
-        }
-        kernels::softmax(tag, p, 1.0f);
-        const View<float, 2> o(out.data() + (w * L + t0) * out.stride(0) + h * Dh, {n, Dh}, {out.stride(0), 1});
-        kernels::gemm(tag, View<const float, 2>(p), View<const float, 2>(vt, {Dh, L}, {L, 1}), View<const float, 1>{},
-                      o, pool);
-      }
-    });
+    for (std::int64_t w = 0; w < nwin; ++w) {
+      const float* base = qkv.data() + w * L * ld;
+      const View<const float, 3> q(base, {L, H, Dh}, {ld, Dh, 1}), k(base + D, {L, H, Dh}, {ld, Dh, 1}),
+          v(base + 2 * D, {L, H, Dh}, {ld, Dh, 1});
+      kernels::attention(Tag{}, q, k, v, rel, scale, View<float, 3>(out.data() + w * L * out.stride(0), {L, H, Dh},
+                                                                    {out.stride(0), Dh, 1}),
+                         pool);
+    }
   }
 
   SamConfig config_;

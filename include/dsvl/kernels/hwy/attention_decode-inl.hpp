@@ -20,21 +20,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace dsvl::kernels::HWY_NAMESPACE {
 
-inline float Dot(const float* a, const float* b, std::int64_t n) {
-  const hn::ScalableTag<float> d;
-  const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
-  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
-  std::int64_t i = 0;
-  for (; i + 2 * L <= n; i += 2 * L) {
-    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
-    acc1 = hn::MulAdd(hn::LoadU(d, a + i + L), hn::LoadU(d, b + i + L), acc1);
-  }
-  for (; i + L <= n; i += L) acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
-  float sum = SumLanes(d, hn::Add(acc0, acc1));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
 // o[0, n) += sum_j p[j] v[j][0, n) over R rows of values.
 template <int R>
 HWY_INLINE void AddWeightedRows(const float* p, const float* const* v, std::int64_t n, float* o) {

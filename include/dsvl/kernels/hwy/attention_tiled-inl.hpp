@@ -84,23 +84,28 @@ HWY_INLINE void TileMatMul(const float* A, std::int64_t ars, std::int64_t acs, c
   }
 }
 
-// Floats of scratch AttentionTile needs.
-inline std::int64_t AttentionTileScratch(std::int64_t Dk, std::int64_t Dv) {
+// Relative positions on a side x side grid (kernels::RelPos2d): the rows of rel_h and rel_w are
+// ld_h and ld_w floats apart. side = 0: none.
+struct TileRelPos {
+  const float* rel_h = nullptr;
+  std::int64_t ld_h = 0;
+  const float* rel_w = nullptr;
+  std::int64_t ld_w = 0;
+  std::int64_t side = 0;
+};
+
+// Floats of scratch AttentionTile needs (side: TileRelPos::side).
+inline std::int64_t AttentionTileScratch(std::int64_t Dk, std::int64_t Dv, std::int64_t side = 0) {
   const std::int64_t Dvp = RoundUpToLanes(Dv);
   return Dk * kTileQueries + kTileKeys * Dk + kTileKeys * Dvp + kTileKeys * kTileQueries + kTileQueries * Dvp +
-         3 * kTileQueries;
+         3 * kTileQueries + 2 * side * kTileQueries;
 }
 
-// Query rows [t0, t1) (at most kTileQueries) of head h, as kernels::attention defines them:
-// q (T, H, Dk), k (S, Hkv, Dk), v (S, Hkv, Dv), out (T, H, Dv). scratch holds
-// AttentionTileScratch(Dk, Dv) floats, aligned to the vector size.
-//
-// The scores of a block are computed transposed, sT (keys, queries) = K Qᵀ: K's rows are read in
-// place (only a last block that ends inside a register tile is copied), Qᵀ is packed once per
-// call, and the online softmax runs down the columns, one vector of queries at a time.
+// With relative positions, each query's terms with every key row and key column are computed once
+// per call, (side, Bq) each, and added to a block's scaled scores before its softmax.
 inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
-                          float scale, View<float, 3> out, std::int64_t h, std::int64_t t0, std::int64_t t1,
-                          float* scratch) {
+                          const TileRelPos& rel, float scale, View<float, 3> out, std::int64_t h, std::int64_t t0,
+                          std::int64_t t1, float* scratch) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
@@ -116,11 +121,25 @@ inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<c
   float* m = o + Bq * Dvp;       // (Bq): running maxima of scale * score
   float* l = m + Bq;             // (Bq): running sums of exp
   float* rescale = l + Bq;       // (Bq)
+  const std::int64_t side = rel.side;
+  float* bh = rescale + Bq;      // (side, Bq): q_i · rel_h[th(i) - sh + side - 1] by key row sh
+  float* bw = bh + side * Bq;    // (side, Bq): q_i · rel_w[tw(i) - sw + side - 1] by key column sw
 
   std::fill_n(qt, Dk * Bq, 0.0f);
   for (std::int64_t i = 0; i < rows; ++i) {
     const float* qi = q.data() + (t0 + i) * q.stride(0) + h * q.stride(1);
     for (std::int64_t c = 0; c < Dk; ++c) qt[c * Bq + i] = qi[c];
+  }
+  if (side > 0) {
+    std::fill_n(bh, 2 * side * Bq, 0.0f);
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const float* qi = q.data() + (t0 + i) * q.stride(0) + h * q.stride(1);
+      const std::int64_t th = (t0 + i) / side, tw = (t0 + i) % side;
+      for (std::int64_t j = 0; j < side; ++j) {
+        bh[j * Bq + i] = Dot(qi, rel.rel_h + (th - j + side - 1) * rel.ld_h, Dk);
+        bw[j * Bq + i] = Dot(qi, rel.rel_w + (tw - j + side - 1) * rel.ld_w, Dk);
+      }
+    }
   }
   std::fill_n(o, Bq * Dvp, 0.0f);
   std::fill_n(m, Bq, kNegInf);
@@ -129,7 +148,8 @@ inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<c
   const auto seen = [&](std::int64_t i) { return dsvl::kernels::detail::softmax_row_length(t0 + i, S, mask); };
   const std::int64_t keys = seen(rows - 1);  // rows see nondecreasing prefixes of the keys
   const std::int64_t all_see = seen(0);      // keys every row sees
-  const V sv = hn::Set(d, scale), neg_inf = hn::Set(d, kNegInf);
+  // With relative positions the scores are scaled when the terms are added, so the softmax's scale is 1.
+  const V sv = hn::Set(d, side > 0 ? 1.0f : scale), neg_inf = hn::Set(d, kNegInf);
   for (std::int64_t s0 = 0; s0 < keys; s0 += Bk) {
     const std::int64_t nk = std::min(Bk, keys - s0), M = (nk + kTileRows - 1) / kTileRows * kTileRows;
     const float* kb = k.data() + s0 * k.stride(0) + g * k.stride(1);
@@ -147,6 +167,17 @@ inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<c
     }
 
     TileMatMul<false>(kb, ks, 1, qt, Bq, st, Bq, M, Bq, Dk);
+    if (side > 0) {
+      const V scaled = hn::Set(d, scale);
+      for (std::int64_t j = 0; j < nk; ++j) {
+        const float* bhj = bh + (s0 + j) / side * Bq;
+        const float* bwj = bw + (s0 + j) % side * Bq;
+        float* sj = st + j * Bq;
+        for (std::int64_t c = 0; c < Bq; c += L)
+          hn::Store(hn::MulAdd(scaled, hn::Load(d, sj + c), hn::Add(hn::Load(d, bhj + c), hn::Load(d, bwj + c))), d,
+                    sj + c);
+      }
+    }
     if (s0 + nk > all_see) {  // some rows do not see every key of the block
       for (std::int64_t i = 0; i < Bq; ++i) {
         const std::int64_t from = i < rows ? std::clamp<std::int64_t>(seen(i) - s0, 0, nk) : 0;

@@ -6,6 +6,8 @@
 #define DSVL_KERNELS_HWY_SIMD_INL_H_
 #endif
 
+#include <cstdint>
+
 #include <hwy/highway.h>
 
 #include "dsvl/core/dtype.hpp"
@@ -28,6 +30,22 @@ HWY_INLINE hn::Vec<D> LoadF32(D d, const bf16* p) {
 template <class D>
 HWY_INLINE float SumLanes(D d, hn::Vec<D> v) {
   return hn::GetLane(hn::SumOfLanes(d, v));
+}
+
+// sum_i a[i] b[i].
+inline float Dot(const float* a, const float* b, std::int64_t n) {
+  const hn::ScalableTag<float> d;
+  const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
+  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  std::int64_t i = 0;
+  for (; i + 2 * L <= n; i += 2 * L) {
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, a + i + L), hn::LoadU(d, b + i + L), acc1);
+  }
+  for (; i + L <= n; i += L) acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+  float sum = SumLanes(d, hn::Add(acc0, acc1));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
 }
 
 }  // namespace dsvl::kernels::HWY_NAMESPACE
