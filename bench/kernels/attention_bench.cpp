@@ -2,11 +2,13 @@
 // scalar and xsimd tags, the tiled and decode kernels under hwy) on the shapes of the models: a
 // DeepSeek-VL 1.3B decode step (16 heads of 128, one query, 640 cached keys) and its causal
 // 576-token prefill, SigLIP-L/16 at 384 (576 patches, 16 heads of 64, no mask), SigLIP-SO400M/14
-// (729 patches, 16 heads of 72), the size of SAM ViT-B's global attention (4096 tokens of a
-// 1024-pixel image, 12 heads of 64, without SAM's relative-position terms; hwy against xsimd, the
-// scalar reference being too slow to time there), and a grouped-query decode step (32 query heads
-// on 8 key/value heads, 2048 cached keys). GFLOP/s counts the two products, 4 T S H Dh (halved for
-// a causal prefill, whose blocks skip keys no query sees).
+// (729 patches, 16 heads of 72), SAM ViT-B's global attention (4096 tokens of a 1024-pixel image,
+// 12 heads of 64), without and with its decomposed relative positions (kernels::RelPos2d; hwy
+// against xsimd, the scalar reference being too slow to time there), one of its 14 x 14 windows,
+// and a grouped-query decode step (32 query heads on 8 key/value heads, 2048 cached keys).
+// GFLOP/s counts the two products, 4 T S H Dh (halved for a causal prefill, whose blocks skip keys
+// no query sees; the relative-position terms, 4 T H Dh side, are not counted).
+#include <algorithm>
 #include <memory>
 
 #include "bench.hpp"
@@ -22,12 +24,15 @@ void add_cases(const char* impl) {
     std::int64_t T, S, H, Hkv, Dh;
     kernels::SoftmaxMask mask;
     const char* what;
+    std::int64_t side = 0;  // > 0: relative positions on a side x side grid
   };
   for (const Shape& s : {Shape{1, 640, 16, 16, 128, {639, -1}, "VL-1.3B decode"},
                          Shape{576, 576, 16, 16, 128, {0, -1}, "VL-1.3B causal prefill"},
                          Shape{576, 576, 16, 16, 64, {}, "SigLIP-L/16 384"},
                          Shape{729, 729, 16, 16, 72, {}, "SigLIP-SO400M/14"},
                          Shape{4096, 4096, 12, 12, 64, {}, "SAM-B global"},
+                         Shape{4096, 4096, 12, 12, 64, {}, "SAM-B global, relative positions", 64},
+                         Shape{196, 196, 12, 12, 64, {}, "SAM-B window, relative positions", 14},
                          Shape{1, 2048, 32, 8, 128, {2047, -1}, "GQA decode"}}) {
     const bool long_sequence = s.S > 1024;  // the scalar reference would take tens of seconds a call
     if (long_sequence && std::string(impl) == "scalar") continue;
@@ -46,15 +51,24 @@ void add_cases(const char* impl) {
     c.setup = [s](ThreadPool& pool) {
       struct State {
         Tensor<float, 3> q, k, v, out;
+        Tensor<float, 2> rel_h, rel_w;
       };
+      const std::int64_t E = std::max<std::int64_t>(2 * s.side - 1, 0);
       auto st = std::make_shared<State>(State{Tensor<float, 3>({s.T, s.H, s.Dh}), Tensor<float, 3>({s.S, s.Hkv, s.Dh}),
-                                              Tensor<float, 3>({s.S, s.Hkv, s.Dh}), Tensor<float, 3>({s.T, s.H, s.Dh})});
+                                              Tensor<float, 3>({s.S, s.Hkv, s.Dh}), Tensor<float, 3>({s.T, s.H, s.Dh}),
+                                              Tensor<float, 2>({E, s.Dh}), Tensor<float, 2>({E, s.Dh})});
       for (auto* t : {&st->q, &st->k, &st->v})
         for (std::int64_t i = 0; i < t->size(); ++i) t->data()[i] = 0.001f * static_cast<float>(i % 1999) - 1.0f;
+      for (auto* t : {&st->rel_h, &st->rel_w})
+        for (std::int64_t i = 0; i < t->size(); ++i) t->data()[i] = 0.0005f * static_cast<float>(i % 997) - 0.25f;
       const float scale = 1.0f / std::sqrt(static_cast<float>(s.Dh));
       return std::function<void()>([st, s, scale, &pool] {
-        kernels::attention(Tag{}, std::as_const(st->q).view(), std::as_const(st->k).view(), std::as_const(st->v).view(),
-                           s.mask, scale, st->out.view(), pool);
+        const auto q = std::as_const(st->q).view(), k = std::as_const(st->k).view(), v = std::as_const(st->v).view();
+        if (s.side > 0)
+          kernels::attention(Tag{}, q, k, v, kernels::RelPos2d{std::as_const(st->rel_h).view(), std::as_const(st->rel_w).view()},
+                             scale, st->out.view(), pool);
+        else
+          kernels::attention(Tag{}, q, k, v, s.mask, scale, st->out.view(), pool);
       });
     };
     bench::registry().push_back(std::move(c));

@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Image encode, dsvl vs PyTorch on CPU: a SigLIP tower on one image.
+"""Image encode, dsvl vs PyTorch on CPU: a vision tower on one image.
 
     pip install torch timm
-    python3 bench/vision/compare_torch.py --dsvl-bench build/bench/dsvl-bench [--tower l16|so400m] \
+    python3 bench/vision/compare_torch.py --dsvl-bench build/bench/dsvl-bench [--tower l16|so400m|sam] \
         [--rounds 3] [--threads 1,2]
 
 Towers: l16, SigLIP-L/16 at 384 px (DeepSeek-VL's image encoder: 576 patches, 24 blocks); so400m,
-SigLIP-SO400M/14 at 384 px (DeepSeek-VL2's, run once per tile: 729 patches, 27 blocks).
+SigLIP-SO400M/14 at 384 px (DeepSeek-VL2's, run once per tile: 729 patches, 27 blocks); sam,
+SAM-B at 1024 px (DeepSeek-VL 7B's high-resolution tower: 4096 patches, 12 blocks with relative
+positions, 8 of them on 14 x 14 windows, and the neck).
 dsvl: `dsvl-bench --filter "siglip_vit hwy f32 <tower>"` (vision::SiglipVit with the Highway f32
-policy, random weights, one image through the blocks and the final norm), median of --samples
-calls.
+policy, random weights, one image through the blocks and the final norm), or `sam_vit hwy f32
+SAM-B at 1024: 1 image, blocks and neck` (vision::SamVit: embeddings, blocks and the neck, without
+DeepSeek-VL's HD branch and downsampling), median of --samples calls.
 PyTorch: timm's model of the same architecture (`vit_large_patch16_siglip_384`,
-`vit_so400m_patch14_siglip_384`; random weights), `forward_features` (the same work: patch
-embedding, blocks, final norm; no pooling head, which DeepSeek-VL does not run) on one image in
-float32 under `torch.inference_mode()`, `torch.set_num_threads(T)`, one warm-up call, then the
-median of --samples calls.
+`vit_so400m_patch14_siglip_384`, `samvit_base_patch16`; random weights), `forward_features` (the
+same work: patch embedding, blocks, final norm or neck; no pooling head, which DeepSeek-VL does
+not run) on one image in float32 under `torch.inference_mode()`, `torch.set_num_threads(T)`, one
+warm-up call, then the median of --samples calls.
 
 Rounds interleave the two at each thread count. The report gives, per thread count, the median
 over rounds [min-max] of each time and of the per-round ratio PyTorch / dsvl (> 1: dsvl is
@@ -29,21 +32,24 @@ import timm
 import torch
 
 
-# tower: (dsvl-bench shape prefix, timm model, description)
+# tower: (dsvl-bench op, shape prefix, timm model, image side, description)
 TOWERS = {
-    "l16": ("SigLIP-L/16 at 384", "vit_large_patch16_siglip_384", "SigLIP-L/16 at 384, one image"),
-    "so400m": ("SigLIP-SO400M/14 at 384", "vit_so400m_patch14_siglip_384", "SigLIP-SO400M/14 at 384, one tile"),
+    "l16": ("siglip_vit", "SigLIP-L/16 at 384", "vit_large_patch16_siglip_384", 384, "SigLIP-L/16 at 384, one image"),
+    "so400m": ("siglip_vit", "SigLIP-SO400M/14 at 384", "vit_so400m_patch14_siglip_384", 384,
+               "SigLIP-SO400M/14 at 384, one tile"),
+    "sam": ("sam_vit", "SAM-B at 1024: 1 image, blocks and neck", "samvit_base_patch16", 1024,
+            "SAM-B at 1024 (blocks and neck), one image"),
 }
 
 
-def dsvl_ms(bench, shape, threads, samples):
-    out = subprocess.run([bench, "--filter", "siglip_vit hwy f32 " + shape, "--threads", str(threads), "--rounds", "1",
+def dsvl_ms(bench, op, shape, threads, samples):
+    out = subprocess.run([bench, "--filter", "%s hwy f32 %s" % (op, shape), "--threads", str(threads), "--rounds", "1",
                           "--samples", str(samples), "--markdown"], check=True, capture_output=True, text=True).stdout
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) > 5 and cells[0] == "siglip_vit" and cells[3].startswith(shape) and cells[4] == str(threads):
+        if len(cells) > 5 and cells[0] == op and cells[3].startswith(shape) and cells[4] == str(threads):
             return float(cells[5]) / 1e3  # the driver reports microseconds
-    raise SystemExit("no siglip_vit hwy f32 %s row at %d thread(s) in:\n%s" % (shape, threads, out))
+    raise SystemExit("no %s hwy f32 %s row at %d thread(s) in:\n%s" % (op, shape, threads, out))
 
 
 def torch_ms(model, image, threads, samples):
@@ -73,14 +79,14 @@ def main():
     threads = [int(t) for t in a.threads.split(",")]
 
     torch.manual_seed(0)
-    shape, timm_name, title = TOWERS[a.tower]
+    op, shape, timm_name, side, title = TOWERS[a.tower]
     model = timm.create_model(timm_name, pretrained=False).eval()
-    image = torch.rand(1, 3, 384, 384) * 2 - 1
+    image = torch.rand(1, 3, side, side) * 2 - 1
 
     results = {t: {"dsvl": [], "torch": [], "ratio": []} for t in threads}
     for r in range(a.rounds):
         for t in threads:
-            d = dsvl_ms(a.dsvl_bench, shape, t, a.samples)
+            d = dsvl_ms(a.dsvl_bench, op, shape, t, a.samples)
             p = torch_ms(model, image, t, a.samples)
             results[t]["dsvl"].append(d)
             results[t]["torch"].append(p)
