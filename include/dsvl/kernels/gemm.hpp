@@ -2,13 +2,16 @@
 // GEMM: a Linear layer applied to a batch of rows (torch.nn.functional.linear(a, w, bias)):
 //   c[m, n] = bias[n] + sum_k a[m, k] * w[n, k]          c = a · wᵀ + bias
 // a: (M, K) f32.  w: (N, K), f32 or bf16 (the PyTorch Linear weight layout), or a quantized
-// matrix (QuantView of q8<G> or q4<G>; the SIMD policies dequantize it into their f32 panels).  bias: (N) f32, or an
-// empty View{} for none.  c: (M, N) f32; it must not overlap a or w.
+// matrix (QuantView of q8<G> or q4<G>).  bias: (N) f32, or an empty View{} for none.  c: (M, N)
+// f32; it must not overlap a or w.
 // Rows of a, w and c may have any stride, the last dimension must be contiguous, and pointers
-// need no alignment.  Products are accumulated in f32 (bf16 weights are widened exactly, never
-// activations narrowed).  M, N or K may be 0; K = 0 gives c = bias (or 0).
+// need no alignment.  Products are accumulated in f32 (bf16 weights are widened exactly).  M, N
+// or K may be 0; K = 0 gives c = bias (or 0).
 // The scalar reference is the plain triple loop; the SIMD policies run the packed, cache-blocked
-// driver of gemm_packed.hpp and differ from it only in the order of the f32 additions.
+// driver of gemm_packed.hpp and differ from it only in the order of the f32 additions, with two
+// exceptions that narrow the activations: hwy_bf16_tag rounds them to bf16 (bf16 weights), and
+// hwy_tag on AVX512-VNNI rounds them to int8 per group for quantized weights, as the quantized
+// GEMV does (gemv.hpp); elsewhere quantized weights are dequantized into f32 panels.
 
 #include <cstdint>
 
