@@ -101,8 +101,15 @@ inline std::int64_t AttentionTileScratch(std::int64_t Dk, std::int64_t Dv, std::
          3 * kTileQueries + 2 * side * kTileQueries;
 }
 
-// With relative positions, each query's terms with every key row and key column are computed once
-// per call, (side, Bq) each, and added to a block's scaled scores before its softmax.
+// Query rows [t0, t1) (at most kTileQueries) of head h, as kernels::attention defines them:
+// q (T, H, Dk), k (S, Hkv, Dk), v (S, Hkv, Dv), out (T, H, Dv). scratch holds
+// AttentionTileScratch(Dk, Dv, rel.side) floats, aligned to the vector size.
+//
+// The scores of a block are computed transposed, sT (keys, queries) = K Qᵀ: K's rows are read in
+// place (only a last block that ends inside a register tile is copied), Qᵀ is packed once per
+// call, and the online softmax runs down the columns, one vector of queries at a time. With
+// relative positions, each query's terms with every key row and key column are computed once per
+// call, (side, Bq) each, and added to a block's scaled scores before its softmax.
 inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
                           const TileRelPos& rel, float scale, View<float, 3> out, std::int64_t h, std::int64_t t0,
                           std::int64_t t1, float* scratch) {
