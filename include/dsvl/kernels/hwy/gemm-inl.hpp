@@ -18,6 +18,21 @@
 HWY_BEFORE_NAMESPACE();
 namespace dsvl::kernels::HWY_NAMESPACE {
 
+// Rows I of a tile of two vectors per row, lo and hi, stored to c: added to c when accumulating
+// (a later block of k), else to the bias (none: nullptr). The end of every register tile.
+template <class D, std::int64_t... I>
+HWY_INLINE void StoreTile(D d, hn::Vec<D>* lo, hn::Vec<D>* hi, const float* bias, float* c, std::int64_t ldc,
+                          bool accumulate, std::integer_sequence<std::int64_t, I...>) {
+  const std::int64_t V = static_cast<std::int64_t>(hn::Lanes(d));
+  if (accumulate) {
+    ((lo[I] = hn::Add(lo[I], hn::LoadU(d, c + I * ldc)), hi[I] = hn::Add(hi[I], hn::LoadU(d, c + I * ldc + V))), ...);
+  } else if (bias) {
+    const auto b0 = hn::LoadU(d, bias), b1 = hn::LoadU(d, bias + V);
+    ((lo[I] = hn::Add(lo[I], b0), hi[I] = hn::Add(hi[I], b1)), ...);
+  }
+  ((hn::StoreU(lo[I], d, c + I * ldc), hn::StoreU(hi[I], d, c + I * ldc + V)), ...);
+}
+
 // mr rows x 2 vectors of c in 2 mr accumulators; each k, one broadcast of a per row and two
 // vector loads of w. 32 vector registers (AVX-512) hold a 12 x 2 tile, 16 a 6 x 2 tile.
 struct GemmTile {
@@ -43,14 +58,7 @@ struct GemmTile {
       const auto w0 = hn::Load(d, wp), w1 = hn::Load(d, wp + V);
       ((lo[I] = hn::MulAdd(hn::Set(d, ap[I]), w0, lo[I]), hi[I] = hn::MulAdd(hn::Set(d, ap[I]), w1, hi[I])), ...);
     }
-    if (accumulate) {
-      ((lo[I] = hn::Add(lo[I], hn::LoadU(d, c + I * ldc)), hi[I] = hn::Add(hi[I], hn::LoadU(d, c + I * ldc + V))),
-       ...);
-    } else if (bias) {
-      const auto b0 = hn::LoadU(d, bias), b1 = hn::LoadU(d, bias + V);
-      ((lo[I] = hn::Add(lo[I], b0), hi[I] = hn::Add(hi[I], b1)), ...);
-    }
-    ((hn::StoreU(lo[I], d, c + I * ldc), hn::StoreU(hi[I], d, c + I * ldc + V)), ...);
+    StoreTile(d, lo, hi, bias, c, ldc, accumulate, std::integer_sequence<std::int64_t, I...>{});
   }
 };
 
@@ -148,14 +156,7 @@ struct GemmTileBF16 {
        ...);
     }
 #endif
-    if (accumulate) {
-      ((lo[I] = hn::Add(lo[I], hn::LoadU(d, c + I * ldc)), hi[I] = hn::Add(hi[I], hn::LoadU(d, c + I * ldc + V))),
-       ...);
-    } else if (bias) {
-      const auto b0 = hn::LoadU(d, bias), b1 = hn::LoadU(d, bias + V);
-      ((lo[I] = hn::Add(lo[I], b0), hi[I] = hn::Add(hi[I], b1)), ...);
-    }
-    ((hn::StoreU(lo[I], d, c + I * ldc), hn::StoreU(hi[I], d, c + I * ldc + V)), ...);
+    StoreTile(d, lo, hi, bias, c, ldc, accumulate, std::integer_sequence<std::int64_t, I...>{});
   }
 };
 

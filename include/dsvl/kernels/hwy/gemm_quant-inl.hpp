@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "dsvl/core/quant.hpp"
+#include "dsvl/kernels/hwy/gemm-inl.hpp"
 #include "dsvl/kernels/hwy/gemv_quant-inl.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -131,15 +132,9 @@ struct GemmTileInt8 {
         hi[I] = _mm512_fmadd_ps(_mm512_set1_ps(da[I]), _mm512_fmsub_ps(d1, _mm512_cvtepi32_ps(ihi[I]), b1), hi[I])),
        ...);
     }
-    if (accumulate) {
-      ((lo[I] = _mm512_add_ps(lo[I], _mm512_loadu_ps(c + I * ldc)),
-        hi[I] = _mm512_add_ps(hi[I], _mm512_loadu_ps(c + I * ldc + 16))),
-       ...);
-    } else if (bias) {
-      const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
-      ((lo[I] = _mm512_add_ps(lo[I], b0), hi[I] = _mm512_add_ps(hi[I], b1)), ...);
-    }
-    ((_mm512_storeu_ps(c + I * ldc, lo[I]), _mm512_storeu_ps(c + I * ldc + 16, hi[I])), ...);
+    const hn::Full512<float> d;
+    hn::Vec<decltype(d)> vlo[mr] = {hn::Vec<decltype(d)>{lo[I]}...}, vhi[mr] = {hn::Vec<decltype(d)>{hi[I]}...};
+    StoreTile(d, vlo, vhi, bias, c, ldc, accumulate, std::integer_sequence<std::int64_t, I...>{});
   }
 };
 
