@@ -45,6 +45,7 @@
 #include "dsvl/kernels/gemv.hpp"
 #include "dsvl/kernels/hwy/attention_decode-inl.hpp"
 #include "dsvl/kernels/hwy/attention_tiled-inl.hpp"
+#include "dsvl/kernels/rel_pos.hpp"
 #include "dsvl/kernels/hwy/gemm.hpp"
 #include "dsvl/kernels/hwy/gemv.hpp"
 #include "dsvl/kernels/hwy/softmax.hpp"
@@ -57,15 +58,6 @@ namespace dsvl::kernels {
 
 inline constexpr std::int64_t kAttentionQueryBlock = 32;
 
-// Decomposed relative positions (ViTDet, Li et al. 2022, sec. 3; segment_anything's
-// add_decomposed_rel_pos): queries and keys are the same side x side grid of tokens, row-major
-// (T = S = side²), and the score of query t = (th, tw) and key s = (sh, sw) gains, after the scale,
-//   q[t, h, :] · rel_h[th - sh + side - 1, :] + q[t, h, :] · rel_w[tw - sw + side - 1, :]
-// with q unscaled. rel_h, rel_w: (2 side - 1, Dk), shared by the heads.
-struct RelPos2d {
-  View<const float, 2> rel_h, rel_w;
-  std::int64_t side() const { return (rel_h.shape(0) + 1) / 2; }
-};
 
 namespace detail {
 inline void check_attention(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, View<float, 3> out) {
@@ -151,14 +143,11 @@ void attention_impl(Tag tag, View<const float, 3> q, View<const float, 3> k, Vie
     }
     const std::int64_t blocks = (T + hw::kTileQueries - 1) / hw::kTileQueries;
     const std::int64_t per_thread = hw::AttentionTileScratch(Dh, Dv, side);
-    const hw::TileRelPos tile_rel = rel ? hw::TileRelPos{rel->rel_h.data(), rel->rel_h.stride(0), rel->rel_w.data(),
-                                                        rel->rel_w.stride(0), side}
-                                        : hw::TileRelPos{};
     pool.parallel_for(0, H * blocks, [&](std::int64_t i0, std::int64_t i1) {
       const auto scratch = hwy::AllocateAligned<float>(static_cast<std::size_t>(per_thread));
       for (std::int64_t item = i0; item < i1; ++item) {
         const std::int64_t h = item / blocks, t0 = item % blocks * hw::kTileQueries;
-        hw::AttentionTile(q, k, v, mask, tile_rel, scale, out, h, t0, std::min(T, t0 + hw::kTileQueries),
+        hw::AttentionTile(q, k, v, mask, rel, scale, out, h, t0, std::min(T, t0 + hw::kTileQueries),
                           scratch.get());
       }
     });

@@ -21,6 +21,7 @@
 
 #include "dsvl/core/view.hpp"
 #include "dsvl/kernels/hwy/simd-inl.hpp"
+#include "dsvl/kernels/rel_pos.hpp"
 #include "dsvl/kernels/softmax.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -84,17 +85,7 @@ HWY_INLINE void TileMatMul(const float* A, std::int64_t ars, std::int64_t acs, c
   }
 }
 
-// Relative positions on a side x side grid (kernels::RelPos2d): the rows of rel_h and rel_w are
-// ld_h and ld_w floats apart. side = 0: none.
-struct TileRelPos {
-  const float* rel_h = nullptr;
-  std::int64_t ld_h = 0;
-  const float* rel_w = nullptr;
-  std::int64_t ld_w = 0;
-  std::int64_t side = 0;
-};
-
-// Floats of scratch AttentionTile needs (side: TileRelPos::side).
+// Floats of scratch AttentionTile needs (side: RelPos2d::side(), 0 without relative positions).
 inline std::int64_t AttentionTileScratch(std::int64_t Dk, std::int64_t Dv, std::int64_t side = 0) {
   const std::int64_t Dvp = RoundUpToLanes(Dv);
   return Dk * kTileQueries + kTileKeys * Dk + kTileKeys * Dvp + kTileKeys * kTileQueries + kTileQueries * Dvp +
@@ -103,7 +94,7 @@ inline std::int64_t AttentionTileScratch(std::int64_t Dk, std::int64_t Dv, std::
 
 // Query rows [t0, t1) (at most kTileQueries) of head h, as kernels::attention defines them:
 // q (T, H, Dk), k (S, Hkv, Dk), v (S, Hkv, Dv), out (T, H, Dv). scratch holds
-// AttentionTileScratch(Dk, Dv, rel.side) floats, aligned to the vector size.
+// AttentionTileScratch(Dk, Dv, rel ? rel->side() : 0) floats, aligned to the vector size.
 //
 // The scores of a block are computed transposed, sT (keys, queries) = K Qᵀ: K's rows are read in
 // place (only a last block that ends inside a register tile is copied), Qᵀ is packed once per
@@ -111,7 +102,7 @@ inline std::int64_t AttentionTileScratch(std::int64_t Dk, std::int64_t Dv, std::
 // relative positions, each query's terms with every key row and key column are computed once per
 // call, (side, Bq) each, and added to a block's scaled scores before its softmax.
 inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
-                          const TileRelPos& rel, float scale, View<float, 3> out, std::int64_t h, std::int64_t t0,
+                          const RelPos2d* rel, float scale, View<float, 3> out, std::int64_t h, std::int64_t t0,
                           std::int64_t t1, float* scratch) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
@@ -128,7 +119,7 @@ inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<c
   float* m = o + Bq * Dvp;       // (Bq): running maxima of scale * score
   float* l = m + Bq;             // (Bq): running sums of exp
   float* rescale = l + Bq;       // (Bq)
-  const std::int64_t side = rel.side;
+  const std::int64_t side = rel ? rel->side() : 0;
   float* bh = rescale + Bq;      // (side, Bq): q_i · rel_h[th(i) - sh + side - 1] by key row sh
   float* bw = bh + side * Bq;    // (side, Bq): q_i · rel_w[tw(i) - sw + side - 1] by key column sw
 
@@ -143,8 +134,8 @@ inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<c
       const float* qi = q.data() + (t0 + i) * q.stride(0) + h * q.stride(1);
       const std::int64_t th = (t0 + i) / side, tw = (t0 + i) % side;
       for (std::int64_t j = 0; j < side; ++j) {
-        bh[j * Bq + i] = Dot(qi, rel.rel_h + (th - j + side - 1) * rel.ld_h, Dk);
-        bw[j * Bq + i] = Dot(qi, rel.rel_w + (tw - j + side - 1) * rel.ld_w, Dk);
+        bh[j * Bq + i] = Dot(qi, &rel->rel_h(th - j + side - 1, 0), Dk);
+        bw[j * Bq + i] = Dot(qi, &rel->rel_w(tw - j + side - 1, 0), Dk);
       }
     }
   }
