@@ -26,7 +26,7 @@ struct Case {
   Bound bound = Bound::compute;
   bool summary = false;   // part of the short summary (the README's first command)
   bool threaded = false;  // uses the pool: timed at every thread count, else at 1 thread only
-  std::string peer;       // impl of the same op and shape to report a speed ratio against
+  std::vector<std::string> peers;  // impls of the same op and shape to report a speed ratio against
   // Builds the state for `threads` threads and returns the call to time.
   std::function<std::function<void()>(ThreadPool& pool)> setup;
 };

@@ -4,7 +4,7 @@
 //              [--min-time SECONDS] [--markdown]
 //
 // Each round times every selected case (median of --samples samples); a figure is the median
-// over rounds, and a ratio against a peer (OpenBLAS, ...) is the median of the per-round ratios,
+// over rounds, and a ratio against a peer (OpenBLAS, oneDNN, ...) is the median of the per-round ratios,
 // so both sides see the same minute of this shared machine.
 
 #include <algorithm>
@@ -122,10 +122,9 @@ int dsvl::bench::run(int argc, char** argv) {
                 range(fma_peak[t]).c_str(), range(read_bw[t]).c_str());
   }
 
-  auto find_peer = [&](const Row& row) -> const Row* {
-    if (row.c->peer.empty()) return nullptr;
+  auto find_peer = [&](const Row& row, const std::string& peer) -> const Row* {
     for (const Row& o : rows)
-      if (o.threads == row.threads && o.c->op == row.c->op && o.c->shape == row.c->shape && o.c->impl == row.c->peer)
+      if (o.threads == row.threads && o.c->op == row.c->op && o.c->shape == row.c->shape && o.c->impl == peer)
         return &o;
     return nullptr;
   };
@@ -150,13 +149,14 @@ int dsvl::bench::run(int argc, char** argv) {
                                                  : 100 * c.bytes / row.times[r] * 1e-9 / read_bw[row.threads][r]);
     const double peak = median(shares);
     std::string ratio = "";
-    if (const Row* p = find_peer(row)) {
-      std::vector<double> rs;
-      for (std::size_t i = 0; i < row.times.size(); ++i) rs.push_back(p->times[i] / row.times[i]);
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.2fx %s", median(rs), c.peer.c_str());
-      ratio = buf;
-    }
+    for (const std::string& peer : c.peers)
+      if (const Row* p = find_peer(row, peer)) {
+        std::vector<double> rs;
+        for (std::size_t i = 0; i < row.times.size(); ++i) rs.push_back(p->times[i] / row.times[i]);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%s%.2fx %s", ratio.empty() ? "" : ", ", median(rs), peer.c_str());
+        ratio += buf;
+      }
     char range[64];
     std::snprintf(range, sizeof range, "[%.1f-%.1f]", lo * 1e6, hi * 1e6);
     if (markdown) std::cout << "| ";

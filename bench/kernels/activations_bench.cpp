@@ -33,7 +33,7 @@ void add_cases(const char* impl) {
     c.bytes = (s.act == Act::swiglu ? 12.0 : 8.0) * n;
     c.bound = bench::Bound::memory;
     c.summary = s.summary;
-    if (std::string(impl) != "scalar") c.peer = "scalar";
+    if (std::string(impl) != "scalar") c.peers = {"scalar"};
     c.setup = [s](ThreadPool&) {
       auto x = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({s.T, s.D}));
       auto u = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({s.T, s.D}));

@@ -47,7 +47,8 @@ void add_cases(const char* impl) {
     c.bound = s.T == 1 ? bench::Bound::memory : bench::Bound::compute;
     c.threaded = true;
     c.summary = s.T == 1 && s.H == 16;
-    if (std::string(impl) != "scalar") c.peer = long_sequence ? (std::string(impl) == "hwy" ? "xsimd" : "") : "scalar";
+    if (std::string(impl) != "scalar" && !long_sequence) c.peers = {"scalar"};
+    if (std::string(impl) == "hwy" && long_sequence) c.peers = {"xsimd"};
     c.setup = [s](ThreadPool& pool) {
       struct State {
         Tensor<float, 3> q, k, v, out;

@@ -62,7 +62,7 @@ void add_case(const Shape& s, const char* impl, bool summary) {
   c.bound = bench::Bound::compute;
   c.threaded = true;
   c.summary = summary;
-  if (std::string(impl) != "scalar" && &s == &kScalarShape) c.peer = "scalar";
+  if (std::string(impl) != "scalar" && &s == &kScalarShape) c.peers = {"scalar"};
   c.setup = [&s](ThreadPool& pool) {
     auto o = operands(s);
     return std::function<void()>([o, &pool, p = kernels::Conv2dParams{s.stride, s.padding}] {

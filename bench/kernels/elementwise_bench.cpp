@@ -22,7 +22,7 @@ void add_cases(const char* impl) {
     c.bytes = (op == Op::add ? 12.0 : 8.0) * T * D;
     c.bound = bench::Bound::memory;
     c.summary = op != Op::add_bias;
-    if (std::string(impl) != "scalar") c.peer = "scalar";
+    if (std::string(impl) != "scalar") c.peers = {"scalar"};
     c.setup = [op](ThreadPool&) {
       const std::int64_t Tb = op == Op::add_bias ? 1 : T;
       auto a = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({T, D}));

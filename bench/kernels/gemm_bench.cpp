@@ -1,6 +1,8 @@
 // GEMM c = a · wᵀ at the prefill and image-encoder shapes of DeepSeek-VL (M x N x K), f32, bf16
 // and quantized (q8, q4) weights, and bf16 products (hwy-bf16: hwy_bf16_tag), against OpenBLAS
-// sgemm on an f32 copy of the same weights.
+// sgemm on an f32 copy of the same weights and against oneDNN's matmul at the nearest product
+// type (f32, bf16, int8).
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -11,6 +13,11 @@
 
 #ifdef DSVL_BENCH_WITH_OPENBLAS
 #include <cblas.h>
+#endif
+#ifdef DSVL_BENCH_WITH_ONEDNN
+#include <omp.h>
+
+#include <dnnl.hpp>
 #endif
 
 namespace {
@@ -67,6 +74,18 @@ std::shared_ptr<Operands> operands(const Shape& s) {
   return o;
 }
 
+// The peers of a dsvl GEMM: OpenBLAS sgemm, and oneDNN with the products dsvl's weight type maps to.
+std::vector<std::string> peers_of(const std::string& dtype) {
+  std::vector<std::string> peers;
+#ifdef DSVL_BENCH_WITH_OPENBLAS
+  peers.push_back("openblas");
+#endif
+#ifdef DSVL_BENCH_WITH_ONEDNN
+  peers.push_back(dtype == "f32" ? "onednn" : dtype == "bf16" ? "onednn-bf16" : "onednn-int8");
+#endif
+  return peers;
+}
+
 bench::Case make_case(const Shape& s, const char* impl, const char* dtype, double w_bytes) {
   bench::Case c;
   c.op = "gemm";
@@ -78,9 +97,7 @@ bench::Case make_case(const Shape& s, const char* impl, const char* dtype, doubl
   c.bound = bench::Bound::compute;
   c.threaded = true;
   c.summary = s.M == 576 && s.N == 2048 && s.K == 2048;
-#ifdef DSVL_BENCH_WITH_OPENBLAS
-  c.peer = "openblas";
-#endif
+  c.peers = peers_of(dtype);
   return c;
 }
 
@@ -107,7 +124,7 @@ void add_case(const Shape& s, const char* impl, const char* dtype) {
 #ifdef DSVL_BENCH_WITH_OPENBLAS
 void add_openblas_case(const Shape& s) {
   bench::Case c = make_case(s, "openblas", "f32", 4);
-  c.peer.clear();
+  c.peers.clear();
   c.setup = [s](ThreadPool& pool) {
     auto o = operands(s);
     const int threads = pool.size();
@@ -116,6 +133,50 @@ void add_openblas_case(const Shape& s) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s.M), static_cast<int>(s.N),
                   static_cast<int>(s.K), 1.0f, o->a.data(), static_cast<int>(s.K), o->w.data(), static_cast<int>(s.K),
                   0.0f, o->c.data(), static_cast<int>(s.N));
+    });
+  };
+  bench::registry().push_back(std::move(c));
+}
+#endif
+
+#ifdef DSVL_BENCH_WITH_ONEDNN
+// oneDNN's matmul primitive, its weights reordered once into the blocked layout it prefers (its
+// fastest use). Its activations come already in the product type (bf16, u8), so the conversion
+// that dsvl's hwy-bf16 and int8 GEMMs time is left out of oneDNN's figure; its int8 product scales
+// per output column (oneDNN 2.6 has no per-group scales), less work than q8's groups of 32.
+void add_onednn_case(const Shape& s, const char* impl, const char* dtype, dnnl::memory::data_type a_type,
+                     dnnl::memory::data_type w_type) {
+  bench::Case c = make_case(s, impl, dtype, static_cast<double>(dnnl::memory::data_type_size(w_type)));
+  c.peers.clear();
+  c.setup = [s, a_type, w_type](ThreadPool& pool) {
+    using tag = dnnl::memory::format_tag;
+    struct State {
+      dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+      dnnl::stream stream{engine};
+      dnnl::memory a, w, c;
+      dnnl::matmul matmul;
+    };
+    auto st = std::make_shared<State>();
+    const dnnl::memory::desc a_md({s.M, s.K}, a_type, tag::ab), c_md({s.M, s.N}, dnnl::memory::data_type::f32, tag::ab);
+    const dnnl::memory::desc w_any({s.K, s.N}, w_type, tag::any), w_rows({s.K, s.N}, w_type, tag::ba);  // w: N x K
+    dnnl::primitive_attr attr;
+    if (w_type == dnnl::memory::data_type::s8) attr.set_output_scales(1 << 1, std::vector<float>(s.N, 1e-3f));
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, w_any, c_md), attr, st->engine);
+    st->a = dnnl::memory(a_md, st->engine);
+    st->c = dnnl::memory(c_md, st->engine);
+    st->w = dnnl::memory(pd.weights_desc(), st->engine);
+    dnnl::memory w_plain(w_rows, st->engine);
+    // Operand bytes: any finite values do; a byte pattern that is small in every type.
+    std::memset(st->a.get_data_handle(), 0x11, a_md.get_size());
+    std::memset(w_plain.get_data_handle(), 0x11, w_rows.get_size());
+    dnnl::reorder(w_plain, st->w).execute(st->stream, w_plain, st->w);
+    st->stream.wait();
+    st->matmul = dnnl::matmul(pd);
+    const int threads = pool.size();
+    return std::function<void()>([st, threads] {
+      omp_set_num_threads(threads);
+      st->matmul.execute(st->stream, {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, st->w}, {DNNL_ARG_DST, st->c}});
+      st->stream.wait();
     });
   };
   bench::registry().push_back(std::move(c));
@@ -136,6 +197,12 @@ void add_shape(const Shape& s, bool with_scalar) {
   add_case<hwy_tag, q4<kQuantGroup>>(s, "hwy", "q4");
 #ifdef DSVL_BENCH_WITH_OPENBLAS
   add_openblas_case(s);
+#endif
+#ifdef DSVL_BENCH_WITH_ONEDNN
+  using dt = dnnl::memory::data_type;
+  add_onednn_case(s, "onednn", "f32", dt::f32, dt::f32);
+  add_onednn_case(s, "onednn-bf16", "bf16", dt::bf16, dt::bf16);
+  add_onednn_case(s, "onednn-int8", "int8", dt::u8, dt::s8);
 #endif
 }
 

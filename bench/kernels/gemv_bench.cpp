@@ -95,7 +95,7 @@ bench::Case make_case(const Shape& s, const char* impl, bool threaded) {
   c.threaded = threaded;
   c.summary = std::is_same_v<W, bf16> && s.K == 2048 && (s.N == 2048 || s.N == 5632);
 #ifdef DSVL_BENCH_WITH_OPENBLAS
-  c.peer = "openblas";
+  c.peers = {"openblas"};
 #endif
   return c;
 }
@@ -115,7 +115,7 @@ void add_case(const Shape& s, const char* impl) {
 #ifdef DSVL_BENCH_WITH_OPENBLAS
 void add_openblas_case(const Shape& s) {
   bench::Case c = make_case<float>(s, "openblas", true);
-  c.peer.clear();
+  c.peers.clear();
   c.summary = s.K == 2048 && (s.N == 2048 || s.N == 5632);
   c.setup = [s](ThreadPool& pool) {
     auto o = operands<float>(s);

@@ -35,7 +35,7 @@ void add_cases(const char* impl) {
     c.bytes = 4.0 * s.C * (s.H * s.W + s.Ho * s.Wo);
     c.bound = bench::Bound::memory;
     c.summary = &s == &kShapes[0] && std::string(impl) == "xsimd";
-    if (std::string(impl) != "scalar") c.peer = "scalar";
+    if (std::string(impl) != "scalar") c.peers = {"scalar"};
     c.setup = [s](ThreadPool&) {
       auto x = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({s.C, s.H, s.W}));
       auto y = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({s.C, s.Ho, s.Wo}));

@@ -21,7 +21,7 @@ void add_layer_norm(const char* impl, const char* dtype, std::int64_t T, std::in
   c.bytes = 8.0 * T * D + 2.0 * sizeof(W) * D;
   c.bound = bench::Bound::memory;
   c.summary = summary;
-  if (std::string(impl) != "scalar") c.peer = "scalar";
+  if (std::string(impl) != "scalar") c.peers = {"scalar"};
   c.setup = [T, D](ThreadPool&) {
     auto x = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({T, D}));
     auto y = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({T, D}));
@@ -51,7 +51,7 @@ void add_layer_norm2d(const char* impl) {
   c.flops = 8.0 * C * H * W;
   c.bytes = 8.0 * C * H * W + 8.0 * C;
   c.bound = bench::Bound::memory;
-  if (std::string(impl) != "scalar") c.peer = "scalar";
+  if (std::string(impl) != "scalar") c.peers = {"scalar"};
   c.setup = [](ThreadPool&) {
     auto x = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({C, H, W}));
     auto y = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({C, H, W}));

@@ -19,7 +19,7 @@ void add_cases(const char* impl) {
   c.bytes = 2.0 * 4.0 * C * H * W;
   c.bound = bench::Bound::memory;
   c.summary = std::string(impl) == "xsimd";
-  if (std::string(impl) != "scalar") c.peer = "scalar";
+  if (std::string(impl) != "scalar") c.peers = {"scalar"};
   c.setup = [](ThreadPool&) {
     auto x = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({C, H, W}));
     auto y = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({C * r * r, H / r, W / r}));

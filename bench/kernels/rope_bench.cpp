@@ -24,7 +24,7 @@ void add_cases(const char* impl) {
     c.bytes = 8.0 * T * H * R + 4.0 * T * R;
     c.bound = bench::Bound::memory;
     c.summary = true;
-    if (std::string(impl) != "scalar") c.peer = "scalar";
+    if (std::string(impl) != "scalar") c.peers = {"scalar"};
     c.setup = [interleaved, R, Dh](ThreadPool&) {
       auto q = std::make_shared<Tensor<float, 3>>(Tensor<float, 3>({T, H, Dh}));
       auto cos = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({T, R / 2}));

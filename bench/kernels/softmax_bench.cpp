@@ -29,7 +29,7 @@ void add_cases(const char* impl) {
     c.bytes = 8.0 * s.R * s.S;
     c.bound = bench::Bound::memory;
     c.summary = s.R == 576;
-    if (std::string(impl) != "scalar") c.peer = "scalar";
+    if (std::string(impl) != "scalar") c.peers = {"scalar"};
     c.setup = [s](ThreadPool&) {
       auto x = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({s.R, s.S}));
       for (std::int64_t i = 0; i < x->size(); ++i) x->data()[i] = 0.01f * static_cast<float>(i % 997);

@@ -22,7 +22,7 @@ void add_cases(const char* impl) {
     c.bytes = 4.0 * T * E + 8.0 * T * k;
     c.bound = bench::Bound::memory;
     c.summary = E == 64 && std::string(impl) == "xsimd";
-    if (std::string(impl) != "scalar") c.peer = "scalar";
+    if (std::string(impl) != "scalar") c.peers = {"scalar"};
     c.setup = [E = E](ThreadPool&) {
       auto x = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({T, E}));
       auto v = std::make_shared<Tensor<float, 2>>(Tensor<float, 2>({T, k}));

@@ -21,9 +21,13 @@ warm-up call, then the median of --samples calls.
 
 Rounds interleave the two at each thread count. The report gives, per thread count, the median
 over rounds [min-max] of each time and of the per-round ratio PyTorch / dsvl (> 1: dsvl is
-faster).
+faster), and each side's peak resident memory: dsvl-bench's (`/usr/bin/time -v`; it holds the
+tower's f32 weights and one image's activations), and this Python process's, which holds torch,
+timm and the tower.
 """
 import argparse
+import re
+import resource
 import statistics
 import subprocess
 import time
@@ -43,12 +47,16 @@ TOWERS = {
 
 
 def dsvl_ms(bench, op, shape, threads, samples):
-    out = subprocess.run([bench, "--filter", "%s hwy f32 %s" % (op, shape), "--threads", str(threads), "--rounds", "1",
-                          "--samples", str(samples), "--markdown"], check=True, capture_output=True, text=True).stdout
+    """(median ms, peak RSS GB) of the dsvl-bench case."""
+    p = subprocess.run(["/usr/bin/time", "-v", bench, "--filter", "%s hwy f32 %s" % (op, shape), "--threads",
+                        str(threads), "--rounds", "1", "--samples", str(samples), "--markdown"],
+                       check=True, capture_output=True, text=True)
+    out = p.stdout
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) > 5 and cells[0] == op and cells[3].startswith(shape) and cells[4] == str(threads):
-            return float(cells[5]) / 1e3  # the driver reports microseconds
+            return float(cells[5]) / 1e3, int(rss.group(1)) / 1e6  # the driver reports microseconds
     raise SystemExit("no %s hwy f32 %s row at %d thread(s) in:\n%s" % (op, shape, threads, out))
 
 
@@ -84,9 +92,11 @@ def main():
     image = torch.rand(1, 3, side, side) * 2 - 1
 
     results = {t: {"dsvl": [], "torch": [], "ratio": []} for t in threads}
+    dsvl_rss = 0.0
     for r in range(a.rounds):
         for t in threads:
-            d = dsvl_ms(a.dsvl_bench, op, shape, t, a.samples)
+            d, rss = dsvl_ms(a.dsvl_bench, op, shape, t, a.samples)
+            dsvl_rss = max(dsvl_rss, rss)
             p = torch_ms(model, image, t, a.samples)
             results[t]["dsvl"].append(d)
             results[t]["torch"].append(p)
@@ -100,6 +110,8 @@ def main():
         x = results[t]
         print("| %d | %s | %s | %.2f [%.2f-%.2f] |" % (t, summary(x["dsvl"]), summary(x["torch"]),
                                                     statistics.median(x["ratio"]), min(x["ratio"]), max(x["ratio"])))
+    torch_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
+    print("\npeak RSS: dsvl-bench %.2f GB, PyTorch process %.2f GB" % (dsvl_rss, torch_rss))
 
 if __name__ == "__main__":
     main()
