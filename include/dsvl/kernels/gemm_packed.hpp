@@ -142,6 +142,17 @@ template <class Kernel>
   requires requires { typename Kernel::panel_t; }
 struct GemmPanels<Kernel> : Kernel {};
 
+// The tile reads (accumulates into) or writes c only after its k loop: its rows, ldc apart, which
+// the hardware prefetchers do not follow, are fetched while the products run. Without it the
+// c loads of the accumulating k blocks took 13% of the int8 GEMM's samples (576x5632x2048, perf).
+template <std::int64_t MR, std::int64_t NR>
+inline void prefetch_tile(const float* c, std::int64_t ldc) {
+  for (std::int64_t i = 0; i < MR; ++i) {
+    for (std::int64_t j = 0; j < NR; j += 16) __builtin_prefetch(c + i * ldc + j, 1);
+    __builtin_prefetch(c + i * ldc + NR - 1, 1);
+  }
+}
+
 // One thread's share: rows [m0, m1) and columns [n0, n1) of c.
 template <class Kernel, class WView>
 void gemm_packed_range(View<const float, 2> a, const WView& w, const float* bias, View<float, 2> c,
@@ -177,6 +188,7 @@ void gemm_packed_range(View<const float, 2> a, const WView& w, const float* bias
             const std::int64_t mr = std::min(MR, mc - ir);
             float* ct = c.data() + (ic + ir) * ldc + jc + jr;
             if (mr == MR && nr == NR) {
+              prefetch_tile<MR, NR>(ct, ldc);
               Kernel::tile(kcp, ap + ir * kcp / KP, wpanel, b, ct, ldc, accumulate);
               continue;
             }

@@ -49,12 +49,11 @@ struct GemmTileInt8 {
   static void pack_a(const float* a, std::int64_t lda, std::int64_t m, std::int64_t kc, panel_t* dst) {
     const std::int64_t groups = (kc + G - 1) / G;
     thread_local std::vector<std::int8_t> codes;
-    thread_local std::vector<float> scale, offset;
+    thread_local std::vector<float> scale;
     codes.resize(static_cast<std::size_t>(m * groups * G));
     scale.resize(static_cast<std::size_t>(m * groups));
-    offset.resize(static_cast<std::size_t>(groups));
     for (std::int64_t i = 0; i < m; ++i)
-      QuantizeX<G>(a + i * lda, kc, codes.data() + i * groups * G, scale.data() + i * groups, offset.data());
+      QuantizeX<G>(a + i * lda, kc, codes.data() + i * groups * G, scale.data() + i * groups, nullptr);
     auto* out = reinterpret_cast<std::byte*>(dst);
     for (std::int64_t p0 = 0; p0 < m; p0 += mr) {
       for (std::int64_t g = 0; g < groups; ++g, out += mr * (G + 8)) {

@@ -3,7 +3,8 @@
 // x is rounded once per call to int8 codes with one f32 scale per group of G (as ggml's q8_0
 // activations): d_x = max|x| / 127. A group's dot product of weight codes and x codes is then
 // exact in int32, from byte products summed by pmaddubsw (u8 x s8 -> pairs in i16) and pmaddwd
-// (-> quads in i32); the f32 accumulators take d_w d_x times it, one multiply-add per group:
+// (-> quads in i32), or by vpdpbusd in one step on AVX512-VNNI (no pair in i16 saturates: the
+// results are the same); the f32 accumulators take d_w d_x times it, one multiply-add per group:
 //   q8: pmaddubsw needs an unsigned operand: |w| times x with w's sign (psignb), exact since
 //       2 * 127 * 127 < 2^15.
 //   q4: the nibbles u = q + 8 (0..15) are the unsigned operand; sum_j q_j x_j = sum_j u_j x_j -
@@ -38,7 +39,8 @@ namespace dsvl::kernels::HWY_NAMESPACE {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSE4
 #define DSVL_HWY_GEMV_QUANT 1
 
-// x rounded to int8 per group of G; the last group padded with zeros.
+// x rounded to int8 per group of G; the last group padded with zeros. offset (the q4 GEMV's term,
+// QuantizedX) may be null.
 struct QuantizedX {
   const std::int8_t* codes;
   const float* scale;    // d_x per group
@@ -71,14 +73,18 @@ void QuantizeX(const float* x, std::int64_t K, std::int8_t* codes, float* scale,
       hn::StoreU(hn::DemoteTo(d8, q), d8, codes + g * G + j);
     }
     scale[g] = amax / 127.0f;
-    offset[g] = 8.0f * scale[g] * static_cast<float>(hn::GetLane(hn::SumOfLanes(di, sum)));
+    if (offset != nullptr) offset[g] = 8.0f * scale[g] * static_cast<float>(hn::GetLane(hn::SumOfLanes(di, sum)));
   }
 }
 
 #if HWY_TARGET <= HWY_AVX2
 using DI32 = hn::CappedTag<std::int32_t, 8>;  // one group of 32 codes: 256 bits
 HWY_INLINE __m256i MaddQuads(__m256i u, __m256i s) {
+#if HWY_TARGET <= HWY_AVX3 && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);  // vpdpbusd: the same sums in one step
+#else
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
 }
 // sum over 32 codes of a q8 row and x, in 8 i32 lanes.
 HWY_INLINE hn::Vec<DI32> DotGroup32(q8<32>, const std::uint8_t* w, const std::int8_t* x) {
@@ -142,6 +148,10 @@ struct GemvQuantRows {
  private:
   using DF = hn::Rebind<float, DI32>;
   static constexpr std::int64_t kBlock = 8;  // groups whose scales are widened together
+  // Codes are prefetched this far ahead of the loads: the hardware prefetcher alone kept one
+  // row-at-a-time stream at 6-9 GB/s on an Emerald Rapids core, 9-12 GB/s with it (cold q4/q8
+  // matrices, docs/benchmarks.md). A prefetch past the end of the matrix is harmless.
+  static constexpr std::int64_t kPrefetchBytes = 4096;
 
   // s[j] = d_w[j] d_x[j] for the nb <= kBlock groups at w_scales, x_scale; off += d_w[j] x_offset[j].
   static HWY_INLINE void BlockScales(const f16* w_scales, const float* x_scale, const float* x_offset, std::int64_t nb,
@@ -175,6 +185,8 @@ struct GemvQuantRows {
     alignas(32) float s[R][kBlock];
     for (std::int64_t g0 = 0; g0 < groups; g0 += kBlock) {
       const std::int64_t nb = std::min(kBlock, groups - g0);
+      for (std::int64_t off = 0; off < kBlock * GB; off += 64)
+        (_mm_prefetch(reinterpret_cast<const char*>(codes[I] + g0 * GB + kPrefetchBytes + off), _MM_HINT_T0), ...);
       (BlockScales(scales[I] + g0, x.scale + g0, x.offset + g0, nb, s[I], off[I]), ...);
       for (std::int64_t j = 0; j < nb; ++j) {
         const std::int8_t* xg = x.codes + (g0 + j) * G;
