@@ -75,7 +75,7 @@ std::shared_ptr<Operands> operands(const Shape& s) {
 }
 
 // The peers of a dsvl GEMM: OpenBLAS sgemm, and oneDNN with the products dsvl's weight type maps to.
-std::vector<std::string> peers_of(const std::string& dtype) {
+std::vector<std::string> peers_of([[maybe_unused]] const std::string& dtype) {
   std::vector<std::string> peers;
 #ifdef DSVL_BENCH_WITH_OPENBLAS
   peers.push_back("openblas");

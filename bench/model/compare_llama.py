@@ -18,7 +18,7 @@ T tokens in one batch; tg32 @ dT: 32 tokens decoded after a context of T tokens,
 reads as long a cache as dsvl's decode, which follows the prompt: the decode ratio is taken
 against it; tg32 @ d0, from an empty context, is reported beside it). Flash attention off: the
 faster setting for llama.cpp's CPU decode at this depth where we measured it. llama.cpp has no DeepSeek-VL vision towers: its figures are the language model's.
-A llama-bench older than its `-d` option (before 2025-04) decodes from an empty context only; the
+A llama-bench without the `-d` option (older builds) decodes from an empty context only; the
 decode ratio is then taken against tg32 @ d0, which reads a shorter cache than dsvl's decode (a
 ratio lower than the one at equal depth), and the report says so.
 

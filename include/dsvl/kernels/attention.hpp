@@ -45,10 +45,10 @@
 #include "dsvl/kernels/gemv.hpp"
 #include "dsvl/kernels/hwy/attention_decode-inl.hpp"
 #include "dsvl/kernels/hwy/attention_tiled-inl.hpp"
-#include "dsvl/kernels/rel_pos.hpp"
 #include "dsvl/kernels/hwy/gemm.hpp"
 #include "dsvl/kernels/hwy/gemv.hpp"
 #include "dsvl/kernels/hwy/softmax.hpp"
+#include "dsvl/kernels/rel_pos.hpp"
 #include "dsvl/kernels/softmax.hpp"
 #include "dsvl/kernels/xsimd/gemm.hpp"
 #include "dsvl/kernels/xsimd/gemv.hpp"
@@ -57,7 +57,6 @@
 namespace dsvl::kernels {
 
 inline constexpr std::int64_t kAttentionQueryBlock = 32;
-
 
 namespace detail {
 inline void check_attention(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, View<float, 3> out) {

@@ -39,14 +39,14 @@ namespace dsvl::kernels::HWY_NAMESPACE {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSE4
 #define DSVL_HWY_GEMV_QUANT 1
 
-// x rounded to int8 per group of G; the last group padded with zeros. offset (the q4 GEMV's term,
-// QuantizedX) may be null.
+// x rounded to int8 per group of G; the last group padded with zeros.
 struct QuantizedX {
   const std::int8_t* codes;
   const float* scale;    // d_x per group
   const float* offset;   // q4: 8 d_x sum_j x_j per group
 };
 
+// Fills a QuantizedX's arrays from x; offset may be null (the int8 GEMM, which does not use it).
 template <int G>
 void QuantizeX(const float* x, std::int64_t K, std::int8_t* codes, float* scale, float* offset) {
   const hn::CappedTag<float, 8> df;
@@ -148,9 +148,9 @@ struct GemvQuantRows {
  private:
   using DF = hn::Rebind<float, DI32>;
   static constexpr std::int64_t kBlock = 8;  // groups whose scales are widened together
-  // Codes are prefetched this far ahead of the loads: the hardware prefetcher alone kept one
-  // row-at-a-time stream at 6-9 GB/s on an Emerald Rapids core, 9-12 GB/s with it (cold q4/q8
-  // matrices, docs/benchmarks.md). A prefetch past the end of the matrix is harmless.
+  // Codes are prefetched this far ahead of the loads: on an Emerald Rapids core the hardware
+  // prefetcher alone kept this row-at-a-time stream at 9.2 (q8) / 7.2 (q4) GB/s, 12.8 / 12.4 GB/s
+  // with it (the LM-head GEMV, docs/benchmarks.md). A prefetch past the end of the matrix is harmless.
   static constexpr std::int64_t kPrefetchBytes = 4096;
 
   // s[j] = d_w[j] d_x[j] for the nb <= kBlock groups at w_scales, x_scale; off += d_w[j] x_offset[j].
