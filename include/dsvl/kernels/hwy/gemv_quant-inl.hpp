@@ -12,7 +12,7 @@
 // One row at a time: streaming a single row's codes and scales read DRAM 1.8-2x faster than four
 // rows at once (measured on Zen 3, docs/benchmarks.md), though four rows share each load of x and
 // run ~15% faster with w in cache. A group is one 256-bit register (AVX2, AVX3) or two 128-bit ones
-// (SSE4); G must be a multiple of 32.
+// (SSE4); q4 on AVX3 takes two groups per 512-bit register. G must be a multiple of 32.
 #if defined(DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_
 #undef DSVL_KERNELS_HWY_GEMV_QUANT_INL_H_
@@ -133,6 +133,29 @@ HWY_INLINE hn::Vec<DI32> DotGroup(q4<32>, const std::uint8_t* w, const std::int8
   return DotGroup32(q4<32>{}, w, x);
 }
 
+#if HWY_TARGET <= HWY_AVX3
+// AVX-512, q4: groups g and g + 1 in one step, their 32 code bytes widened to 64 nibbles in 128-bit
+// lanes [g low, g high, g+1 low, g+1 high] against the 64 codes of x; lanes 0-7 of the result sum
+// group g, lanes 8-15 group g + 1.
+HWY_INLINE __m512i DotGroupPair(q4<32>, const std::uint8_t* w, const std::int8_t* x) {
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+  const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(b), _mm256_srli_epi16(b, 4), 1);
+  const __m512i u = _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(0x0f));
+  const __m512i xv = _mm512_loadu_si512(x);
+#if defined(__AVX512VNNI__)
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, xv);
+#else
+  return _mm512_madd_epi16(_mm512_maddubs_epi16(u, xv), _mm512_set1_epi16(1));
+#endif
+}
+#endif
+
+// GCC 12 warns that the AVX-512 intrinsics' undefined upper halves are used uninitialized when
+// they are inlined here (as Highway's own x86_512-inl.h does, the warnings are off for them).
+HWY_DIAGNOSTICS(push)
+HWY_DIAGNOSTICS_OFF(disable : 4701, ignored "-Wuninitialized")
+HWY_DIAGNOSTICS_OFF(disable : 4703 6001 26494, ignored "-Wmaybe-uninitialized")
+
 template <class F>
 struct GemvQuantRows {
   static constexpr int rows = 1;
@@ -152,6 +175,16 @@ struct GemvQuantRows {
   // prefetcher alone kept this row-at-a-time stream at 9.2 (q8) / 7.2 (q4) GB/s, 12.8 / 12.4 GB/s
   // with it (the LM-head GEMV, docs/benchmarks.md). A prefetch past the end of the matrix is harmless.
   static constexpr std::int64_t kPrefetchBytes = 4096;
+  // Groups go round-robin to this many accumulators: with one, each group's multiply-add waits
+  // for the previous one (4 cycles), which caps a q4 row at 16 bytes per 4 cycles, about the
+  // bandwidth of one core.
+  static constexpr int kChains = 4;
+#if HWY_TARGET <= HWY_AVX3
+  static constexpr bool kPairs = F::bits == 4;  // q4 on AVX-512: two groups per step (DotGroupPair)
+  static_assert(kBlock == 2 * kChains);
+#else
+  static constexpr bool kPairs = false;
+#endif
 
   // s[j] = d_w[j] d_x[j] for the nb <= kBlock groups at w_scales, x_scale; off += d_w[j] x_offset[j].
   static HWY_INLINE void BlockScales(const f16* w_scales, const float* x_scale, const float* x_offset, std::int64_t nb,
@@ -180,24 +213,61 @@ struct GemvQuantRows {
     const std::int64_t groups = w.groups();
     const std::uint8_t* codes[R] = {w.codes(n + I)...};
     const f16* scales[R] = {w.scales(n + I)...};
-    hn::Vec<DF> acc[R], off[R];
-    ((acc[I] = hn::Zero(df), off[I] = hn::Zero(df)), ...);
+    hn::Vec<DF> acc[R][kChains], off[R];
+    for (int c = 0; c < kChains; ++c) ((acc[I][c] = hn::Zero(df)), ...);
+    ((off[I] = hn::Zero(df)), ...);
+#if HWY_TARGET <= HWY_AVX3
+    __m512 pair_acc[R][kChains];
+    for (int c = 0; c < kChains; ++c) ((pair_acc[I][c] = _mm512_setzero_ps()), ...);
+#endif
     alignas(32) float s[R][kBlock];
     for (std::int64_t g0 = 0; g0 < groups; g0 += kBlock) {
       const std::int64_t nb = std::min(kBlock, groups - g0);
       for (std::int64_t off = 0; off < kBlock * GB; off += 64)
         (_mm_prefetch(reinterpret_cast<const char*>(codes[I] + g0 * GB + kPrefetchBytes + off), _MM_HINT_T0), ...);
       (BlockScales(scales[I] + g0, x.scale + g0, x.offset + g0, nb, s[I], off[I]), ...);
-      for (std::int64_t j = 0; j < nb; ++j) {
-        const std::int8_t* xg = x.codes + (g0 + j) * G;
-        ((acc[I] = hn::MulAdd(hn::ConvertTo(df, DotGroup(F{}, codes[I] + (g0 + j) * GB, xg)), hn::Set(df, s[I][j]),
-                              acc[I])),
-         ...);
+      std::int64_t j0 = 0;
+#if HWY_TARGET <= HWY_AVX3
+      if constexpr (kPairs) {
+        // Pair c of the block: groups j = 2c and j + 1, scaled by lanes [j x 8, j + 1 x 8] of s.
+        const __m512 sv[R] = {_mm512_castps256_ps512(_mm256_load_ps(s[I]))...};
+        for (int c = 0; c < kChains; ++c) {
+          const int j = 2 * c;
+          if (j + 2 > nb) break;
+          const int k = j + 1;
+          const __m512i lanes = _mm512_set_epi32(k, k, k, k, k, k, k, k, j, j, j, j, j, j, j, j);
+          const std::int8_t* xg = x.codes + (g0 + j) * G;
+          ((pair_acc[I][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(DotGroupPair(F{}, codes[I] + (g0 + j) * GB, xg)),
+                                             _mm512_permutexvar_ps(lanes, sv[I]), pair_acc[I][c])),
+           ...);
+        }
+        j0 = nb & ~std::int64_t{1};
       }
+#endif
+      for (; j0 < nb; j0 += kChains)
+        for (int c = 0; c < kChains; ++c) {
+          const std::int64_t j = j0 + c;
+          if (j >= nb) break;
+          const std::int8_t* xg = x.codes + (g0 + j) * G;
+          ((acc[I][c] = hn::MulAdd(hn::ConvertTo(df, DotGroup(F{}, codes[I] + (g0 + j) * GB, xg)),
+                                   hn::Set(df, s[I][j]), acc[I][c])),
+           ...);
+        }
     }
-    ((out[I] = SumLanes(df, acc[I]) - SumLanes(df, off[I])), ...);
+    for (int c = 1; c < kChains; ++c) ((acc[I][0] = hn::Add(acc[I][0], acc[I][c])), ...);
+#if HWY_TARGET <= HWY_AVX3
+    if constexpr (kPairs) {  // the pairs' sums, folded to 256 bits, join the single groups'
+      for (int c = 1; c < kChains; ++c) ((pair_acc[I][0] = _mm512_add_ps(pair_acc[I][0], pair_acc[I][c])), ...);
+      ((acc[I][0] = hn::Add(acc[I][0], hn::Vec<DF>{_mm256_add_ps(_mm512_castps512_ps256(pair_acc[I][0]),
+                                                                   _mm512_extractf32x8_ps(pair_acc[I][0], 1))})),
+       ...);
+    }
+#endif
+    ((out[I] = SumLanes(df, acc[I][0]) - SumLanes(df, off[I])), ...);
   }
 };
+
+HWY_DIAGNOSTICS(pop)
 
 #endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_SSE4
 
