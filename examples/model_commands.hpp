@@ -31,7 +31,7 @@ namespace dsvl::tool {
 inline constexpr const char* kRunUsage =
     "usage: dsvl run --model DIR [--image PATH]... --prompt TEXT [--max-new-tokens N] [--temperature T]\n"
     "                [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--weights auto|f32|bf16|q8|q4]\n"
-    "                [--raw] [--ignore-eos] [--grounding] [--draw-boxes OUT.png]\n"
+    "                [--kv-cache f32|bf16] [--raw] [--ignore-eos] [--grounding] [--draw-boxes OUT.png]\n"
     "  Answers TEXT about the images with a DeepSeek-VL or DeepSeek-VL2 model directory (config.json,\n"
     "  safetensors, tokenizer.json, and preprocessor_config.json or processor_config.json), formatted\n"
     "  as the official chat processor does, and streams the answer to stdout; load, image-encode,\n"
@@ -46,6 +46,8 @@ inline constexpr const char* kRunUsage =
     "  --weights: how matrices are held in memory (auto: as the checkpoint stores them; q8, q4: the\n"
     "  language model's matrices quantized at load, 8 or 4 bits with a scale per 32 weights, unless\n"
     "  the directory was written by dsvl quantize, whose matrices are read in place).\n"
+    "  --kv-cache: the KV cache's elements (default f32; bf16 halves its memory and what each decode\n"
+    "  step reads from it).\n"
     "  --raw: TEXT is the whole prompt, as in dsvl forward (no chat template).\n"
     "  --ignore-eos: generate max-new-tokens tokens whatever they are (for benchmarks).\n";
 
@@ -81,7 +83,7 @@ inline constexpr const char* kRandomModelUsage =
     "  num_experts_per_tok routed experts and the shared ones, the same work and the same bytes.\n";
 
 struct ModelArgs {
-  std::string model, prompt, out, weights = "auto", preset, dtype = "bf16", tokenizer, draw_boxes;
+  std::string model, prompt, out, weights = "auto", preset, dtype = "bf16", tokenizer, draw_boxes, kv_cache = "f32";
   std::vector<std::string> images;
   std::int64_t max_new_tokens = 512, top_k = 0, routed_experts = 0;
   float temperature = 0.0f, top_p = 1.0f, repetition_penalty = 1.0f;
@@ -107,6 +109,7 @@ inline ModelArgs parse_model_args(std::span<char*> args) {
     else if (arg == "--prompt") a.prompt = value();
     else if (arg == "--out") a.out = value();
     else if (arg == "--weights") a.weights = value();
+    else if (arg == "--kv-cache") a.kv_cache = value();
     else if (arg == "--preset") a.preset = value();
     else if (arg == "--dtype") a.dtype = value();
     else if (arg == "--tokenizer") a.tokenizer = value();
@@ -371,7 +374,8 @@ std::vector<std::int32_t> answer(const Decoder& lm, const Prompt& p, const io::T
   const std::int64_t room = std::min(T + a.max_new_tokens, lm.config().max_position_embeddings);
   if (room <= T)
     fail("dsvl run", "the prompt has ", T, " tokens, max_position_embeddings is ", lm.config().max_position_embeddings);
-  auto cache = lm.make_cache(room);
+  if (a.kv_cache != "f32" && a.kv_cache != "bf16") fail("dsvl run", "--kv-cache is f32 or bf16, not '", a.kv_cache, "'");
+  auto cache = lm.make_cache(room, a.kv_cache == "bf16" ? DType::bf16 : DType::f32);
   std::vector<std::int32_t> history = p.ids;
   language::Sampler sampler(language::SamplingConfig{a.temperature, a.top_k, a.top_p, a.repetition_penalty, a.seed});
   io::Detokenizer detok(tok, /*skip_special_tokens=*/!keep_special);

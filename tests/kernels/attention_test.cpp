@@ -77,7 +77,9 @@ std::vector<double> naive_attention(const AttentionShape& c, const std::vector<f
   return out;
 }
 
-template <class Tag>
+// KV: the element type of k and v (f32, or bf16 as in a bf16 KV cache: the reference then sees
+// the same bf16 values, widened).
+template <class Tag, class KV = float>
 double check_attention_shape(const AttentionShape& c, ThreadPool& pool) {
   // q is a slice of a wider row (as when q, k and v come out of one projection) and k, v are the
   // first S rows of a cache with room for more: every stride differs from the packed one.
@@ -88,12 +90,19 @@ double check_attention_shape(const AttentionShape& c, ThreadPool& pool) {
   fill_uniform(q.data(), static_cast<std::int64_t>(q.size()));
   fill_uniform(k.data(), static_cast<std::int64_t>(k.size()));
   fill_uniform(v.data(), static_cast<std::int64_t>(v.size()));
+  std::vector<KV> k_stored(k.size()), v_stored(v.size());
+  for (std::size_t i = 0; i < k.size(); ++i) {
+    k_stored[i] = from_f32<KV>(k[i]);
+    v_stored[i] = from_f32<KV>(v[i]);
+    k[i] = to_f32(k_stored[i]);
+    v[i] = to_f32(v_stored[i]);
+  }
   const float scale = c.Dh > 0 ? 1.0f / std::sqrt(static_cast<float>(c.Dh)) : 1.0f;
   std::vector<float> got(static_cast<std::size_t>(std::max<std::int64_t>(c.T * c.H * Dv, 1)), NAN);
 
   const View<const float, 3> qv(q.data(), {c.T, c.H, c.Dh}, {q_row, c.Dh, 1});
-  const View<const float, 3> kv(k.data(), {c.S, c.Hkv, c.Dh}, {kv_row, c.Dh, 1});
-  const View<const float, 3> vv(v.data(), {c.S, c.Hkv, Dv}, {kv_row, Dv, 1});
+  const View<const KV, 3> kv(k_stored.data(), {c.S, c.Hkv, c.Dh}, {kv_row, c.Dh, 1});
+  const View<const KV, 3> vv(v_stored.data(), {c.S, c.Hkv, Dv}, {kv_row, Dv, 1});
   const View<float, 3> ov(got.data(), {c.T, c.H, Dv});
   kernels::attention(Tag{}, qv, kv, vv, c.mask, scale, ov, pool);
 
@@ -111,15 +120,16 @@ double check_attention_shape(const AttentionShape& c, ThreadPool& pool) {
   return worst / tol;
 }
 
-template <class Tag>
+template <class Tag, class KV = float>
 void check_all_shapes() {
   ThreadPool one(1), three(3);
   double ratio = 0;
   for (const auto& c : kShapes) {
-    ratio = std::max(ratio, check_attention_shape<Tag>(c, one));
-    ratio = std::max(ratio, check_attention_shape<Tag>(c, three));
+    ratio = std::max(ratio, check_attention_shape<Tag, KV>(c, one));
+    ratio = std::max(ratio, check_attention_shape<Tag, KV>(c, three));
   }
-  MESSAGE("attention [", Tag::name, "]: largest error / bound over all shapes ", ratio);
+  MESSAGE("attention [", Tag::name, ", ", std::string(sizeof(KV) == 4 ? "f32" : "bf16"),
+          " k and v]: largest error / bound over all shapes ", ratio);
 }
 
 }  // namespace
@@ -205,6 +215,10 @@ TEST_CASE("attention with relative positions rejects tables that do not fit the 
 TEST_CASE("attention matches a double-precision reference (scalar)") { check_all_shapes<scalar_tag>(); }
 TEST_CASE("attention matches a double-precision reference (xsimd)") { check_all_shapes<xsimd_tag<>>(); }
 TEST_CASE("attention matches a double-precision reference (hwy)") { check_all_shapes<hwy_tag>(); }
+TEST_CASE_TEMPLATE("attention over bf16 keys and values matches a double-precision reference", Tag, scalar_tag,
+                   xsimd_tag<>, hwy_tag) {
+  check_all_shapes<Tag, bf16>();
+}
 
 TEST_CASE("attention: a decode step equals the last row of the full causal prefill") {
   const std::int64_t S = 45, H = 4, Hkv = 2, Dh = 16;

@@ -208,6 +208,35 @@ void check_quantized(const std::string& variant, double tol_logits, double min_t
   CHECK(worst_step <= tol_steps);
 }
 
+// A bf16 KV cache against the f32 one on the same model: prefill and 8 greedy decode steps. Keys
+// and values are rounded to 8 significant bits when written (relative error up to 2^-9 each),
+// which moves the logits by 2-3e-3 of their largest (measured, printed); the bound is ~4x that.
+template <class P>
+void check_bf16_cache(const std::string& variant) {
+  const std::string label = variant + " [" + std::string(P::kernel_tag::name) + "]";
+  const auto ckpt = io::Checkpoint::open(fixture_dir(variant));
+  const DenseDecoder<P> dec = load_decoder<P>(variant, ckpt);
+  const std::int64_t V = dec.config().vocab_size;
+  ThreadPool pool(2);
+  const auto ids = Reference(variant).ids("input_ids");
+  const std::int64_t T = static_cast<std::int64_t>(ids.size());
+  KvCache exact = dec.make_cache(T + 8), rounded = dec.make_cache(T + 8, DType::bf16);
+  CHECK(rounded.dtype() == DType::bf16);
+  CHECK(2 * rounded.bytes() == exact.bytes());
+  auto want = dec.forward_ids(ids, exact, LogitRows::all, pool);
+  auto got = dec.forward_ids(ids, rounded, LogitRows::all, pool);
+  double worst = relative_error(got.view(), want.view());
+  std::int32_t next = argmax(want.data() + (T - 1) * V, V);
+  for (int step = 0; step < 8; ++step) {
+    want = dec.forward_ids(std::span<const std::int32_t>(&next, 1), exact, LogitRows::all, pool);
+    got = dec.forward_ids(std::span<const std::int32_t>(&next, 1), rounded, LogitRows::all, pool);
+    worst = std::max(worst, relative_error(got.view(), want.view()));
+    next = argmax(want.data(), V);
+  }
+  MESSAGE(label, ": bf16 KV cache vs f32, prefill and 8 decode steps, relative error ", worst);
+  CHECK(worst <= 1e-2);
+}
+
 template <class P>
 void check_quantized_variants(double tol_logits, double min_top1, double tol_steps) {
   check_quantized<P>("gqa", tol_logits, min_top1, tol_steps);
@@ -297,6 +326,14 @@ TEST_CASE("DenseDecoder with q8 weights stays close to transformers (scalar, hwy
 TEST_CASE("DenseDecoder with q4 weights stays close to transformers (scalar, hwy)") {
   check_quantized_variants<policies::ScalarQ4>(0.45, 0.6, 1e-4);
   check_quantized_variants<policies::HwyQ4>(0.45, 0.6, 0.06);
+}
+
+TEST_CASE("DenseDecoder with a bf16 KV cache stays close to the f32 cache (scalar, xsimd, hwy)") {
+  for (const char* variant : {"gqa", "mha"}) {
+    check_bf16_cache<policies::ScalarF32>(variant);
+    check_bf16_cache<policies::XsimdF32>(variant);
+    check_bf16_cache<policies::HwyF32>(variant);
+  }
 }
 
 TEST_CASE("DenseDecoder: weights declared once, with the Hugging Face names") {

@@ -3,9 +3,10 @@
 // mask, per head), multi-head or grouped-query:
 //   out[t, h, :] = sum_s p[t, s] v[s, g, :],   p[t, :] = softmax_s(scale * q[t, h, :] · k[s, g, :]),
 //   g = h / (H / Hkv)   (each group of H / Hkv consecutive query heads reads one key/value head).
-// q: (T, H, Dk) f32.  k: (S, Hkv, Dk) f32.  v: (S, Hkv, Dv) f32.  out: (T, H, Dv) f32; it must not
-// overlap q, k or v. Dv may differ from Dk (MLA: 192-dim keys and 128-dim values, or 576-dim
-// latent keys whose first 512 dims are the values, spec.md 5.4).
+// q: (T, H, Dk) f32.  k: (S, Hkv, Dk) and v: (S, Hkv, Dv), both f32 or both bf16 (a KV cache in
+// bf16, widened exactly as it is read).  out: (T, H, Dv) f32; it must not overlap q, k or v.
+// Dv may differ from Dk (MLA: 192-dim keys and 128-dim values, or 576-dim latent keys whose first
+// 512 dims are the values, spec.md 5.4).
 // Every view has a contiguous last dimension and any strides on the others (a KV cache of
 // max_positions rows passes its first S rows). H must be a multiple of Hkv.
 // mask is the softmax mask (kernels/softmax.hpp), counted in keys:
@@ -59,7 +60,8 @@ namespace dsvl::kernels {
 inline constexpr std::int64_t kAttentionQueryBlock = 32;
 
 namespace detail {
-inline void check_attention(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, View<float, 3> out) {
+template <class KV>
+void check_attention(View<const float, 3> q, View<const KV, 3> k, View<const KV, 3> v, View<float, 3> out) {
   constexpr const char* where = "kernels::attention";
   check_rows_view(where, "q", q);
   check_rows_view(where, "k", k);
@@ -76,14 +78,15 @@ inline void check_attention(View<const float, 3> q, View<const float, 3> k, View
              " query heads is not a multiple of Hkv = ", k.shape(1), " key/value heads");
 }
 
-// dst (cols, rows) = src (rows, cols)ᵀ, src rows `ld` apart, in tiles of 16 rows so that both the
-// reads and the writes touch whole cache lines.
-inline void transpose_rows(const float* src, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* dst) {
+// dst (cols, rows) = src (rows, cols)ᵀ as f32, src rows `ld` apart, in tiles of 16 rows so that
+// both the reads and the writes touch whole cache lines.
+template <class T>
+void transpose_rows(const T* src, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* dst) {
   constexpr std::int64_t kTile = 16;
   for (std::int64_t r0 = 0; r0 < rows; r0 += kTile) {
     const std::int64_t r1 = std::min(rows, r0 + kTile);
     for (std::int64_t c = 0; c < cols; ++c)
-      for (std::int64_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * ld + c];
+      for (std::int64_t r = r0; r < r1; ++r) dst[c * rows + r] = to_f32(src[r * ld + c]);
   }
 }
 
@@ -123,8 +126,8 @@ inline std::int64_t attention_keys(std::int64_t r, std::int64_t S, SoftmaxMask m
 
 namespace detail {
 // Both overloads below: mask, or relative positions (rel non-null, no mask).
-template <class Tag>
-void attention_impl(Tag tag, View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
+template <class Tag, class KV>
+void attention_impl(Tag tag, View<const float, 3> q, View<const KV, 3> k, View<const KV, 3> v, SoftmaxMask mask,
                     const RelPos2d* rel, float scale, View<float, 3> out, ThreadPool& pool) {
   const std::int64_t T = q.shape(0), H = q.shape(1), Dh = q.shape(2), Dv = v.shape(2), S = k.shape(0);
   const std::int64_t side = rel ? rel->side() : 0, E = 2 * side - 1;
@@ -174,7 +177,7 @@ void attention_impl(Tag tag, View<const float, 3> q, View<const float, 3> k, Vie
       const std::int64_t h = item / blocks, t0 = (item % blocks) * tb, t1 = std::min(T, t0 + tb);
       const std::int64_t g = h / group;
       const std::int64_t keys = attention_keys(t1 - 1, S, mask);
-      const View<const float, 2> kg(k.data() + g * k.stride(1), {keys, Dh}, {k.stride(0), 1});
+      const View<const KV, 2> kg(k.data() + g * k.stride(1), {keys, Dh}, {k.stride(0), 1});
       const View<float, 2> p(scores_buf, {t1 - t0, keys}, {keys, 1});
       SoftmaxMask m = mask;
       if (m.causal_offset >= 0) m.causal_offset += t0;
@@ -184,11 +187,11 @@ void attention_impl(Tag tag, View<const float, 3> q, View<const float, 3> k, Vie
         softmax(tag, p, scale, m);
         float* o = out.data() + t0 * out.stride(0) + h * out.stride(1);
         std::fill_n(o, Dv, 0.0f);
-        const float* vg = v.data() + g * v.stride(1);
+        const KV* vg = v.data() + g * v.stride(1);
         for (std::int64_t s = 0; s < keys; ++s) {
           const float a = p(0, s);
-          const float* row = vg + s * v.stride(0);
-          for (std::int64_t d = 0; d < Dv; ++d) o[d] += a * row[d];
+          const KV* row = vg + s * v.stride(0);
+          for (std::int64_t d = 0; d < Dv; ++d) o[d] += a * to_f32(row[d]);
         }
         continue;
       }
@@ -214,9 +217,9 @@ void attention_impl(Tag tag, View<const float, 3> q, View<const float, 3> k, Vie
 }
 }  // namespace detail
 
-template <class Tag>
-  requires std::derived_from<Tag, scalar_tag>
-void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
+template <class Tag, class KV>
+  requires std::derived_from<Tag, scalar_tag> && (std::is_same_v<KV, float> || std::is_same_v<KV, bf16>)
+void attention(Tag tag, View<const float, 3> q, View<const KV, 3> k, View<const KV, 3> v, SoftmaxMask mask,
                float scale, View<float, 3> out, ThreadPool& pool = ThreadPool::global()) {
   detail::check_attention(q, k, v, out);
   detail::attention_impl(tag, q, k, v, mask, nullptr, scale, out, pool);

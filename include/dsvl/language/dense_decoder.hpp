@@ -15,8 +15,9 @@
 // "model.norm.weight", "lm_head.weight". Inside a DeepSeek-VL v1 checkpoint they sit under
 // "language_model." (load(ckpt, "language_model.")).
 //
-// P::weight_type (f32 or bf16) is how weights are stored; activations, the KV cache and every
-// accumulation are f32 (bf16 weights are widened exactly by the kernels). A forward pass over
+// P::weight_type (f32 or bf16) is how weights are stored; activations and every accumulation are
+// f32 (bf16 weights are widened exactly by the kernels), the KV cache f32 or bf16 (make_cache). A
+// forward pass over
 // T tokens runs the policy's kernels, each spread over the ThreadPool; a single token (decode)
 // uses gemv for the projections.
 
@@ -70,7 +71,8 @@ struct LlamaDecoderLayer {
 
   // x: (T, D), updated in place; the new keys and values go to rows [past, past + T) of k_cache
   // and v_cache (LlamaAttention::forward). cos, sin: the RoPE tables of the T positions.
-  void forward(View<float, 2> x, View<float, 3> k_cache, View<float, 3> v_cache, std::int64_t past,
+  template <class KV>
+  void forward(View<float, 2> x, View<KV, 3> k_cache, View<KV, 3> v_cache, std::int64_t past,
                View<const float, 2> cos, View<const float, 2> sin, ThreadPool& pool) const {
     const typename P::kernel_tag tag{};
     const float eps = static_cast<float>(cfg.rms_norm_eps);
@@ -123,9 +125,10 @@ class DenseDecoder {
     nn::load_weights(*this, ckpt, prefix);
   }
 
-  // An empty cache for up to max_positions tokens.
-  KvCache make_cache(std::int64_t max_positions) const {
-    return KvCache(cfg_.num_hidden_layers, max_positions, cfg_.num_key_value_heads, cfg_.head_dim());
+  // An empty cache for up to max_positions tokens, of f32 (the reference) or bf16 elements.
+  KvCache make_cache(std::int64_t max_positions, DType dtype = DType::f32) const {
+    return KvCache(cfg_.num_hidden_layers, max_positions, cfg_.num_key_value_heads, cfg_.head_dim(), cfg_.head_dim(),
+                   dtype);
   }
 
   // Rows of embed_tokens: ids (T) -> (T, D). Errors name an id outside [0, vocab_size).
@@ -148,8 +151,8 @@ class DenseDecoder {
     const std::int64_t T = embeddings.shape(0), D = cfg_.hidden_size, past = cache.size();
     DSVL_CHECK(embeddings.shape(1) == D && embeddings.inner_contiguous(), where, "embeddings have ",
                embeddings.shape(1), " columns, hidden_size is ", D);
-    DSVL_CHECK(cache.layers() == cfg_.num_hidden_layers && cache.keys(0).shape(1) == cfg_.num_key_value_heads &&
-                   cache.keys(0).shape(2) == cfg_.head_dim(),
+    DSVL_CHECK(cache.layers() == cfg_.num_hidden_layers && cache.kv_heads() == cfg_.num_key_value_heads &&
+                   cache.key_dim() == cfg_.head_dim() && cache.value_dim() == cfg_.head_dim(),
                where, "the cache was not made for this decoder (make_cache)");
     DSVL_CHECK(T <= cache.remaining(), where, "the cache holds ", past, " of ", cache.capacity(),
                " tokens, no room for ", T, " more");
@@ -169,8 +172,10 @@ class DenseDecoder {
     for (std::int64_t t = 0; t < T; ++t)
       std::copy_n(embeddings.data() + t * embeddings.stride(0), D, x.data() + t * D);
     for (std::int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
-      layers_[static_cast<std::size_t>(l)].forward(x.view(), cache.keys(l), cache.values(l), past,
-                                                   std::as_const(cos).view(), std::as_const(sin).view(), pool);
+      cache.with_layer(l, [&](auto keys, auto values) {
+        layers_[static_cast<std::size_t>(l)].forward(x.view(), keys, values, past, std::as_const(cos).view(),
+                                                     std::as_const(sin).view(), pool);
+      });
       if (trace) trace("layer", l, std::as_const(x).view());
     }
     Tensor<float, 2> n({T, D});

@@ -38,7 +38,7 @@ concept CausalDecoder = requires(const D& d, std::span<const std::int32_t> ids, 
   { d.config().vocab_size } -> std::convertible_to<std::int64_t>;
   d.embed(ids, out);
   { d.embed(ids) } -> std::same_as<Tensor<float, 2>>;
-  { d.make_cache(std::int64_t{}) } -> std::same_as<KvCache>;
+  { d.make_cache(std::int64_t{}, DType::f32) } -> std::same_as<KvCache>;
   d.forward(x, cache, out, pool);
   { d.forward(x, cache, LogitRows::last, pool) } -> std::same_as<Tensor<float, 2>>;
 };
@@ -111,9 +111,10 @@ Generation generate(const Decoder& decoder, View<const float, 2> prompt, KvCache
 template <CausalDecoder Decoder>
 class ChatSession {
  public:
+  // cache_dtype: the KV cache's elements, f32 or bf16 (KvCache).
   ChatSession(const Decoder& decoder, std::int64_t max_positions, const SamplingConfig& sampling = {},
-              ThreadPool& pool = ThreadPool::global())
-      : decoder_(&decoder), cache_(decoder.make_cache(max_positions)), sampler_(sampling), pool_(&pool) {}
+              ThreadPool& pool = ThreadPool::global(), DType cache_dtype = DType::f32)
+      : decoder_(&decoder), cache_(decoder.make_cache(max_positions, cache_dtype)), sampler_(sampling), pool_(&pool) {}
 
   // Appends `ids` (a turn already formatted with the chat template) and generates the reply.
   Generation send(std::span<const std::int32_t> ids, const GenerationOptions& options,

@@ -13,6 +13,7 @@
 #include "dsvl/core/view.hpp"
 #include "dsvl/kernels/attention.hpp"
 #include "dsvl/kernels/kernels.hpp"
+#include "dsvl/language/kv_cache.hpp"
 #include "dsvl/nn/linear.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
@@ -39,24 +40,24 @@ struct LlamaAttention {
   }
 
   // x: (T, D), the normalised hidden states of T new tokens after `past` cached ones; their keys
-  // and values go to rows [past, past + T) of k_cache and v_cache (max_positions, Hkv, Dh), which
-  // attention then reads up to past + T. cos, sin: (T, Dh / 2) at positions past.. past + T - 1.
-  // y: (T, D).
-  void forward(View<const float, 2> x, View<float, 3> k_cache, View<float, 3> v_cache, std::int64_t past,
+  // and values go to rows [past, past + T) of k_cache and v_cache (max_positions, Hkv, Dh), f32 or
+  // bf16 (KvCache), which attention then reads up to past + T. cos, sin: (T, Dh / 2) at positions
+  // past.. past + T - 1. y: (T, D).
+  template <class KV>
+  void forward(View<const float, 2> x, View<KV, 3> k_cache, View<KV, 3> v_cache, std::int64_t past,
                View<const float, 2> cos, View<const float, 2> sin, View<float, 2> y, ThreadPool& pool) const {
     const typename P::kernel_tag tag{};
     const std::int64_t T = x.shape(0), H = num_heads, Hkv = num_kv_heads, Dh = head_dim();
-    auto k_new = k_cache.slice(0, past, past + T), v_new = v_cache.slice(0, past, past + T);  // (T, Hkv, Dh)
-    const View<float, 2> k_rows(k_new.data(), {T, Hkv * Dh}, {k_new.stride(0), 1});
-    const View<float, 2> v_rows(v_new.data(), {T, Hkv * Dh}, {v_new.stride(0), 1});
-    Tensor<float, 3> q({T, H, Dh}), attn({T, H, Dh});
+    Tensor<float, 3> q({T, H, Dh}), k({T, Hkv, Dh}), v({T, Hkv, Dh}), attn({T, H, Dh});
     nn::linear(tag, x, q_proj.view(), q.view().template reshape<2>({T, H * Dh}), pool);
-    nn::linear(tag, x, k_proj.view(), k_rows, pool);
-    nn::linear(tag, x, v_proj.view(), v_rows, pool);
+    nn::linear(tag, x, k_proj.view(), k.view().template reshape<2>({T, Hkv * Dh}), pool);
+    nn::linear(tag, x, v_proj.view(), v.view().template reshape<2>({T, Hkv * Dh}), pool);
     kernels::rope_half(tag, q.view(), cos, sin);
-    kernels::rope_half(tag, k_new, cos, sin);
-    kernels::attention(tag, std::as_const(q).view(), View<const float, 3>(k_cache.slice(0, 0, past + T)),
-                       View<const float, 3>(v_cache.slice(0, 0, past + T)), kernels::SoftmaxMask{past, -1},
+    kernels::rope_half(tag, k.view(), cos, sin);
+    store_rows(std::as_const(k).view(), k_cache, past);
+    store_rows(std::as_const(v).view(), v_cache, past);
+    kernels::attention(tag, std::as_const(q).view(), View<const KV, 3>(k_cache.slice(0, 0, past + T)),
+                       View<const KV, 3>(v_cache.slice(0, 0, past + T)), kernels::SoftmaxMask{past, -1},
                        1.0f / std::sqrt(static_cast<float>(Dh)), attn.view(), pool);
     nn::linear(tag, View<const float, 2>(attn.view().template reshape<2>({T, H * Dh})), o_proj.view(), y, pool);
   }

@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "dsvl/core/error.hpp"
@@ -33,6 +34,7 @@
 #include "dsvl/kernels/attention.hpp"
 #include "dsvl/kernels/kernels.hpp"
 #include "dsvl/language/deepseek_v2_config.hpp"
+#include "dsvl/language/kv_cache.hpp"
 #include "dsvl/nn/linear.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
@@ -72,37 +74,50 @@ struct MlaAttention {
   }
 
   // x: (T, D), the normalised hidden states of T new tokens after `past` cached ones; their
-  // latent rows go to rows [past, past + T) of `latent` (max_positions, 1, r + dr), which the
-  // attention then reads up to past + T. cos, sin: (T, dr / 2). y: (T, D).
-  void forward(View<const float, 2> x, View<float, 3> latent, std::int64_t past, View<const float, 2> cos,
+  // latent rows go to rows [past, past + T) of `latent` (max_positions, 1, r + dr), f32 or bf16,
+  // which the attention then reads up to past + T. cos, sin: (T, dr / 2). y: (T, D).
+  template <class KV>
+  void forward(View<const float, 2> x, View<KV, 3> latent, std::int64_t past, View<const float, 2> cos,
                View<const float, 2> sin, View<float, 2> y, ThreadPool& pool, MlaForm form = MlaForm::automatic) const {
     const typename P::kernel_tag tag{};
     const std::int64_t T = x.shape(0), S = past + T, dqk = dn + dr;
     DSVL_CHECK(latent.shape(1) == 1 && latent.shape(2) == r + dr && latent.inner_contiguous(), "MlaAttention",
                "the latent cache has rows of ", latent.shape(1), " x ", latent.shape(2), ", expected 1 x ", r + dr);
-    Tensor<float, 3> q({T, H, dqk});
+    Tensor<float, 3> q({T, H, dqk}), fresh({T, 1, r + dr});  // fresh: the new latent rows
     nn::linear(tag, x, q_proj.view(), q.view().template reshape<2>({T, H * dqk}), pool);
-    const View<float, 2> rows(latent.data() + past * latent.stride(0), {T, r + dr}, {latent.stride(0), 1});
+    const View<float, 2> rows = fresh.view().template reshape<2>({T, r + dr});
     nn::linear(tag, x, kv_a_proj_with_mqa.view(), rows, pool);  // [c_raw | k_pe]
     const View<float, 2> c_new(rows.data(), {T, r}, {rows.stride(0), 1});
     kernels::rms_norm(tag, View<const float, 2>(c_new), kv_a_layernorm.view(), eps, c_new);
     kernels::rope_interleaved(tag, View<float, 3>(rows.data() + r, {T, 1, dr}, {rows.stride(0), dr, 1}), cos, sin);
     kernels::rope_interleaved(tag, View<float, 3>(q.data() + dn, {T, H, dr}, {H * dqk, dqk, 1}), cos, sin);
+    store_rows(std::as_const(fresh).view(), latent, past);
 
     const float scale = 1.0f / std::sqrt(static_cast<float>(dqk));
-    const View<const float, 2> cache(latent.data(), {S, r + dr}, {latent.stride(0), 1});
+    const View<const KV, 2> cache(latent.data(), {S, r + dr}, {latent.stride(0), 1});
     const kernels::SoftmaxMask mask{past, -1};
     Tensor<float, 3> o({T, H, dv});
     if (form == MlaForm::automatic) form = absorbed_is_cheaper(T, S) ? MlaForm::absorbed : MlaForm::expanded;
     if (form == MlaForm::expanded) {
       // kv (S, H, dn + dv) = kv_b_proj(c); keys [k_nope_h | k_pe] (S, H, dqk); values kv[..., dn:].
+      // kv_b_proj reads the latent rows as f32: a bf16 cache is widened first.
+      Tensor<float, 2> widened;
+      View<const float, 2> c;
+      if constexpr (std::is_same_v<KV, float>) {
+        c = cache;
+      } else {
+        widened = Tensor<float, 2>({S, r + dr});
+        for (std::int64_t s = 0; s < S; ++s)
+          for (std::int64_t j = 0; j < r + dr; ++j) widened(s, j) = to_f32(cache(s, j));
+        c = std::as_const(widened).view();
+      }
       Tensor<float, 3> kv({S, H, dn + dv}), k({S, H, dqk});
-      nn::linear(tag, View<const float, 2>(cache.data(), {S, r}, {cache.stride(0), 1}), kv_b_proj.view(),
+      nn::linear(tag, View<const float, 2>(c.data(), {S, r}, {c.stride(0), 1}), kv_b_proj.view(),
                  kv.view().template reshape<2>({S, H * (dn + dv)}), pool);
       for (std::int64_t s = 0; s < S; ++s)
         for (std::int64_t h = 0; h < H; ++h) {
           std::copy_n(&kv(s, h, 0), dn, &k(s, h, 0));
-          std::copy_n(cache.data() + s * cache.stride(0) + r, dr, &k(s, h, dn));
+          std::copy_n(c.data() + s * c.stride(0) + r, dr, &k(s, h, dn));
         }
       const View<const float, 3> v(kv.data() + dn, {S, H, dv}, {H * (dn + dv), dn + dv, 1});
       kernels::attention(tag, std::as_const(q).view(), std::as_const(k).view(), v, mask, scale, o.view(), pool);
@@ -115,8 +130,8 @@ struct MlaAttention {
                    View<float, 2>(qa.data() + h * (r + dr), {T, r}, {H * (r + dr), 1}), pool);
         for (std::int64_t t = 0; t < T; ++t) std::copy_n(&q(t, h, dn), dr, &qa(t, h, r));
       }
-      const View<const float, 3> keys(cache.data(), {S, 1, r + dr}, {cache.stride(0), r + dr, 1});
-      const View<const float, 3> values(cache.data(), {S, 1, r}, {cache.stride(0), r, 1});
+      const View<const KV, 3> keys(cache.data(), {S, 1, r + dr}, {cache.stride(0), r + dr, 1});
+      const View<const KV, 3> values(cache.data(), {S, 1, r}, {cache.stride(0), r, 1});
       kernels::attention(tag, std::as_const(qa).view(), keys, values, mask, scale, oa.view(), pool);
       const auto kv = kv_b_proj.view();
       for (std::int64_t h = 0; h < H; ++h)  // o_h = W_UV[h] (Σ p c)

@@ -15,9 +15,9 @@
 // "model.layers.<i>.self_attn.*", "model.layers.<i>.mlp.*", "model.norm.weight",
 // "lm_head.weight". Inside a DeepSeek-VL2 checkpoint they sit under "language.".
 //
-// Activations, the cache and every accumulation are f32; P::weight_type is how weights are
-// stored. The cache (make_cache) holds MLA's latent rows (kv_lora_rank + qk_rope_head_dim values
-// per token and layer) or LlamaAttention's keys and values.
+// Activations and every accumulation are f32; P::weight_type is how weights are stored. The cache
+// (make_cache, f32 or bf16) holds MLA's latent rows (kv_lora_rank + qk_rope_head_dim values per
+// token and layer) or LlamaAttention's keys and values.
 
 #include <algorithm>
 #include <cstdint>
@@ -72,7 +72,8 @@ struct DeepseekV2DecoderLayer {
   }
 
   // x: (T, D), updated in place, after `past` cached tokens (keys, values: this layer's cache).
-  void forward(View<float, 2> x, View<float, 3> keys, View<float, 3> values, std::int64_t past,
+  template <class KV>
+  void forward(View<float, 2> x, View<KV, 3> keys, View<KV, 3> values, std::int64_t past,
                View<const float, 2> cos, View<const float, 2> sin, ThreadPool& pool, MlaForm form,
                ExpertChoice* choice) const {
     const typename P::kernel_tag tag{};
@@ -131,11 +132,12 @@ class MoeDecoder {
 
   // An empty cache for up to max_positions tokens: MLA's latent rows, one "key head" of
   // kv_lora_rank + qk_rope_head_dim values and no separate values, or LlamaAttention's keys and
-  // values.
-  KvCache make_cache(std::int64_t max_positions) const {
+  // values; f32 (the reference) or bf16 elements.
+  KvCache make_cache(std::int64_t max_positions, DType dtype = DType::f32) const {
     if (cfg_.use_mla)
-      return KvCache(cfg_.num_hidden_layers, max_positions, 1, cfg_.kv_lora_rank + cfg_.qk_rope_head_dim, 0);
-    return KvCache(cfg_.num_hidden_layers, max_positions, cfg_.num_key_value_heads, cfg_.head_dim());
+      return KvCache(cfg_.num_hidden_layers, max_positions, 1, cfg_.kv_lora_rank + cfg_.qk_rope_head_dim, 0, dtype);
+    return KvCache(cfg_.num_hidden_layers, max_positions, cfg_.num_key_value_heads, cfg_.head_dim(), cfg_.head_dim(),
+                   dtype);
   }
 
   // Rows of embed_tokens: ids (T) -> (T, D). Errors name an id outside [0, vocab_size).
@@ -157,9 +159,8 @@ class MoeDecoder {
     DSVL_CHECK(embeddings.shape(1) == D && embeddings.inner_contiguous(), where, "embeddings have ",
                embeddings.shape(1), " columns, hidden_size is ", D);
     const KvCache expected = make_cache(0);
-    DSVL_CHECK(cache.layers() == cfg_.num_hidden_layers && cache.keys(0).shape(1) == expected.keys(0).shape(1) &&
-                   cache.keys(0).shape(2) == expected.keys(0).shape(2) &&
-                   cache.values(0).shape(2) == expected.values(0).shape(2),
+    DSVL_CHECK(cache.layers() == cfg_.num_hidden_layers && cache.kv_heads() == expected.kv_heads() &&
+                   cache.key_dim() == expected.key_dim() && cache.value_dim() == expected.value_dim(),
                where, "the cache was not made for this decoder (make_cache)");
     DSVL_CHECK(T <= cache.remaining(), where, "the cache holds ", past, " of ", cache.capacity(),
                " tokens, no room for ", T, " more");
@@ -182,8 +183,10 @@ class MoeDecoder {
     for (std::int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
       const Layer& layer = layers_[static_cast<std::size_t>(l)];
       ExpertChoice choice;
-      layer.forward(x.view(), cache.keys(l), cache.values(l), past, std::as_const(cos).view(),
-                    std::as_const(sin).view(), pool, form, routing_trace && layer.moe ? &choice : nullptr);
+      cache.with_layer(l, [&](auto keys, auto values) {
+        layer.forward(x.view(), keys, values, past, std::as_const(cos).view(), std::as_const(sin).view(), pool, form,
+                      routing_trace && layer.moe ? &choice : nullptr);
+      });
       if (trace) trace("layer", l, std::as_const(x).view());
       if (routing_trace && layer.moe) routing_trace(l, choice);
     }

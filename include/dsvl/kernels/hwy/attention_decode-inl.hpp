@@ -20,9 +20,9 @@
 HWY_BEFORE_NAMESPACE();
 namespace dsvl::kernels::HWY_NAMESPACE {
 
-// o[0, n) += sum_j p[j] v[j][0, n) over R rows of values.
-template <int R>
-HWY_INLINE void AddWeightedRows(const float* p, const float* const* v, std::int64_t n, float* o) {
+// o[0, n) += sum_j p[j] v[j][0, n) over R rows of values (f32 or bf16).
+template <int R, class KV>
+HWY_INLINE void AddWeightedRows(const float* p, const KV* const* v, std::int64_t n, float* o) {
   const hn::ScalableTag<float> d;
   const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
   hn::Vec<decltype(d)> w[R];
@@ -30,23 +30,24 @@ HWY_INLINE void AddWeightedRows(const float* p, const float* const* v, std::int6
   std::int64_t i = 0;
   for (; i + L <= n; i += L) {
     auto acc = hn::LoadU(d, o + i);
-    for (int j = 0; j < R; ++j) acc = hn::MulAdd(w[j], hn::LoadU(d, v[j] + i), acc);
+    for (int j = 0; j < R; ++j) acc = hn::MulAdd(w[j], LoadF32(d, v[j] + i), acc);
     hn::StoreU(acc, d, o + i);
   }
   for (; i < n; ++i)
-    for (int j = 0; j < R; ++j) o[i] += p[j] * v[j][i];
+    for (int j = 0; j < R; ++j) o[i] += p[j] * to_f32(v[j][i]);
 }
 
 // Query heads [h0, h1) of one decode step over keys [0, keys): q (1, H, Dk), k (S, Hkv, Dk),
-// v (S, Hkv, Dv), out (1, H, Dv) as in kernels::attention; scores holds (h1 - h0) * keys floats.
-inline void AttentionDecode(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v,
-                            std::int64_t keys, float scale, View<float, 3> out, std::int64_t h0, std::int64_t h1,
-                            float* scores) {
+// v (S, Hkv, Dv), out (1, H, Dv) as in kernels::attention (k and v f32 or bf16); scores holds
+// (h1 - h0) * keys floats.
+template <class KV>
+void AttentionDecode(View<const float, 3> q, View<const KV, 3> k, View<const KV, 3> v, std::int64_t keys, float scale,
+                     View<float, 3> out, std::int64_t h0, std::int64_t h1, float* scores) {
   const std::int64_t Dk = q.shape(2), Dv = v.shape(2), group = q.shape(1) / k.shape(1);
   for (std::int64_t h = h0; h < h1; ++h) std::fill_n(out.data() + h * out.stride(1), Dv, 0.0f);
   if (keys == 0) return;
   for (std::int64_t s = 0; s < keys; ++s) {
-    const float* ks = k.data() + s * k.stride(0);
+    const KV* ks = k.data() + s * k.stride(0);
     for (std::int64_t h = h0; h < h1; ++h)
       scores[(h - h0) * keys + s] = Dot(q.data() + h * q.stride(1), ks + h / group * k.stride(1), Dk);
   }
@@ -56,15 +57,15 @@ inline void AttentionDecode(View<const float, 3> q, View<const float, 3> k, View
   std::int64_t s = 0;
   for (; s + R <= keys; s += R) {
     for (std::int64_t h = h0; h < h1; ++h) {
-      const float* vs = v.data() + s * v.stride(0) + h / group * v.stride(1);
-      const float* rows[R];
+      const KV* vs = v.data() + s * v.stride(0) + h / group * v.stride(1);
+      const KV* rows[R];
       for (int j = 0; j < R; ++j) rows[j] = vs + j * v.stride(0);
       AddWeightedRows<R>(scores + (h - h0) * keys + s, rows, Dv, out.data() + h * out.stride(1));
     }
   }
   for (; s < keys; ++s) {
     for (std::int64_t h = h0; h < h1; ++h) {
-      const float* row = v.data() + s * v.stride(0) + h / group * v.stride(1);
+      const KV* row = v.data() + s * v.stride(0) + h / group * v.stride(1);
       AddWeightedRows<1>(scores + (h - h0) * keys + s, &row, Dv, out.data() + h * out.stride(1));
     }
   }

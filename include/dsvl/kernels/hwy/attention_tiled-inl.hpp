@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include <hwy/contrib/math/math-inl.h>
 
@@ -93,17 +94,19 @@ inline std::int64_t AttentionTileScratch(std::int64_t Dk, std::int64_t Dv, std::
 }
 
 // Query rows [t0, t1) (at most kTileQueries) of head h, as kernels::attention defines them:
-// q (T, H, Dk), k (S, Hkv, Dk), v (S, Hkv, Dv), out (T, H, Dv). scratch holds
-// AttentionTileScratch(Dk, Dv, rel ? rel->side() : 0) floats, aligned to the vector size.
+// q (T, H, Dk), k (S, Hkv, Dk), v (S, Hkv, Dv) (k and v f32 or bf16), out (T, H, Dv). scratch
+// holds AttentionTileScratch(Dk, Dv, rel ? rel->side() : 0) floats, aligned to the vector size.
 //
-// The scores of a block are computed transposed, sT (keys, queries) = K Qᵀ: K's rows are read in
-// place (only a last block that ends inside a register tile is copied), Qᵀ is packed once per
-// call, and the online softmax runs down the columns, one vector of queries at a time. With
-// relative positions, each query's terms with every key row and key column are computed once per
-// call, (side, Bq) each, and added to a block's scaled scores before its softmax.
-inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, SoftmaxMask mask,
-                          const RelPos2d* rel, float scale, View<float, 3> out, std::int64_t h, std::int64_t t0,
-                          std::int64_t t1, float* scratch) {
+// The scores of a block are computed transposed, sT (keys, queries) = K Qᵀ: f32 K's rows are read
+// in place (only a last block that ends inside a register tile is copied), bf16 ones widened into
+// a block buffer; Qᵀ is packed once per call, and the online softmax runs down the columns, one
+// vector of queries at a time. With relative positions, each query's terms with every key row and
+// key column are computed once per call, (side, Bq) each, and added to a block's scaled scores
+// before its softmax.
+template <class KV>
+void AttentionTile(View<const float, 3> q, View<const KV, 3> k, View<const KV, 3> v, SoftmaxMask mask,
+                   const RelPos2d* rel, float scale, View<float, 3> out, std::int64_t h, std::int64_t t0, std::int64_t t1,
+                   float* scratch) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
@@ -150,17 +153,22 @@ inline void AttentionTile(View<const float, 3> q, View<const float, 3> k, View<c
   const V sv = hn::Set(d, side > 0 ? 1.0f : scale), neg_inf = hn::Set(d, kNegInf);
   for (std::int64_t s0 = 0; s0 < keys; s0 += Bk) {
     const std::int64_t nk = std::min(Bk, keys - s0), M = (nk + kTileRows - 1) / kTileRows * kTileRows;
-    const float* kb = k.data() + s0 * k.stride(0) + g * k.stride(1);
-    std::int64_t ks = k.stride(0);
-    if (s0 + M > S) {  // the view ends inside the last register tile: copy the keys, zero-padded
-      std::fill_n(kt, M * Dk, 0.0f);
-      for (std::int64_t j = 0; j < nk; ++j) std::copy_n(kb + j * ks, Dk, kt + j * Dk);
-      kb = kt;
-      ks = Dk;
+    const KV* kv = k.data() + s0 * k.stride(0) + g * k.stride(1);
+    const float* kb = kt;
+    std::int64_t ks = Dk;
+    if constexpr (std::is_same_v<KV, float>) {
+      if (s0 + M <= S) {  // in place, unless the view ends inside the last register tile
+        kb = kv;
+        ks = k.stride(0);
+      }
+    }
+    if (kb == kt) {  // bf16 keys, or a last block: copied as f32, zero-padded
+      std::fill(kt + nk * Dk, kt + M * Dk, 0.0f);
+      for (std::int64_t j = 0; j < nk; ++j) CopyF32(kv + j * k.stride(0), Dk, kt + j * Dk);
     }
     for (std::int64_t j = 0; j < nk; ++j) {
       float* vr = vs + j * Dvp;
-      std::copy_n(v.data() + (s0 + j) * v.stride(0) + g * v.stride(1), Dv, vr);
+      CopyF32(v.data() + (s0 + j) * v.stride(0) + g * v.stride(1), Dv, vr);
       std::fill(vr + Dv, vr + Dvp, 0.0f);
     }
 

@@ -32,20 +32,31 @@ HWY_INLINE float SumLanes(D d, hn::Vec<D> v) {
   return hn::GetLane(hn::SumOfLanes(d, v));
 }
 
-// sum_i a[i] b[i].
-inline float Dot(const float* a, const float* b, std::int64_t n) {
+// sum_i a[i] b[i], b f32 or bf16 (widened exactly).
+template <class B>
+float Dot(const float* a, const B* b, std::int64_t n) {
   const hn::ScalableTag<float> d;
   const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
   auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
   std::int64_t i = 0;
   for (; i + 2 * L <= n; i += 2 * L) {
-    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
-    acc1 = hn::MulAdd(hn::LoadU(d, a + i + L), hn::LoadU(d, b + i + L), acc1);
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), LoadF32(d, b + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, a + i + L), LoadF32(d, b + i + L), acc1);
   }
-  for (; i + L <= n; i += L) acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+  for (; i + L <= n; i += L) acc0 = hn::MulAdd(hn::LoadU(d, a + i), LoadF32(d, b + i), acc0);
   float sum = SumLanes(d, hn::Add(acc0, acc1));
-  for (; i < n; ++i) sum += a[i] * b[i];
+  for (; i < n; ++i) sum += a[i] * to_f32(b[i]);
   return sum;
+}
+
+// dst[0, n) = src[0, n) as f32, src f32 or bf16.
+template <class T>
+void CopyF32(const T* src, std::int64_t n, float* dst) {
+  const hn::ScalableTag<float> d;
+  const std::int64_t L = static_cast<std::int64_t>(hn::Lanes(d));
+  std::int64_t i = 0;
+  for (; i + L <= n; i += L) hn::StoreU(LoadF32(d, src + i), d, dst + i);
+  for (; i < n; ++i) dst[i] = to_f32(src[i]);
 }
 
 }  // namespace dsvl::kernels::HWY_NAMESPACE
