@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
+#include <vector>
 
 #include "dsvl/core/view.hpp"
 #include "dsvl/kernels/hwy/simd-inl.hpp"
@@ -39,36 +41,61 @@ HWY_INLINE void AddWeightedRows(const float* p, const KV* const* v, std::int64_t
 
 // Query heads [h0, h1) of one decode step over keys [0, keys): q (1, H, Dk), k (S, Hkv, Dk),
 // v (S, Hkv, Dv), out (1, H, Dv) as in kernels::attention (k and v f32 or bf16); scores holds
-// (h1 - h0) * keys floats.
+// (h1 - h0) * keys floats. bf16 rows that several query heads share (grouped-query attention,
+// MLA's latent) are widened once per key into a buffer rather than once per head.
 template <class KV>
 void AttentionDecode(View<const float, 3> q, View<const KV, 3> k, View<const KV, 3> v, std::int64_t keys, float scale,
                      View<float, 3> out, std::int64_t h0, std::int64_t h1, float* scores) {
+  constexpr int R = 4;  // value rows added at once
   const std::int64_t Dk = q.shape(2), Dv = v.shape(2), group = q.shape(1) / k.shape(1);
   for (std::int64_t h = h0; h < h1; ++h) std::fill_n(out.data() + h * out.stride(1), Dv, 0.0f);
   if (keys == 0) return;
+  const std::int64_t g0 = h0 / group, g1 = (h1 - 1) / group + 1;  // the key/value heads read
+  const bool widen_once = !std::is_same_v<KV, float> && group > 1;
+  thread_local std::vector<float> wide;
+  if (widen_once) wide.resize(static_cast<std::size_t>((g1 - g0) * Dk + R * Dv));
+  float* const wk = wide.data();                      // (g1 - g0, Dk): one key's rows
+  float* const wv = widen_once ? wk + (g1 - g0) * Dk : nullptr;  // (R, Dv): values of one head
+
   for (std::int64_t s = 0; s < keys; ++s) {
-    const KV* ks = k.data() + s * k.stride(0);
-    for (std::int64_t h = h0; h < h1; ++h)
-      scores[(h - h0) * keys + s] = Dot(q.data() + h * q.stride(1), ks + h / group * k.stride(1), Dk);
+    const KV* ks = k.data() + s * k.stride(0) + g0 * k.stride(1);
+    const auto score = [&](const auto* row, std::int64_t ld) {  // row: head g0 of key s, heads ld apart
+      for (std::int64_t h = h0; h < h1; ++h)
+        scores[(h - h0) * keys + s] = Dot(q.data() + h * q.stride(1), row + (h / group - g0) * ld, Dk);
+    };
+    if (widen_once) {
+      for (std::int64_t g = 0; g < g1 - g0; ++g) CopyF32(ks + g * k.stride(1), Dk, wk + g * Dk);
+      score(wk, Dk);
+    } else {
+      score(ks, k.stride(1));
+    }
   }
   for (std::int64_t h = h0; h < h1; ++h) SoftmaxRow(scores + (h - h0) * keys, keys, scale);
 
-  constexpr int R = 4;
+  // out_h += sum over keys s.. s + N of p[h, s] v[s, g] for the heads of each group g.
+  const auto add_rows = [&]<int N>(std::integral_constant<int, N>, std::int64_t s) {
+    for (std::int64_t g = g0; g < g1; ++g) {
+      const KV* stored[N];
+      for (int j = 0; j < N; ++j) stored[j] = v.data() + (s + j) * v.stride(0) + g * v.stride(1);
+      const auto add = [&](const auto* const* rows) {
+        for (std::int64_t h = std::max(h0, g * group); h < std::min(h1, (g + 1) * group); ++h)
+          AddWeightedRows<N>(scores + (h - h0) * keys + s, rows, Dv, out.data() + h * out.stride(1));
+      };
+      if (widen_once) {
+        const float* rows[N];
+        for (int j = 0; j < N; ++j) {
+          CopyF32(stored[j], Dv, wv + j * Dv);
+          rows[j] = wv + j * Dv;
+        }
+        add(rows);
+      } else {
+        add(stored);
+      }
+    }
+  };
   std::int64_t s = 0;
-  for (; s + R <= keys; s += R) {
-    for (std::int64_t h = h0; h < h1; ++h) {
-      const KV* vs = v.data() + s * v.stride(0) + h / group * v.stride(1);
-      const KV* rows[R];
-      for (int j = 0; j < R; ++j) rows[j] = vs + j * v.stride(0);
-      AddWeightedRows<R>(scores + (h - h0) * keys + s, rows, Dv, out.data() + h * out.stride(1));
-    }
-  }
-  for (; s < keys; ++s) {
-    for (std::int64_t h = h0; h < h1; ++h) {
-      const KV* row = v.data() + s * v.stride(0) + h / group * v.stride(1);
-      AddWeightedRows<1>(scores + (h - h0) * keys + s, &row, Dv, out.data() + h * out.stride(1));
-    }
-  }
+  for (; s + R <= keys; s += R) add_rows(std::integral_constant<int, R>{}, s);
+  for (; s < keys; ++s) add_rows(std::integral_constant<int, 1>{}, s);
 }
 
 }  // namespace dsvl::kernels::HWY_NAMESPACE
