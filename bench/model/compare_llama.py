@@ -4,23 +4,28 @@
     build/examples/dsvl random-model --preset 1.3b --out /data/vl-1.3b \\
         --tokenizer ../shared/data/tokenizers/deepseek-vl-v1/tokenizer.json
     python3 bench/model/compare_llama.py --dsvl build/examples/dsvl --model /data/vl-1.3b \\
-        --llama-bench LLAMA/build/bin/llama-bench --gguf dsllm-1.3b-BF16.gguf [--rounds 3] [--threads 1,2]
+        --llama-bench LLAMA/build/bin/llama-bench --gguf dsllm-1.3b-BF16.gguf [--rounds 3] [--threads 1,2] \
+        [--weights q8|q4] [--kv-cache bf16] [--llama-batched-bench LLAMA/build/bin/llama-batched-bench]
 
 dsvl: `dsvl run --raw --ignore-eos` on a random-weight model directory of the released shape (one
 image and a raw prompt: for DeepSeek-VL BOS + 576 image tokens + 31 text tokens = 608 tokens; for
 DeepSeek-VL2 a 640x480 image, tiled 2x2, so BOS + 1023 image tokens + 31 text tokens = 1055 tokens;
-32 new tokens, greedy), which reports image-encode ms, prefill tokens/s (the language model over
-the prompt rows), decode tokens/s (the 31 steps after the first token) and the KV cache per
-token, and /usr/bin/time's peak RSS.
+32 new tokens, greedy; the KV cache f32 unless `--kv-cache bf16`), which reports image-encode ms,
+prefill tokens/s (the language model over the prompt rows), decode tokens/s (the 31 steps after
+the first token) and the KV cache per token, and /usr/bin/time's peak RSS.
 llama.cpp: `llama-bench -p T -n 0` and `llama-bench -p 0 -n 32 -d 0,T` (both `-ub T -r 1 -fa off`)
 on a GGUF of the same language-model shape and dtype, T the prompt length above (ppT: prefill of
 T tokens in one batch; tg32 @ dT: 32 tokens decoded after a context of T tokens, so its attention
 reads as long a cache as dsvl's decode, which follows the prompt: the decode ratio is taken
 against it; tg32 @ d0, from an empty context, is reported beside it). Flash attention off: the
 faster setting for llama.cpp's CPU decode at this depth where we measured it. llama.cpp has no DeepSeek-VL vision towers: its figures are the language model's.
-A llama-bench without the `-d` option (older builds) decodes from an empty context only; the
-decode ratio is then taken against tg32 @ d0, which reads a shorter cache than dsvl's decode (a
-ratio lower than the one at equal depth), and the report says so.
+A llama-bench without the `-d` option (older builds) decodes from an empty context only. With
+`--llama-batched-bench` (llama.cpp's `llama-batched-bench`, which has been there since 2023),
+llama.cpp's ppT and its decode after the prompt come from one run of
+`llama-batched-bench -npp T -ntg 32 -npl 1 -b T -ub T` instead (S_PP and S_TG: the 32 tokens are
+decoded after the T prompt tokens, as dsvl's are); llama-bench then only gives tg32 @ d0. Without
+either, the decode ratio is taken against tg32 @ d0, which reads a shorter cache than dsvl's
+decode (a ratio lower than the one at equal depth), and the report says so.
 
 Rounds interleave the two tools at each thread count. The report gives, per thread count, the
 median over rounds [min-max] of each figure and of the per-round ratio dsvl / llama.cpp (> 1:
@@ -63,7 +68,7 @@ def run_dsvl(args, threads):
     env = dict(os.environ, DSVL_NUM_THREADS=str(threads))
     tag, image, _ = FAMILIES[args.family]
     cmd = ["/usr/bin/time", "-v", args.dsvl, "run", "--model", args.model, "--image", str(image), "--raw",
-           "--prompt", tag + TEXT, "--max-new-tokens", "32", "--ignore-eos", "--weights", args.weights]
+           "--prompt", tag + TEXT, "--max-new-tokens", "32", "--ignore-eos", "--weights", args.weights, "--kv-cache", args.kv_cache]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"dsvl failed:\n{p.stderr}")
@@ -92,10 +97,11 @@ def run_llama(args, threads):
     base = ["/usr/bin/time", "-v", args.llama_bench, "-m", args.gguf, "-t", str(threads), "-ub", str(T), "-r", "1",
             "-fa", args.llama_options["fa_off"], "-o", "json"]
     out = {"rss_gb": 0.0}
-    # ppT from an empty context; tg32 from an empty context and after a context of T tokens (-d), as
-    # dsvl's decode follows its prompt.
+    # ppT from an empty context; tg32 from an empty context and after a context of T tokens (-d, or
+    # llama-batched-bench), as dsvl's decode follows its prompt.
     decode = ["-p", "0", "-n", "32"] + (["-d", f"0,{T}"] if args.llama_options["depth"] else [])
-    for extra in (["-p", str(T), "-n", "0"], decode):
+    batched = args.llama_batched_bench and not args.llama_options["depth"]
+    for extra in ([decode] if batched else [["-p", str(T), "-n", "0"], decode]):
         p = subprocess.run(base + extra, capture_output=True, text=True)
         if p.returncode != 0:
             sys.exit(f"llama-bench failed:\n{p.stderr}")
@@ -104,7 +110,18 @@ def run_llama(args, threads):
             out[key] = row["avg_ts"]
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
         out["rss_gb"] = max(out["rss_gb"], int(rss.group(1)) / 1e6 if rss else float("nan"))
-    # Without -d the decode ratio falls back to the decode from an empty context.
+    if batched:
+        # ppT and tg32 after the T prompt tokens from one llama-batched-bench run.
+        p = subprocess.run(["/usr/bin/time", "-v", args.llama_batched_bench, "-m", args.gguf, "-t", str(threads),
+                            "-c", str(T + 32), "-b", str(T), "-ub", str(T), "-npp", str(T), "-ntg", "32", "-npl", "1",
+                            "--output-format", "jsonl"], capture_output=True, text=True)
+        rows = [json.loads(line) for line in (p.stdout + p.stderr).splitlines() if line.startswith("{")]
+        if p.returncode != 0 or len(rows) != 1:
+            sys.exit(f"llama-batched-bench failed:\n{p.stdout}{p.stderr}")
+        out["pp"], out["tg"] = rows[0]["speed_pp"], rows[0]["speed_tg"]
+        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+        out["rss_gb"] = max(out["rss_gb"], int(rss.group(1)) / 1e6 if rss else float("nan"))
+    # Without either the decode ratio falls back to the decode from an empty context.
     out.setdefault("tg", out["tg_d0"])
     return out
 
@@ -118,7 +135,10 @@ def main():
     ap.add_argument("--dsvl", required=True)
     ap.add_argument("--model", required=True, help="dsvl model directory (dsvl random-model)")
     ap.add_argument("--weights", default="auto", help="dsvl run --weights")
+    ap.add_argument("--kv-cache", default="f32", help="dsvl run --kv-cache (llama.cpp's cache is f16 by default)")
     ap.add_argument("--llama-bench", required=True)
+    ap.add_argument("--llama-batched-bench", help="llama-batched-bench, for ppT and the decode after the prompt "
+                    "when llama-bench has no -d")
     ap.add_argument("--gguf", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
@@ -146,7 +166,10 @@ def main():
             results[t].append((d, l))
             print(f"round {r + 1} threads {t}: dsvl {d}  llama.cpp {l}", file=sys.stderr, flush=True)
     T = FAMILIES[args.family][2]
-    if not args.llama_options["depth"]:
+    if not args.llama_options["depth"] and args.llama_batched_bench:
+        print(f"This llama-bench has no -d: llama.cpp's pp{T} and tg32 @ d{T} are llama-batched-bench's S_PP and "
+              f"S_TG (-npp {T} -ntg 32 -npl 1).")
+    elif not args.llama_options["depth"]:
         print(f"This llama-bench has no -d: its decode is from an empty context, and the decode ratio is "
               f"taken against that (the tg32 @ d{T} column repeats tg32 @ d0).")
     print(f"| threads | dsvl image encode ms | dsvl prefill tok/s | llama.cpp pp{T} tok/s | prefill ratio | "
