@@ -64,7 +64,8 @@ std::shared_ptr<Operands> operands(const Shape& s) {
   auto& o = cache[{s.M, s.N, s.K}];
   if (!o) {
     o = std::make_shared<Operands>(Operands{Tensor<float, 2>({s.M, s.K}), Tensor<float, 2>({s.N, s.K}),
-                                            Tensor<float, 2>({s.M, s.N}), Tensor<bf16, 2>({s.N, s.K})});
+                                            Tensor<float, 2>({s.M, s.N}), Tensor<bf16, 2>({s.N, s.K}),
+                                            std::nullopt, std::nullopt});
     for (std::int64_t i = 0; i < o->a.size(); ++i) o->a.data()[i] = 0.001f * static_cast<float>(i % 997) - 0.5f;
     for (std::int64_t i = 0; i < o->w.size(); ++i) {
       o->w_bf16.data()[i] = bf16::from_float(0.002f * static_cast<float>(i % 1009) - 1.0f);
