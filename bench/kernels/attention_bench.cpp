@@ -5,10 +5,12 @@
 // (729 patches, 16 heads of 72), SAM ViT-B's global attention (4096 tokens of a 1024-pixel image,
 // 12 heads of 64), without and with its decomposed relative positions (kernels::RelPos2d; hwy
 // against xsimd, the scalar reference being too slow to time there), one of its 14 x 14 windows,
-// and a grouped-query decode step (32 query heads on 8 key/value heads, 2048 cached keys); the two
-// decode steps also with the keys and values in bf16 (a bf16 KV cache), which halves their bytes.
-// GFLOP/s counts the two products, 4 T S H Dh (halved for a causal prefill, whose blocks skip keys
-// no query sees; the relative-position terms, 4 T H Dh side, are not counted).
+// a grouped-query decode step (32 query heads on 8 key/value heads, 2048 cached keys) and a
+// DeepSeek-VL2-Small MLA decode step in its absorbed form (16 heads on one latent row per key:
+// keys of 576 = 512 + 64 rope dims, values of 512, 1055 cached keys); the decode steps also with
+// the keys and values in bf16 (a bf16 KV cache), which halves their bytes. GFLOP/s counts the two
+// products, 2 T S H (Dk + Dv) (halved for a causal prefill, whose blocks skip keys no query sees;
+// the relative-position terms, 4 T H Dh side, are not counted).
 #include <algorithm>
 #include <memory>
 #include <type_traits>
@@ -28,6 +30,7 @@ void add_cases(const char* impl) {
     kernels::SoftmaxMask mask;
     const char* what;
     std::int64_t side = 0;  // > 0: relative positions on a side x side grid
+    std::int64_t Dv = 0;    // > 0: the values' head dim where it differs from the keys' (Dh)
   };
   for (const Shape& s : {Shape{1, 640, 16, 16, 128, {639, -1}, "VL-1.3B decode"},
                          Shape{576, 576, 16, 16, 128, {0, -1}, "VL-1.3B causal prefill"},
@@ -36,24 +39,27 @@ void add_cases(const char* impl) {
                          Shape{4096, 4096, 12, 12, 64, {}, "SAM-B global"},
                          Shape{4096, 4096, 12, 12, 64, {}, "SAM-B global, relative positions", 64},
                          Shape{196, 196, 12, 12, 64, {}, "SAM-B window, relative positions", 14},
-                         Shape{1, 2048, 32, 8, 128, {2047, -1}, "GQA decode"}}) {
+                         Shape{1, 2048, 32, 8, 128, {2047, -1}, "GQA decode"},
+                         Shape{1, 1055, 16, 1, 576, {1054, -1}, "VL2-Small MLA decode", 0, 512}}) {
     const bool long_sequence = s.S > 1024;  // the scalar reference would take tens of seconds a call
     if (long_sequence && std::string(impl) == "scalar") continue;
     if (bf16_kv && s.T > 1) continue;
+    const std::int64_t Dv = s.Dv > 0 ? s.Dv : s.Dh;
     bench::Case c;
     c.op = "attention";
     c.impl = impl;
     c.dtype = bf16_kv ? "bf16" : "f32";
     c.shape = "T" + std::to_string(s.T) + " S" + std::to_string(s.S) + " H" + std::to_string(s.H) + "/" +
-              std::to_string(s.Hkv) + " Dh" + std::to_string(s.Dh) + " (" + s.what + (bf16_kv ? ", bf16 K/V)" : ")");
-    c.flops = 4.0 * s.T * s.S * s.H * s.Dh * (s.mask.causal_offset == 0 ? 0.5 : 1.0);
-    c.bytes = 4.0 * 2 * s.T * s.H * s.Dh + static_cast<double>(sizeof(KV)) * 2 * s.S * s.Hkv * s.Dh;
+              std::to_string(s.Hkv) + " Dh" + std::to_string(s.Dh) +
+              (Dv != s.Dh ? "/" + std::to_string(Dv) : "") + " (" + s.what + (bf16_kv ? ", bf16 K/V)" : ")");
+    c.flops = 2.0 * s.T * s.S * s.H * (s.Dh + Dv) * (s.mask.causal_offset == 0 ? 0.5 : 1.0);
+    c.bytes = 4.0 * s.T * s.H * (s.Dh + Dv) + static_cast<double>(sizeof(KV)) * s.S * s.Hkv * (s.Dh + Dv);
     c.bound = s.T == 1 ? bench::Bound::memory : bench::Bound::compute;
     c.threaded = true;
-    c.summary = s.T == 1 && s.H == 16;
+    c.summary = s.T == 1 && s.H == 16 && s.Hkv == 16;
     if (std::string(impl) != "scalar" && !long_sequence) c.peers = {"scalar"};
     if (std::string(impl) == "hwy" && long_sequence) c.peers = {"xsimd"};
-    c.setup = [s](ThreadPool& pool) {
+    c.setup = [s, Dv](ThreadPool& pool) {
       struct State {
         Tensor<float, 3> q;
         Tensor<KV, 3> k, v;
@@ -62,7 +68,7 @@ void add_cases(const char* impl) {
       };
       const std::int64_t E = std::max<std::int64_t>(2 * s.side - 1, 0);
       auto st = std::make_shared<State>(State{Tensor<float, 3>({s.T, s.H, s.Dh}), Tensor<KV, 3>({s.S, s.Hkv, s.Dh}),
-                                              Tensor<KV, 3>({s.S, s.Hkv, s.Dh}), Tensor<float, 3>({s.T, s.H, s.Dh}),
+                                              Tensor<KV, 3>({s.S, s.Hkv, Dv}), Tensor<float, 3>({s.T, s.H, Dv}),
                                               Tensor<float, 2>({E, s.Dh}), Tensor<float, 2>({E, s.Dh})});
       for (std::int64_t i = 0; i < st->q.size(); ++i) st->q.data()[i] = 0.001f * static_cast<float>(i % 1999) - 1.0f;
       for (auto* t : {&st->k, &st->v})
