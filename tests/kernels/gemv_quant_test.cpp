@@ -147,7 +147,9 @@ TEST_CASE_TEMPLATE("gemm over quantized weights is exact on integer codes", Tag,
     constexpr int top = F::bits == 8 ? 127 : -8;
     ThreadPool pool(2);
     std::uniform_int_distribution<int> wdist(F::bits == 8 ? -127 : -8, F::bits == 8 ? 127 : 7), adist(-127, 127);
-    for (auto [M, N, K] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{13, 70, 96}, {37, 33, 600}, {6, 32, 32}}) {
+    // The last: two nc blocks of columns per thread, several row and k blocks of a (packed once, reused).
+    for (auto [M, N, K] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{13, 70, 96}, {37, 33, 600}, {6, 32, 32},
+                           {150, 2100, 600}}) {
       CAPTURE(M);
       CAPTURE(N);
       CAPTURE(K);

@@ -6,6 +6,7 @@
 //   for jc in its columns by nc:
 //     for pc in K by kc:         pack w[jc.., pc..] into f32 nr-column panels   (L2/L3)
 //       for ic in its rows by mc: pack a[ic.., pc..] into mr-row panels                  (L2)
+//                                 (narrow panels: once, kept for the next jc)
 //         for jr in nc by nr:    one w panel, kc x nr                                     (L1)
 //           for ir in mc by mr:  Kernel::tile: an mr x nr tile of c held in registers
 //
@@ -47,6 +48,8 @@ namespace dsvl::kernels::detail {
 inline constexpr std::int64_t kGemmKc = 256;
 inline constexpr std::int64_t kGemmMc = 144;
 inline constexpr std::int64_t kGemmNc = 1024;
+// The most bytes of packed a that one thread keeps across nc blocks (see gemm_packed_range).
+inline constexpr std::int64_t kGemmKeepA = std::int64_t{8} << 20;
 
 // Per-thread packing buffers, kept across calls (the pool's threads are long-lived).
 enum class GemmScratch { a, w };
@@ -166,8 +169,15 @@ void gemm_packed_range(View<const float, 2> a, const WView& w, const float* bias
   const std::int64_t k_blocks = (K + Panels::kc_block - 1) / Panels::kc_block;
   // Equal blocks (no thin last one), each a multiple of kpack but the last.
   const std::int64_t KC = ((K + k_blocks - 1) / k_blocks + KP - 1) / KP * KP;
+  // Narrower panels (bf16 pairs, int8 codes with group scales) cost more to pack than f32 ones
+  // (rounding, quantising): when the thread's columns span several nc blocks, each block of a is
+  // packed once, for the first, into a buffer of all of them, and reused for the others.
+  const std::int64_t a_block = KC / KP * MC, ic_blocks = (m1 - m0 + MC - 1) / MC;
+  const bool keep_a = !std::is_same_v<P, float> && n1 - n0 > NC &&
+                      k_blocks * ic_blocks * a_block * static_cast<std::int64_t>(sizeof(P)) <= kGemmKeepA;
   P* wp = gemm_scratch<GemmScratch::w, P>(static_cast<std::size_t>(KC / KP * NC));
-  P* ap = gemm_scratch<GemmScratch::a, P>(static_cast<std::size_t>(KC / KP * MC));
+  P* const a_blocks =
+      gemm_scratch<GemmScratch::a, P>(static_cast<std::size_t>(a_block * (keep_a ? k_blocks * ic_blocks : 1)));
   alignas(64) float tmp[MR * NR];
 
   for (std::int64_t jc = n0; jc < n1; jc += NC) {
@@ -179,7 +189,8 @@ void gemm_packed_range(View<const float, 2> a, const WView& w, const float* bias
       Panels::pack_w(w, jc, nc, pc, kc, wp);
       for (std::int64_t ic = m0; ic < m1; ic += MC) {
         const std::int64_t mc = std::min(MC, m1 - ic);
-        Panels::pack_a(a.data() + ic * lda + pc, lda, mc, kc, ap);
+        P* const ap = keep_a ? a_blocks + (pc / KC * ic_blocks + (ic - m0) / MC) * a_block : a_blocks;
+        if (!keep_a || jc == n0) Panels::pack_a(a.data() + ic * lda + pc, lda, mc, kc, ap);
         for (std::int64_t jr = 0; jr < nc; jr += NR) {
           const std::int64_t nr = std::min(NR, nc - jr);
           const P* wpanel = wp + jr * kcp / KP;
