@@ -199,6 +199,17 @@ TEST_CASE("DeepseekMoE: grouped experts equal a per-token loop over the chosen e
     }
   }
   CHECK(relative_error(y.view(), want.view()) < 1e-6);
+
+  // One token (a decode step: GEMVs, on pools smaller and larger than the k chosen experts).
+  for (const int threads : {1, 2, static_cast<int>(c.num_experts_per_tok) + 1}) {
+    CAPTURE(threads);
+    ThreadPool step_pool(threads);
+    for (const std::int64_t t : {0, 17, 36}) {
+      Tensor<float, 2> step({1, c.hidden_size});
+      moe.forward(x.view().slice(0, t, t + 1), step.view(), step_pool);
+      CHECK(relative_error(std::as_const(step).view(), want.view().slice(0, t, t + 1)) < 1e-6);
+    }
+  }
 }
 
 TEST_CASE("MLA: the absorbed form equals the expanded one; the latent cache holds r + dr floats per token") {
