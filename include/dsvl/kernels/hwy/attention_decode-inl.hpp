@@ -26,6 +26,15 @@ namespace dsvl::kernels::HWY_NAMESPACE {
 // 4 query rows and a key), 2 where there are 16.
 inline constexpr int kDecodeHeadTile = HWY_MAX_BYTES >= 64 ? 4 : 2;
 
+// Calls f(integral_constant<int, N>{}, i) at i = begin, begin + N, ... while a whole tile of N fits
+// before end, then f(integral_constant<int, 1>{}, i) on each of the rest.
+template <int N, class F>
+HWY_INLINE void ForTiles(std::int64_t begin, std::int64_t end, const F& f) {
+  std::int64_t i = begin;
+  for (; i + N <= end; i += N) f(std::integral_constant<int, N>{}, i);
+  for (; i < end; ++i) f(std::integral_constant<int, 1>{}, i);
+}
+
 // s[j * NH + i] = q[i] · k[j] over n values, for NH query rows of one key/value head and NK keys
 // (f32 or bf16): NK x NH independent accumulators, so each loaded vector of a key serves NH heads
 // and the multiply-adds do not wait on one another.
@@ -94,13 +103,9 @@ void AttentionDecode(View<const float, 3> q, View<const KV, 3> k, View<const KV,
   thread_local std::vector<float> wide;
   if (widen_once) wide.resize(static_cast<std::size_t>(R * std::max(Dk, Dv)));
 
-  // Calls tile(integral_constant<int, N>, h) on the heads of key/value head g in [h0, h1), NH at
-  // a time, then one at a time.
+  // Calls tile(integral_constant<int, M>, h) on tiles of the heads of key/value head g in [h0, h1).
   const auto for_head_tiles = [&](std::int64_t g, const auto& tile) {
-    std::int64_t h = std::max(h0, g * group);
-    const std::int64_t end = std::min(h1, (g + 1) * group);
-    for (; h + NH <= end; h += NH) tile(std::integral_constant<int, NH>{}, h);
-    for (; h < end; ++h) tile(std::integral_constant<int, 1>{}, h);
+    ForTiles<NH>(std::max(h0, g * group), std::min(h1, (g + 1) * group), tile);
   };
   // Calls use(rows) with the N rows of key/value head g at keys s.. s + N of `cache`, as stored,
   // or widened to f32 when bf16 rows are shared by several heads.
@@ -131,9 +136,7 @@ void AttentionDecode(View<const float, 3> q, View<const KV, 3> k, View<const KV,
         });
       });
   };
-  std::int64_t s = 0;
-  for (; s + R <= keys; s += R) score_keys(std::integral_constant<int, R>{}, s);
-  for (; s < keys; ++s) score_keys(std::integral_constant<int, 1>{}, s);
+  ForTiles<R>(0, keys, score_keys);
   for (std::int64_t h = h0; h < h1; ++h) SoftmaxRow(scores + (h - h0) * keys, keys, scale);
 
   const auto add_rows = [&]<int N>(std::integral_constant<int, N> keys_n, std::int64_t s) {
@@ -150,8 +153,7 @@ void AttentionDecode(View<const float, 3> q, View<const KV, 3> k, View<const KV,
         });
       });
   };
-  for (s = 0; s + R <= keys; s += R) add_rows(std::integral_constant<int, R>{}, s);
-  for (; s < keys; ++s) add_rows(std::integral_constant<int, 1>{}, s);
+  ForTiles<R>(0, keys, add_rows);
 }
 
 }  // namespace dsvl::kernels::HWY_NAMESPACE
