@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "weights.hpp"
 #include "dsvl/dsvl.hpp"
 
 #ifdef DSVL_BENCH_WITH_OPENBLAS
@@ -30,8 +31,6 @@ std::string shape_name(const Shape& s) { return std::to_string(s.N) + "x" + std:
 template <class W>
 struct MatrixOf {
   using type = Tensor<W, 2>;
-  static constexpr const char* dtype = std::is_same_v<W, bf16> ? "bf16" : "f32";
-  static double bytes(const Shape& s) { return static_cast<double>(sizeof(W)) * s.N * s.K; }
   template <class Value>
   static type make(const Shape& s, Value value) {
     Tensor<W, 2> w({s.N, s.K});
@@ -42,10 +41,6 @@ struct MatrixOf {
 template <QuantFormat F>
 struct MatrixOf<F> {
   using type = QuantMatrix<F>;
-  static constexpr const char* dtype = F::bits == 8 ? "q8" : "q4";
-  static double bytes(const Shape& s) {
-    return static_cast<double>(s.N) * (quant::row_bytes<F>(s.K) + 2 * quant::groups<F>(s.K));
-  }
   template <class Value>
   static type make(const Shape& s, Value value) {
     return QuantMatrix<F>::from_rows(s.N, s.K, [&](std::int64_t n, float* row) {
@@ -71,7 +66,7 @@ std::shared_ptr<Operands<W>> operands(const Shape& s) {
   auto& o = cache[{s.N, s.K}];
   if (!o) {
     o = std::make_shared<Operands<W>>();
-    const double bytes = MatrixOf<W>::bytes(s);
+    const double bytes = bench::matrix_bytes<W>(s.N, s.K);
     const auto copies = static_cast<std::int64_t>(std::max(1.0, std::ceil(kMinBytes / bytes)));
     for (std::int64_t i = 0; i < copies; ++i)
       o->w.push_back(MatrixOf<W>::make(s, [i](std::int64_t j) { return 0.002f * static_cast<float>((j + i) % 1009) - 1.0f; }));
@@ -87,10 +82,10 @@ bench::Case make_case(const Shape& s, const char* impl, bool threaded) {
   bench::Case c;
   c.op = "gemv";
   c.impl = impl;
-  c.dtype = MatrixOf<W>::dtype;
+  c.dtype = bench::weight_dtype<W>();
   c.shape = shape_name(s);
   c.flops = 2.0 * s.N * s.K;
-  c.bytes = MatrixOf<W>::bytes(s) + 4.0 * (s.N + s.K);
+  c.bytes = bench::matrix_bytes<W>(s.N, s.K) + 4.0 * (s.N + s.K);
   c.bound = bench::Bound::memory;
   c.threaded = threaded;
   c.summary = std::is_same_v<W, bf16> && s.K == 2048 && (s.N == 2048 || s.N == 5632);

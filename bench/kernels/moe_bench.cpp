@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "weights.hpp"
 #include "dsvl/dsvl.hpp"
 
 namespace {
@@ -20,28 +21,21 @@ using namespace dsvl;
 constexpr double kMinBytes = 512.0 * (1 << 20);
 constexpr std::int64_t kTokens = 64;
 
-template <class W>
-double matrix_bytes(std::int64_t N, std::int64_t K) {
-  if constexpr (is_quant_format_v<W>)
-    return static_cast<double>(N) * (quant::row_bytes<W>(K) + 2 * quant::groups<W>(K));
-  else
-    return static_cast<double>(sizeof(W)) * N * K;
-}
-
 template <class P>
 void add_case(const language::DeepseekV2Config& c, const char* name) {
   using W = typename P::weight_type;
   const std::int64_t D = c.hidden_size, I = c.moe_intermediate_size;
-  const double expert = 3 * matrix_bytes<W>(I, D);
+  const double expert = 3 * bench::matrix_bytes<W>(I, D);
   const double block = static_cast<double>(c.n_routed_experts + c.n_shared_experts) * expert;
   const double per_token = static_cast<double>(c.num_experts_per_tok + c.n_shared_experts) * expert +
-                           matrix_bytes<dense_weight_t<P>>(c.n_routed_experts, D);
+                           bench::matrix_bytes<dense_weight_t<P>>(c.n_routed_experts, D);
   bench::Case k;
   k.op = "moe";
   k.impl = "hwy";
-  if constexpr (is_quant_format_v<W>) k.dtype = W::bits == 8 ? "q8" : "q4";
-  else k.dtype = "bf16";
-  k.shape = std::string(name) + ": 1 token, 6 of 64 experts + 2 shared, " + std::to_string(D) + " -> " + std::to_string(I);
+  k.dtype = bench::weight_dtype<W>();
+  k.shape = std::string(name) + ": 1 token, " + std::to_string(c.num_experts_per_tok) + " of " +
+            std::to_string(c.n_routed_experts) + " experts + " + std::to_string(c.n_shared_experts) + " shared, " +
+            std::to_string(D) + " -> " + std::to_string(I);
   k.flops = 2.0 * D * (3.0 * I * static_cast<double>(c.num_experts_per_tok + c.n_shared_experts) + c.n_routed_experts);
   k.bytes = per_token;
   k.bound = bench::Bound::memory;
