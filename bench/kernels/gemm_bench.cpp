@@ -1,7 +1,7 @@
 // GEMM c = a · wᵀ at the prefill and image-encoder shapes of DeepSeek-VL (M x N x K), f32, bf16
-// and quantized (q8, q4) weights, and bf16 products (hwy-bf16: hwy_bf16_tag), against OpenBLAS
-// sgemm on an f32 copy of the same weights and against oneDNN's matmul at the nearest product
-// type (f32, bf16, int8).
+// and quantized weights (q8, q4; q8-g128: q8 in groups of 128), and bf16 products (hwy-bf16:
+// hwy_bf16_tag), against OpenBLAS sgemm on an f32 copy of the same weights and against oneDNN's
+// matmul at the nearest product type (f32, bf16, int8).
 #include <cstring>
 #include <map>
 #include <memory>
@@ -38,24 +38,29 @@ std::string shape_name(const Shape& s) {
   return std::to_string(s.M) + "x" + std::to_string(s.N) + "x" + std::to_string(s.K) + " (" + s.what + ")";
 }
 
+// q8 with one scale per 128 weights: closer to oneDNN's one scale per column (its int8 matmul has
+// no finer groups), so the two int8 kernels are compared at about the same scale work.
+constexpr int kCoarseGroup = 128;
+
 // Operands shared by every case of one shape (the driver builds all cases before timing any).
 struct Operands {
   Tensor<float, 2> a, w, c;
   Tensor<bf16, 2> w_bf16;
-  std::optional<QuantMatrix<q8<kQuantGroup>>> w_q8;
-  std::optional<QuantMatrix<q4<kQuantGroup>>> w_q4;
+  std::tuple<std::optional<QuantMatrix<q8<kQuantGroup>>>, std::optional<QuantMatrix<q4<kQuantGroup>>>,
+             std::optional<QuantMatrix<q8<kCoarseGroup>>>>
+      quantized;  // made on first use
 
   template <class W>
   auto weights() {
-    const auto rows = [this](std::int64_t n, float* out) { std::copy_n(w.data() + n * w.shape(1), w.shape(1), out); };
     if constexpr (std::is_same_v<W, float>) return std::as_const(w).view();
     else if constexpr (std::is_same_v<W, bf16>) return std::as_const(w_bf16).view();
-    else if constexpr (std::is_same_v<W, q8<kQuantGroup>>) {
-      if (!w_q8) w_q8 = QuantMatrix<W>::from_rows(w.shape(0), w.shape(1), rows);
-      return w_q8->view();
-    } else {
-      if (!w_q4) w_q4 = QuantMatrix<W>::from_rows(w.shape(0), w.shape(1), rows);
-      return w_q4->view();
+    else {
+      auto& m = std::get<std::optional<QuantMatrix<W>>>(quantized);
+      if (!m)
+        m = QuantMatrix<W>::from_rows(w.shape(0), w.shape(1), [this](std::int64_t n, float* out) {
+          std::copy_n(w.data() + n * w.shape(1), w.shape(1), out);
+        });
+      return m->view();
     }
   }
 };
@@ -64,8 +69,7 @@ std::shared_ptr<Operands> operands(const Shape& s) {
   auto& o = cache[{s.M, s.N, s.K}];
   if (!o) {
     o = std::make_shared<Operands>(Operands{Tensor<float, 2>({s.M, s.K}), Tensor<float, 2>({s.N, s.K}),
-                                            Tensor<float, 2>({s.M, s.N}), Tensor<bf16, 2>({s.N, s.K}),
-                                            std::nullopt, std::nullopt});
+                                            Tensor<float, 2>({s.M, s.N}), Tensor<bf16, 2>({s.N, s.K}), {}});
     for (std::int64_t i = 0; i < o->a.size(); ++i) o->a.data()[i] = 0.001f * static_cast<float>(i % 997) - 0.5f;
     for (std::int64_t i = 0; i < o->w.size(); ++i) {
       o->w_bf16.data()[i] = bf16::from_float(0.002f * static_cast<float>(i % 1009) - 1.0f);
@@ -196,6 +200,7 @@ void add_shape(const Shape& s, bool with_scalar) {
   add_case<hwy_bf16_tag, bf16>(s, "hwy-bf16", "bf16");
   add_case<hwy_tag, q8<kQuantGroup>>(s, "hwy", "q8");
   add_case<hwy_tag, q4<kQuantGroup>>(s, "hwy", "q4");
+  add_case<hwy_tag, q8<kCoarseGroup>>(s, "hwy", "q8-g128");
 #ifdef DSVL_BENCH_WITH_OPENBLAS
   add_openblas_case(s);
 #endif

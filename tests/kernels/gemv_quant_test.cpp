@@ -135,6 +135,7 @@ TEST_CASE_TEMPLATE("gemm over quantized weights matches the scalar reference", T
   SUBCASE("q8") { run(q8<32>{}); }
   SUBCASE("q4") { run(q4<32>{}); }
   SUBCASE("q8, groups of 64") { run(q8<64>{}); }
+  SUBCASE("q8, groups of 128") { run(q8<128>{}); }
 }
 
 // Integers whose every group holds the largest code (127 for q8 and a, -8 for q4) have scales of
@@ -167,6 +168,7 @@ TEST_CASE_TEMPLATE("gemm over quantized weights is exact on integer codes", Tag,
   };
   SUBCASE("q8") { run(q8<32>{}); }
   SUBCASE("q4") { run(q4<32>{}); }
+  SUBCASE("q8, groups of 128") { run(q8<128>{}); }
 }
 
 TEST_CASE_TEMPLATE("gemv over quantized weights rejects bad shapes", Tag, scalar_tag, hwy_tag) {
