@@ -35,6 +35,14 @@ namespace dsvl::kernels::HWY_NAMESPACE {
 #if defined(DSVL_HWY_GEMV_QUANT) && HWY_TARGET <= HWY_AVX3 && defined(__AVX512VNNI__)
 #define DSVL_HWY_GEMM_INT8 1
 
+// acc + the dot products of a's unsigned and b's signed byte quads in each 32-bit lane (vpdpbusd),
+// accumulated in acc's register: with the intrinsic, GCC 12 moves the accumulators of a tile to new
+// registers and back around each product of the k loop (two register moves per vpdpbusd).
+HWY_INLINE __m512i DotBytes(__m512i acc, __m512i a, __m512i b) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+}
+
 template <QuantFormat F>
 struct GemmTileInt8 {
   static constexpr int G = F::group_size;
@@ -76,23 +84,23 @@ struct GemmTileInt8 {
   static void pack_w(QuantView<F> w, std::int64_t n0, std::int64_t n, std::int64_t k0, std::int64_t kc,
                      panel_t* dst) {
     const std::int64_t g0 = k0 / G, groups = (kc + G - 1) / G;
+    alignas(32) std::int8_t unpacked[G];
     auto* out = reinterpret_cast<std::byte*>(dst);
     for (std::int64_t p0 = 0; p0 < n; p0 += nr) {
       for (std::int64_t g = 0; g < groups; ++g, out += nr * (G + 8)) {
         auto* q = reinterpret_cast<std::uint32_t*>(out);
         auto* d = reinterpret_cast<float*>(out + Q * nr * 4);
         for (std::int64_t j = 0; j < nr; ++j) {
-          alignas(64) std::int8_t code[G] = {};
-          float scale = 0.0f;
-          if (p0 + j < n) {
-            const std::int64_t row = n0 + p0 + j;
-            const std::uint8_t* group = w.codes(row) + (g0 + g) * quant::group_bytes<F>();
-            for (int t = 0; t < G; ++t) code[t] = static_cast<std::int8_t>(quant::code<F>(group, t));
-            scale = w.scales(row)[g0 + g].to_float();
+          if (p0 + j >= n) {
+            for (std::int64_t s = 0; s < Q; ++s) q[s * nr + j] = 0;
+            d[j] = d[nr + j] = 0.0f;
+            continue;
           }
-          int sum = 0;
-          for (int t = 0; t < G; ++t) sum += code[t];
+          const std::int64_t row = n0 + p0 + j;
+          int sum;
+          const std::int8_t* code = Codes(w.codes(row) + (g0 + g) * quant::group_bytes<F>(), unpacked, sum);
           for (std::int64_t s = 0; s < Q; ++s) std::memcpy(q + s * nr + j, code + 4 * s, 4);
+          const float scale = w.scales(row)[g0 + g].to_float();
           d[j] = scale;
           d[nr + j] = 128.0f * scale * static_cast<float>(sum);
         }
@@ -119,8 +127,8 @@ struct GemmTileInt8 {
       const auto* qa = reinterpret_cast<const std::uint32_t*>(ap);
       for (std::int64_t s = 0; s < Q; ++s, qa += mr) {
         const __m512i w0 = _mm512_load_si512(wp + s * nr * 4), w1 = _mm512_load_si512(wp + s * nr * 4 + 64);
-        ((ilo[I] = _mm512_dpbusd_epi32(ilo[I], _mm512_set1_epi32(static_cast<int>(qa[I])), w0),
-          ihi[I] = _mm512_dpbusd_epi32(ihi[I], _mm512_set1_epi32(static_cast<int>(qa[I])), w1)),
+        ((ilo[I] = DotBytes(ilo[I], _mm512_set1_epi32(static_cast<int>(qa[I])), w0),
+          ihi[I] = DotBytes(ihi[I], _mm512_set1_epi32(static_cast<int>(qa[I])), w1)),
          ...);
       }
       const auto* da = reinterpret_cast<const float*>(ap + Q * mr * 4);
@@ -134,6 +142,31 @@ struct GemmTileInt8 {
     const hn::Full512<float> d;
     hn::Vec<decltype(d)> vlo[mr] = {hn::Vec<decltype(d)>{lo[I]}...}, vhi[mr] = {hn::Vec<decltype(d)>{hi[I]}...};
     StoreTile(d, vlo, vhi, bias, c, ldc, accumulate, std::integer_sequence<std::int64_t, I...>{});
+  }
+
+  // The G int8 codes of a group and their sum: q8's bytes as stored, summed by vpdpbusd against
+  // ones; q4<32>'s nibbles (byte j: code j + 8 low, code j + 16 + 8 high) unpacked into
+  // `unpacked`, summed by psadbw.
+  static HWY_INLINE const std::int8_t* Codes(const std::uint8_t* group, std::int8_t* unpacked, int& sum) {
+    if constexpr (F::bits == 8) {
+      __m256i acc = _mm256_setzero_si256();
+      for (int t = 0; t < G; t += 32)
+        acc = _mm256_dpbusd_epi32(acc, _mm256_set1_epi8(1),
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + t)));
+      const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+      const __m128i quarter = _mm_add_epi32(half, _mm_unpackhi_epi64(half, half));
+      sum = _mm_cvtsi128_si32(_mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 1)));
+      return reinterpret_cast<const std::int8_t*>(group);
+    } else {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(group));
+      const __m128i low = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+      const __m128i lo = _mm_and_si128(bytes, low), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
+      _mm_store_si128(reinterpret_cast<__m128i*>(unpacked), _mm_sub_epi8(lo, eight));
+      _mm_store_si128(reinterpret_cast<__m128i*>(unpacked + 16), _mm_sub_epi8(hi, eight));
+      const __m128i sad = _mm_add_epi64(_mm_sad_epu8(lo, _mm_setzero_si128()), _mm_sad_epu8(hi, _mm_setzero_si128()));
+      sum = _mm_cvtsi128_si32(_mm_add_epi64(sad, _mm_unpackhi_epi64(sad, sad))) - 8 * G;
+      return unpacked;
+    }
   }
 };
 
