@@ -9,7 +9,7 @@ const std::vector<std::int64_t> kDims = {0, 1, 3, 7, 16, 17, 33};
 // Shapes larger than a register tile or a cache block (kc = 256, mc = 144, nc = 1024), odd everywhere.
 const std::vector<std::array<std::int64_t, 3>> kLargeShapes = {
     {100, 257, 33}, {257, 100, 257}, {33, 300, 600}, {150, 1030, 17}, {7, 33, 1100}, {300, 50, 260},
-    {150, 1100, 600}};  // the last: packed blocks of a reused across nc blocks (narrow panels)
+    {150, 1100, 600}};  // the last: packed blocks of a reused across nc blocks (at one thread)
 
 // Operands of c = a · wᵀ + bias with padded row strides and misaligned data.
 template <class W>

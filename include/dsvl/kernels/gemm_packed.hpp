@@ -6,7 +6,7 @@
 //   for jc in its columns by nc:
 //     for pc in K by kc:         pack w[jc.., pc..] into f32 nr-column panels   (L2/L3)
 //       for ic in its rows by mc: pack a[ic.., pc..] into mr-row panels                  (L2)
-//                                 (narrow panels: once, kept for the next jc)
+//                                 (once, kept for the next jc, when they fit)
 //         for jr in nc by nr:    one w panel, kc x nr                                     (L1)
 //           for ir in mc by mr:  Kernel::tile: an mr x nr tile of c held in registers
 //
@@ -169,11 +169,10 @@ void gemm_packed_range(View<const float, 2> a, const WView& w, const float* bias
   const std::int64_t k_blocks = (K + Panels::kc_block - 1) / Panels::kc_block;
   // Equal blocks (no thin last one), each a multiple of kpack but the last.
   const std::int64_t KC = ((K + k_blocks - 1) / k_blocks + KP - 1) / KP * KP;
-  // Narrower panels (bf16 pairs, int8 codes with group scales) cost more to pack than f32 ones
-  // (rounding, quantising): when the thread's columns span several nc blocks, each block of a is
-  // packed once, for the first, into a buffer of all of them, and reused for the others.
+  // When the thread's columns span several nc blocks, each block of a is packed once, for the
+  // first, into a buffer of all of them, and reused for the others (as long as they fit).
   const std::int64_t a_block = KC / KP * MC, ic_blocks = (m1 - m0 + MC - 1) / MC;
-  const bool keep_a = !std::is_same_v<P, float> && n1 - n0 > NC &&
+  const bool keep_a = n1 - n0 > NC &&
                       k_blocks * ic_blocks * a_block * static_cast<std::int64_t>(sizeof(P)) <= kGemmKeepA;
   P* wp = gemm_scratch<GemmScratch::w, P>(static_cast<std::size_t>(KC / KP * NC));
   P* const a_blocks =
