@@ -87,11 +87,12 @@ int dsvl::bench::run(int argc, char** argv) {
   std::map<int, std::unique_ptr<ThreadPool>> pools;
   // The peaks are measured again in every round, next to the cases they are compared with: the
   // read bandwidth of this shared machine moves by up to 2x within minutes.
-  std::map<int, std::vector<double>> fma_peak, read_bw;  // per thread count, per round
+  std::map<int, std::vector<double>> fma_peak, int8_peak, read_bw;  // per thread count, per round
   for (int t : threads) pools[t] = std::make_unique<ThreadPool>(t);
   auto measure_peaks = [&] {
     for (int t : threads) {
       fma_peak[t].push_back(measure_fma_peak(*pools[t]));
+      int8_peak[t].push_back(measure_int8_peak(*pools[t]));
       read_bw[t].push_back(measure_read_bandwidth(*pools[t]));
     }
   };
@@ -118,8 +119,9 @@ int dsvl::bench::run(int argc, char** argv) {
                     *std::max_element(v.begin(), v.end()));
       return std::string(buf);
     };
-    std::printf("  %d thread%s: FP32 FMA %s GFLOP/s, DRAM read %s GB/s\n", t, t > 1 ? "s" : "",
-                range(fma_peak[t]).c_str(), range(read_bw[t]).c_str());
+    const std::string int8 = kOpPerDotIter > 0 ? ", int8 dot " + range(int8_peak[t]) + " GOP/s" : "";
+    std::printf("  %d thread%s: FP32 FMA %s GFLOP/s%s, DRAM read %s GB/s\n", t, t > 1 ? "s" : "",
+                range(fma_peak[t]).c_str(), int8.c_str(), range(read_bw[t]).c_str());
   }
 
   auto find_peer = [&](const Row& row, const std::string& peer) -> const Row* {

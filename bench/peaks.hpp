@@ -1,7 +1,8 @@
 #pragma once
 // This machine's peaks, measured the way ../shared/perf measures them: FP32 FMA throughput with
-// 12 independent accumulator chains in inline asm (intrinsics get merged by the compiler), and
-// DRAM read bandwidth streaming a buffer much larger than the caches.
+// 12 independent accumulator chains in inline asm (intrinsics get merged by the compiler), int8
+// dot-product throughput (AVX512-VNNI's vpdpbusd) the same way, and DRAM read bandwidth streaming
+// a buffer much larger than the caches.
 
 #include <chrono>
 #include <cstdint>
@@ -79,6 +80,51 @@ inline double measure_fma_peak(ThreadPool& pool) {
   constexpr std::int64_t iters = 20'000'000;
   auto t = time_call([&] { pool.run([&](int) { fma_chains(iters); }); }, 5, 0.0);
   return kFlopPerFmaIter * iters * pool.size() / t.median_s * 1e-9;
+}
+
+// Runs `iters` iterations of 12 independent vpdpbusd on 512-bit registers (64 byte products added
+// into 16 int32 lanes each).
+inline void int8_dot_chains(std::int64_t iters) {
+#if defined(__AVX512VNNI__)
+  asm volatile(
+      "vpxord %%xmm0, %%xmm0, %%xmm0\n\t"
+      "vmovdqa64 %%zmm0, %%zmm1\n\tvmovdqa64 %%zmm0, %%zmm2\n\tvmovdqa64 %%zmm0, %%zmm3\n\t"
+      "vmovdqa64 %%zmm0, %%zmm4\n\tvmovdqa64 %%zmm0, %%zmm5\n\tvmovdqa64 %%zmm0, %%zmm6\n\t"
+      "vmovdqa64 %%zmm0, %%zmm7\n\tvmovdqa64 %%zmm0, %%zmm8\n\tvmovdqa64 %%zmm0, %%zmm9\n\t"
+      "vmovdqa64 %%zmm0, %%zmm10\n\tvmovdqa64 %%zmm0, %%zmm11\n\tvmovdqa64 %%zmm0, %%zmm12\n\t"
+      "vmovdqa64 %%zmm0, %%zmm13\n\t"
+      "1:\n\t"
+      "vpdpbusd %%zmm12, %%zmm13, %%zmm0\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm1\n\t"
+      "vpdpbusd %%zmm12, %%zmm13, %%zmm2\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm3\n\t"
+      "vpdpbusd %%zmm12, %%zmm13, %%zmm4\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm5\n\t"
+      "vpdpbusd %%zmm12, %%zmm13, %%zmm6\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm7\n\t"
+      "vpdpbusd %%zmm12, %%zmm13, %%zmm8\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm9\n\t"
+      "vpdpbusd %%zmm12, %%zmm13, %%zmm10\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm11\n\t"
+      "dec %0\n\tjnz 1b\n\t"
+      : "+r"(iters)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+        "xmm12", "xmm13", "cc");
+#else
+  (void)iters;
+#endif
+}
+
+// Integer operations (a multiply and an add per byte product) per iteration of int8_dot_chains.
+inline constexpr double kOpPerDotIter =
+#if defined(__AVX512VNNI__)
+    12 * 64 * 2;
+#else
+    0;
+#endif
+
+// int8 dot-product peak in GOP/s with every thread of `pool` busy (0 without AVX512-VNNI): the
+// ceiling of the int8 GEMM over quantized weights.
+inline double measure_int8_peak(ThreadPool& pool) {
+  if (kOpPerDotIter == 0) return 0;
+  constexpr std::int64_t iters = 20'000'000;
+  auto t = time_call([&] { pool.run([&](int) { int8_dot_chains(iters); }); }, 5, 0.0);
+  return kOpPerDotIter * iters * pool.size() / t.median_s * 1e-9;
 }
 
 // DRAM read bandwidth in GB/s: every thread sums its share of a 512 MiB buffer.
