@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <type_traits>
 
@@ -65,12 +66,34 @@ T* gemm_scratch(std::size_t count) {
   return reinterpret_cast<T*>(buf.get());
 }
 
-// dst[p][k][j] = w[p nr + j, k] for panels p of nr rows of w; rows past n are zero. Groups of 8
-// rows x 8 k go through a local 8 x 8 tile, which the compiler turns into vector loads, shuffles and
-// stores, and which reads 8 rows at once (a row at a time leaves the source streams' latency exposed).
-// The same with any element type T that W converts to (to_f32 for float panels, a copy otherwise).
+// Eight rows of eight 32-bit elements (floats or bf16 pairs, as bits) transposed in registers:
+// unpack pairs of rows, then pairs of pairs, then swap 128-bit halves (the AVX 8 x 8 transpose;
+// GCC and Clang lower the generic vectors to the target's shuffles, SSE pairs included).
+using Bits32x8 = std::uint32_t __attribute__((vector_size(32)));
+inline void transpose8x8(Bits32x8 (&r)[8]) {
+  Bits32x8 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4)
+    for (int h = 0; h < 2; ++h) {
+      u[i + 2 * h] = __builtin_shufflevector(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      u[i + 2 * h + 1] = __builtin_shufflevector(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    r[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+
+// dst[p][k][j] = w[p nr + j, k] for panels p of nr rows of w; rows past n are zero. Blocks of 8
+// rows x 8 k are converted row by row (contiguous loads) and transposed in registers, reading 8
+// rows at once (a row at a time leaves the source streams' latency exposed).
+// The same with any 32-bit element type T that W converts to (to_f32 for float panels, a copy otherwise).
 template <std::int64_t NR, class W, class T = float>
 void pack_w_block(const W* w, std::int64_t ldw, std::int64_t n, std::int64_t kc, T* dst) {
+  static_assert(sizeof(T) == 4, "panels hold 32-bit elements");
   constexpr std::int64_t G = 8;
   const auto cvt = [](W x) -> T {
     if constexpr (std::is_same_v<T, float>) return to_f32(x);
@@ -83,11 +106,14 @@ void pack_w_block(const W* w, std::int64_t ldw, std::int64_t n, std::int64_t kc,
       const W* src = w + (p0 + j) * ldw;
       std::int64_t k = 0;
       for (; k + G <= kc; k += G) {
-        T t[G][G];
-        for (std::int64_t r = 0; r < G; ++r)
-          for (std::int64_t i = 0; i < G; ++i) t[i][r] = cvt(src[r * ldw + k + i]);
-        for (std::int64_t i = 0; i < G; ++i)
-          for (std::int64_t r = 0; r < G; ++r) dst[(k + i) * NR + j + r] = t[i][r];
+        Bits32x8 block[G];
+        for (std::int64_t r = 0; r < G; ++r) {
+          T row[G];
+          for (std::int64_t i = 0; i < G; ++i) row[i] = cvt(src[r * ldw + k + i]);
+          std::memcpy(&block[r], row, sizeof row);
+        }
+        transpose8x8(block);
+        for (std::int64_t i = 0; i < G; ++i) std::memcpy(dst + (k + i) * NR + j, &block[i], sizeof block[i]);
       }
       for (; k < kc; ++k)
         for (std::int64_t r = 0; r < G; ++r) dst[k * NR + j + r] = cvt(src[r * ldw + k]);
