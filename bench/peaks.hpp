@@ -17,51 +17,35 @@
 
 namespace dsvl::bench {
 
-// Runs `iters` iterations of 12 independent FMAs on the widest registers; returns FLOP done.
-inline double fma_chains(std::int64_t iters) {
+// `iters` iterations of 12 independent chains `op r12, r13, ri` (i = 0..11) on the registers named
+// r0..r13 (xmm, ymm or zmm), all zeroed first: op's throughput, with no instruction waiting on
+// the one before it.
+#define DSVL_PEAK_MOV(mov, r, i) mov " %%" r "0, %%" r #i "\n\t"
+#define DSVL_PEAK_OP(op, r, i) op " %%" r "12, %%" r "13, %%" r #i "\n\t"
+#define DSVL_PEAK_CHAINS(iters, zero, mov, op, r)                                                     \
+  asm volatile(zero " %%xmm0, %%xmm0, %%xmm0\n\t"                                                       \
+      DSVL_PEAK_MOV(mov, r, 1) DSVL_PEAK_MOV(mov, r, 2) DSVL_PEAK_MOV(mov, r, 3) DSVL_PEAK_MOV(mov, r, 4)   \
+      DSVL_PEAK_MOV(mov, r, 5) DSVL_PEAK_MOV(mov, r, 6) DSVL_PEAK_MOV(mov, r, 7) DSVL_PEAK_MOV(mov, r, 8)   \
+      DSVL_PEAK_MOV(mov, r, 9) DSVL_PEAK_MOV(mov, r, 10) DSVL_PEAK_MOV(mov, r, 11)                         \
+      DSVL_PEAK_MOV(mov, r, 12) DSVL_PEAK_MOV(mov, r, 13)                                                  \
+      "1:\n\t"                                                                                             \
+      DSVL_PEAK_OP(op, r, 0) DSVL_PEAK_OP(op, r, 1) DSVL_PEAK_OP(op, r, 2) DSVL_PEAK_OP(op, r, 3)           \
+      DSVL_PEAK_OP(op, r, 4) DSVL_PEAK_OP(op, r, 5) DSVL_PEAK_OP(op, r, 6) DSVL_PEAK_OP(op, r, 7)           \
+      DSVL_PEAK_OP(op, r, 8) DSVL_PEAK_OP(op, r, 9) DSVL_PEAK_OP(op, r, 10) DSVL_PEAK_OP(op, r, 11)         \
+      "dec %0\n\tjnz 1b\n\t"                                                                              \
+      : "+r"(iters)                                                                                       \
+      :                                                                                                   \
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",   \
+        "xmm12", "xmm13", "cc")
+
+// Runs `iters` iterations of 12 independent FMAs on the widest registers.
+inline void fma_chains(std::int64_t iters) {
 #if defined(__AVX512F__)
-  asm volatile(
-      "vxorps %%xmm0, %%xmm0, %%xmm0\n\t"
-      "vmovaps %%zmm0, %%zmm1\n\tvmovaps %%zmm0, %%zmm2\n\tvmovaps %%zmm0, %%zmm3\n\t"
-      "vmovaps %%zmm0, %%zmm4\n\tvmovaps %%zmm0, %%zmm5\n\tvmovaps %%zmm0, %%zmm6\n\t"
-      "vmovaps %%zmm0, %%zmm7\n\tvmovaps %%zmm0, %%zmm8\n\tvmovaps %%zmm0, %%zmm9\n\t"
-      "vmovaps %%zmm0, %%zmm10\n\tvmovaps %%zmm0, %%zmm11\n\tvmovaps %%zmm0, %%zmm12\n\tvmovaps %%zmm0, %%zmm13\n\t"
-      "1:\n\t"
-      "vfmadd231ps %%zmm12, %%zmm13, %%zmm0\n\tvfmadd231ps %%zmm12, %%zmm13, %%zmm1\n\t"
-      "vfmadd231ps %%zmm12, %%zmm13, %%zmm2\n\tvfmadd231ps %%zmm12, %%zmm13, %%zmm3\n\t"
-      "vfmadd231ps %%zmm12, %%zmm13, %%zmm4\n\tvfmadd231ps %%zmm12, %%zmm13, %%zmm5\n\t"
-      "vfmadd231ps %%zmm12, %%zmm13, %%zmm6\n\tvfmadd231ps %%zmm12, %%zmm13, %%zmm7\n\t"
-      "vfmadd231ps %%zmm12, %%zmm13, %%zmm8\n\tvfmadd231ps %%zmm12, %%zmm13, %%zmm9\n\t"
-      "vfmadd231ps %%zmm12, %%zmm13, %%zmm10\n\tvfmadd231ps %%zmm12, %%zmm13, %%zmm11\n\t"
-      "dec %0\n\tjnz 1b\n\t"
-      : "+r"(iters)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-        "xmm12", "xmm13", "cc");
-  return 0;
+  DSVL_PEAK_CHAINS(iters, "vxorps", "vmovaps", "vfmadd231ps", "zmm");
 #elif defined(__AVX2__) && defined(__FMA__)
-  asm volatile(
-      "vxorps %%xmm0, %%xmm0, %%xmm0\n\t"
-      "vmovaps %%ymm0, %%ymm1\n\tvmovaps %%ymm0, %%ymm2\n\tvmovaps %%ymm0, %%ymm3\n\t"
-      "vmovaps %%ymm0, %%ymm4\n\tvmovaps %%ymm0, %%ymm5\n\tvmovaps %%ymm0, %%ymm6\n\t"
-      "vmovaps %%ymm0, %%ymm7\n\tvmovaps %%ymm0, %%ymm8\n\tvmovaps %%ymm0, %%ymm9\n\t"
-      "vmovaps %%ymm0, %%ymm10\n\tvmovaps %%ymm0, %%ymm11\n\tvmovaps %%ymm0, %%ymm12\n\tvmovaps %%ymm0, %%ymm13\n\t"
-      "1:\n\t"
-      "vfmadd231ps %%ymm12, %%ymm13, %%ymm0\n\tvfmadd231ps %%ymm12, %%ymm13, %%ymm1\n\t"
-      "vfmadd231ps %%ymm12, %%ymm13, %%ymm2\n\tvfmadd231ps %%ymm12, %%ymm13, %%ymm3\n\t"
-      "vfmadd231ps %%ymm12, %%ymm13, %%ymm4\n\tvfmadd231ps %%ymm12, %%ymm13, %%ymm5\n\t"
-      "vfmadd231ps %%ymm12, %%ymm13, %%ymm6\n\tvfmadd231ps %%ymm12, %%ymm13, %%ymm7\n\t"
-      "vfmadd231ps %%ymm12, %%ymm13, %%ymm8\n\tvfmadd231ps %%ymm12, %%ymm13, %%ymm9\n\t"
-      "vfmadd231ps %%ymm12, %%ymm13, %%ymm10\n\tvfmadd231ps %%ymm12, %%ymm13, %%ymm11\n\t"
-      "dec %0\n\tjnz 1b\n\t"
-      : "+r"(iters)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-        "xmm12", "xmm13", "cc");
-  return 0;
+  DSVL_PEAK_CHAINS(iters, "vxorps", "vmovaps", "vfmadd231ps", "ymm");
 #else
   (void)iters;
-  return 0;
 #endif
 }
 
@@ -74,41 +58,31 @@ inline constexpr double kFlopPerFmaIter =
     0;
 #endif
 
-// FP32 FMA peak in GFLOP/s with every thread of `pool` busy (0 if this build has no FMA path).
-inline double measure_fma_peak(ThreadPool& pool) {
-  if (kFlopPerFmaIter == 0) return 0;
+// G operations per second of `chains` (ops_per_iter operations per iteration) with every thread of
+// `pool` running it; 0 where this build has no such path (ops_per_iter 0).
+inline double measure_chains(ThreadPool& pool, double ops_per_iter, void (*chains)(std::int64_t)) {
+  if (ops_per_iter == 0) return 0;
   constexpr std::int64_t iters = 20'000'000;
-  auto t = time_call([&] { pool.run([&](int) { fma_chains(iters); }); }, 5, 0.0);
-  return kFlopPerFmaIter * iters * pool.size() / t.median_s * 1e-9;
+  auto t = time_call([&] { pool.run([&](int) { chains(iters); }); }, 5, 0.0);
+  return ops_per_iter * static_cast<double>(iters) * pool.size() / t.median_s * 1e-9;
 }
+
+// FP32 FMA peak in GFLOP/s.
+inline double measure_fma_peak(ThreadPool& pool) { return measure_chains(pool, kFlopPerFmaIter, fma_chains); }
 
 // Runs `iters` iterations of 12 independent vpdpbusd on 512-bit registers (64 byte products added
 // into 16 int32 lanes each).
 inline void int8_dot_chains(std::int64_t iters) {
 #if defined(__AVX512VNNI__)
-  asm volatile(
-      "vpxord %%xmm0, %%xmm0, %%xmm0\n\t"
-      "vmovdqa64 %%zmm0, %%zmm1\n\tvmovdqa64 %%zmm0, %%zmm2\n\tvmovdqa64 %%zmm0, %%zmm3\n\t"
-      "vmovdqa64 %%zmm0, %%zmm4\n\tvmovdqa64 %%zmm0, %%zmm5\n\tvmovdqa64 %%zmm0, %%zmm6\n\t"
-      "vmovdqa64 %%zmm0, %%zmm7\n\tvmovdqa64 %%zmm0, %%zmm8\n\tvmovdqa64 %%zmm0, %%zmm9\n\t"
-      "vmovdqa64 %%zmm0, %%zmm10\n\tvmovdqa64 %%zmm0, %%zmm11\n\tvmovdqa64 %%zmm0, %%zmm12\n\t"
-      "vmovdqa64 %%zmm0, %%zmm13\n\t"
-      "1:\n\t"
-      "vpdpbusd %%zmm12, %%zmm13, %%zmm0\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm1\n\t"
-      "vpdpbusd %%zmm12, %%zmm13, %%zmm2\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm3\n\t"
-      "vpdpbusd %%zmm12, %%zmm13, %%zmm4\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm5\n\t"
-      "vpdpbusd %%zmm12, %%zmm13, %%zmm6\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm7\n\t"
-      "vpdpbusd %%zmm12, %%zmm13, %%zmm8\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm9\n\t"
-      "vpdpbusd %%zmm12, %%zmm13, %%zmm10\n\tvpdpbusd %%zmm12, %%zmm13, %%zmm11\n\t"
-      "dec %0\n\tjnz 1b\n\t"
-      : "+r"(iters)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-        "xmm12", "xmm13", "cc");
+  DSVL_PEAK_CHAINS(iters, "vpxord", "vmovdqa64", "vpdpbusd", "zmm");
 #else
   (void)iters;
 #endif
 }
+
+#undef DSVL_PEAK_CHAINS
+#undef DSVL_PEAK_OP
+#undef DSVL_PEAK_MOV
 
 // Integer operations (a multiply and an add per byte product) per iteration of int8_dot_chains.
 inline constexpr double kOpPerDotIter =
@@ -118,14 +92,9 @@ inline constexpr double kOpPerDotIter =
     0;
 #endif
 
-// int8 dot-product peak in GOP/s with every thread of `pool` busy (0 without AVX512-VNNI): the
-// ceiling of the int8 GEMM over quantized weights.
-inline double measure_int8_peak(ThreadPool& pool) {
-  if (kOpPerDotIter == 0) return 0;
-  constexpr std::int64_t iters = 20'000'000;
-  auto t = time_call([&] { pool.run([&](int) { int8_dot_chains(iters); }); }, 5, 0.0);
-  return kOpPerDotIter * iters * pool.size() / t.median_s * 1e-9;
-}
+// int8 dot-product peak in GOP/s (0 without AVX512-VNNI): the ceiling of the int8 GEMM over
+// quantized weights.
+inline double measure_int8_peak(ThreadPool& pool) { return measure_chains(pool, kOpPerDotIter, int8_dot_chains); }
 
 // DRAM read bandwidth in GB/s: every thread sums its share of a 512 MiB buffer.
 inline double measure_read_bandwidth(ThreadPool& pool) {
