@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "bench.hpp"
+#include "weights.hpp"
 #include "dsvl/dsvl.hpp"
 
 #ifdef DSVL_BENCH_WITH_OPENBLAS
@@ -91,6 +92,7 @@ std::vector<std::string> peers_of([[maybe_unused]] const std::string& dtype) {
   return peers;
 }
 
+// w_bytes: the bytes of the whole weight matrix as the case stores it.
 bench::Case make_case(const Shape& s, const char* impl, const char* dtype, double w_bytes) {
   bench::Case c;
   c.op = "gemm";
@@ -98,7 +100,7 @@ bench::Case make_case(const Shape& s, const char* impl, const char* dtype, doubl
   c.dtype = dtype;
   c.shape = shape_name(s);
   c.flops = 2.0 * s.M * s.N * s.K;
-  c.bytes = 4.0 * s.M * s.K + w_bytes * s.N * s.K + 4.0 * s.M * s.N;
+  c.bytes = 4.0 * s.M * s.K + w_bytes + 4.0 * s.M * s.N;
   c.bound = bench::Bound::compute;
   c.threaded = true;
   c.summary = s.M == 576 && s.N == 2048 && s.K == 2048;
@@ -106,15 +108,9 @@ bench::Case make_case(const Shape& s, const char* impl, const char* dtype, doubl
   return c;
 }
 
-template <class W>
-constexpr double weight_bytes() {
-  if constexpr (is_quant_format_v<W>) return (W::bits / 8.0) + 2.0 / W::group_size;
-  else return sizeof(W);
-}
-
 template <class Tag, class W>
 void add_case(const Shape& s, const char* impl, const char* dtype) {
-  bench::Case c = make_case(s, impl, dtype, weight_bytes<W>());
+  bench::Case c = make_case(s, impl, dtype, bench::matrix_bytes<W>(s.N, s.K));
   c.threaded = !std::is_same_v<Tag, scalar_tag>;
   c.setup = [s](ThreadPool& pool) {
     auto o = operands(s);
@@ -128,7 +124,7 @@ void add_case(const Shape& s, const char* impl, const char* dtype) {
 
 #ifdef DSVL_BENCH_WITH_OPENBLAS
 void add_openblas_case(const Shape& s) {
-  bench::Case c = make_case(s, "openblas", "f32", 4);
+  bench::Case c = make_case(s, "openblas", "f32", bench::matrix_bytes<float>(s.N, s.K));
   c.peers.clear();
   c.setup = [s](ThreadPool& pool) {
     auto o = operands(s);
@@ -151,7 +147,8 @@ void add_openblas_case(const Shape& s) {
 // per output column (oneDNN 2.6 has no per-group scales), less work than q8's groups of 32.
 void add_onednn_case(const Shape& s, const char* impl, const char* dtype, dnnl::memory::data_type a_type,
                      dnnl::memory::data_type w_type) {
-  bench::Case c = make_case(s, impl, dtype, static_cast<double>(dnnl::memory::data_type_size(w_type)));
+  bench::Case c = make_case(s, impl, dtype,
+                            static_cast<double>(dnnl::memory::data_type_size(w_type)) * static_cast<double>(s.N * s.K));
   c.peers.clear();
   c.setup = [s, a_type, w_type](ThreadPool& pool) {
     using tag = dnnl::memory::format_tag;
