@@ -394,7 +394,7 @@ std::vector<std::int32_t> answer(const Decoder& lm, const Prompt& p, const io::T
         else std::cout << detok.push(id) << std::flush;
         return true;
       });
-  std::cout << detok.finish() << "\n";
+  std::cout << detok.finish() << std::endl;  // before the figures on stderr, also when stdout is a pipe
   if (textless > 0)
     std::fprintf(stderr, "note: %lld generated ids are past the tokenizer's vocabulary and have no text\n",
                  static_cast<long long>(textless));

@@ -84,7 +84,7 @@ TEST_CASE("gemv reference over quantized weights: hand-computed values") {
   CHECK(w(1, 0) == doctest::Approx(16 * 4.0f / 127).epsilon(1e-3));  // 15.875 d -> 16 d
 }
 
-// Whether Tag's quantized GEMM rounds a to int8 per group (the AVX512-VNNI kernel, gemm.hpp).
+// Whether Tag's quantized GEMM rounds a to int8 per group (the x86 int8 kernels, gemm.hpp).
 template <class Tag>
 constexpr bool gemm_rounds_activations() {
 #ifdef DSVL_HWY_GEMM_INT8
@@ -169,6 +169,28 @@ TEST_CASE_TEMPLATE("gemm over quantized weights is exact on integer codes", Tag,
   SUBCASE("q8") { run(q8<32>{}); }
   SUBCASE("q4") { run(q4<32>{}); }
   SUBCASE("q8, groups of 128") { run(q8<128>{}); }
+}
+
+// The largest group sums: every code of w the most negative of its format and every value of a
+// +-127 (scales of 1, so exact in f32). The byte products of the AVX2 q4 tile accumulate in int16
+// lanes, which a group of these fills to within 0.4% of 2^15.
+TEST_CASE_TEMPLATE("gemm over quantized weights is exact at the extreme codes", Tag, hwy_tag, xsimd_tag<>) {
+  auto run = [](auto format) {
+    using F = decltype(format);
+    const float lowest = F::bits == 8 ? -127.0f : -8.0f;
+    const std::int64_t M = 7, N = 40, K = 256;
+    ThreadPool pool(2);
+    const auto m = QuantMatrix<F>::from_rows(N, K, [&](std::int64_t, float* row) { std::fill_n(row, K, lowest); });
+    Buffer<float> a(M * K), got(M * N), want(M * N);
+    for (std::int64_t i = 0; i < M * K; ++i) a[i] = (i / K) % 2 == 0 ? 127.0f : -127.0f;
+    const View<const float, 2> av(a.data(), {M, K});
+    kernels::gemm(scalar_tag{}, av, m.view(), View<const float, 1>{}, View<float, 2>(want.data(), {M, N}));
+    kernels::gemm(Tag{}, av, m.view(), View<const float, 1>{}, View<float, 2>(got.data(), {M, N}), pool);
+    CHECK(want[0] == 127.0f * lowest * static_cast<float>(K));
+    DSVL_CHECK_CLOSE(got.data(), want.data(), M * N, 0.0, 0.0);
+  };
+  SUBCASE("q8") { run(q8<32>{}); }
+  SUBCASE("q4") { run(q4<32>{}); }
 }
 
 TEST_CASE_TEMPLATE("gemv over quantized weights rejects bad shapes", Tag, scalar_tag, hwy_tag) {

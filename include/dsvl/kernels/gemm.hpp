@@ -10,8 +10,8 @@
 // The scalar reference is the plain triple loop; the SIMD policies run the packed, cache-blocked
 // driver of gemm_packed.hpp and differ from it only in the order of the f32 additions, with two
 // exceptions that narrow the activations: hwy_bf16_tag rounds them to bf16 (bf16 weights), and
-// hwy_tag on AVX512-VNNI rounds them to int8 per group for quantized weights, as the quantized
-// GEMV does (gemv.hpp); elsewhere quantized weights are dequantized into f32 panels.
+// hwy_tag on x86 rounds them to int8 per group for quantized weights, as the quantized GEMV does
+// (gemv.hpp); elsewhere quantized weights are dequantized into f32 panels.
 
 #include <cstdint>
 

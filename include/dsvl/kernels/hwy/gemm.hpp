@@ -25,15 +25,15 @@ inline void gemm(hwy_bf16_tag, View<const float, 2> a, View<const bf16, 2> w, Vi
   detail::gemm_packed<HWY_NAMESPACE::GemmTileBF16>(a, w, bias, c, pool);
 }
 
-// Quantized weights: on AVX512-VNNI the int8 GEMM (activations rounded to int8 per group, as the
-// quantized GEMV does; gemm_quant-inl.hpp), elsewhere the f32 GEMM on weights dequantized while packing.
+// Quantized weights: on x86 the int8 GEMM (activations rounded to int8 per group, as the quantized
+// GEMV does; gemm_quant-inl.hpp), elsewhere the f32 GEMM on weights dequantized while packing.
 template <QuantFormat F>
 void gemm(hwy_tag, View<const float, 2> a, QuantView<F> w, View<const float, 1> bias, View<float, 2> c,
           ThreadPool& pool = ThreadPool::global()) {
   detail::check_gemm(a, w, bias, c);
 #ifdef DSVL_HWY_GEMM_INT8
-  if constexpr (F::group_size % 32 == 0 && (F::bits == 8 || F::group_size == 32)) {
-    detail::gemm_packed<HWY_NAMESPACE::GemmTileInt8<F>>(a, w, bias, c, pool);
+  if constexpr (HWY_NAMESPACE::kInt8GemmFormat<F>) {
+    detail::gemm_packed<HWY_NAMESPACE::GemmTileQuant<F>>(a, w, bias, c, pool);
     return;
   }
 #endif

@@ -1,17 +1,13 @@
-// The register tile of the int8 GEMM over quantized weights (q8<G>, q4<G>; core/quant.hpp) on
-// AVX512-VNNI, for the shared packed driver (gemm_packed.hpp).
+// The register tiles of the int8 GEMM over quantized weights (q8<G>, q4<G>; core/quant.hpp) on x86,
+// for the shared packed driver (gemm_packed.hpp).
 //
 // a is rounded to int8 codes with one f32 scale per group of G, as the quantized GEMV rounds x
 // (QuantizeX, ggml's q8_0 activations): d_a = max|a| / 127. Within a group the products of codes
-// are summed exactly in int32 by vpdpbusd, four bytes at a time; one f32 multiply-add per group
-// applies d_a d_w:
+// are summed exactly in int32; one f32 multiply-add per group applies d_a d_w:
 //   c[i, j] = sum_g d_a[i, g] d_w[j, g] sum_{k in g} q_a[i, k] q_w[j, k]
-// vpdpbusd multiplies unsigned by signed bytes: the a codes are packed biased, u = q_a + 128, and
-// the w panel carries 128 d_w sum_k q_w[j, k] per group to take the bias off again.
-//
-// Panels hold whole groups. A group of a panel of mr rows (w: nr columns) is G / 4 steps of mr
-// (nr) 32-bit quads of codes, k-major as the f32 panels, then mr (nr) f32 scales d_a (d_w), then
-// mr zeros (nr bias terms): G + 8 bytes per row (column) and group, one panel_t.
+// GemmTileInt8 (AVX512-VNNI) sums four byte products at a time (vpdpbusd); GemmTileInt16 (AVX2,
+// SSE4, AVX-512 without VNNI) widens the codes to int16 when packing and sums two products at a
+// time (pmaddwd). GemmTileQuant<F> is the one the target has.
 #if defined(DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_
 #undef DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_
@@ -32,9 +28,160 @@
 HWY_BEFORE_NAMESPACE();
 namespace dsvl::kernels::HWY_NAMESPACE {
 
-#if defined(DSVL_HWY_GEMV_QUANT) && HWY_TARGET <= HWY_AVX3 && defined(__AVX512VNNI__)
+#ifdef DSVL_HWY_GEMV_QUANT
 #define DSVL_HWY_GEMM_INT8 1
 
+template <QuantFormat F>
+constexpr bool kInt8GemmFormat = F::group_size % 32 == 0 && (F::bits == 8 || F::group_size == 32);
+
+// pmaddwd multiplies signed int16 pairs on both sides, so neither panel needs a bias term (the
+// u8 x s8 products of pmaddubsw would saturate their i16 pair sums at q8). A panel of mr rows (w:
+// nr columns) over `groups` groups holds groups G / 2 steps of mr (nr) 32-bit pairs of codes,
+// k-major as the f32 panels, then groups x mr (nr) f32 scales: 2 G + 4 bytes per row (column)
+// and group, one panel_t. A pmaddwd does twice the multiply-adds of an FMA at the same rate.
+template <QuantFormat F>
+struct GemmTileInt16 {
+  static constexpr int G = F::group_size;
+  static_assert(kInt8GemmFormat<F>, "the int8 GEMM needs G = 32 (q4) or 32k (q8)");
+  struct alignas(4) panel_t {
+    std::uint8_t bytes[2 * G + 4];
+  };
+  using D = hn::ScalableTag<float>;
+  using DI = hn::RebindToSigned<D>;
+  using DI16 = hn::Repartition<std::int16_t, DI>;
+  static constexpr std::int64_t V = static_cast<std::int64_t>(hn::MaxLanes(D()));
+  static constexpr std::int64_t kpack = G, kc_block = 512 / G * G, kPrefetchRows = 2;
+  // 2 mr int32 and 2 mr f32 accumulators, two w vectors, a broadcast of a and a product: 28 of 32
+  // registers (AVX-512), 12 of 16 (AVX2, SSE4). With 16, mr = 3 leaves no register for w, which
+  // GCC then loads again for each row: 9 loads per 6 products, 5-8% slower on Zen 3.
+  static constexpr std::int64_t mr = V >= 16 ? 6 : 2, nr = 2 * V;
+
+  static void pack_a(const float* a, std::int64_t lda, std::int64_t m, std::int64_t kc, panel_t* dst) {
+    const std::int64_t groups = (kc + G - 1) / G, pairs = groups * G / 2;
+    thread_local std::vector<std::int8_t> codes;
+    thread_local std::vector<std::int32_t> rows;
+    thread_local std::vector<float> scale;
+    codes.resize(static_cast<std::size_t>(groups * G));
+    rows.resize(static_cast<std::size_t>(m * pairs));
+    scale.resize(static_cast<std::size_t>(m * groups));
+    for (std::int64_t i = 0; i < m; ++i) {
+      QuantizeX<G>(a + i * lda, kc, codes.data(), scale.data() + i * groups, nullptr);
+      for (std::int64_t g = 0; g < groups; ++g) Widen(codes.data() + g * G, rows.data() + i * pairs + g * G / 2);
+    }
+    PackPanels<mr>(rows.data(), scale.data(), m, groups, dst);
+  }
+
+  static void pack_w(QuantView<F> w, std::int64_t n0, std::int64_t n, std::int64_t k0, std::int64_t kc,
+                     panel_t* dst) {
+    const std::int64_t g0 = k0 / G, groups = (kc + G - 1) / G, pairs = groups * G / 2;
+    thread_local std::vector<std::int32_t> rows;
+    thread_local std::vector<float> scale;
+    rows.resize(static_cast<std::size_t>(n * pairs));
+    scale.resize(static_cast<std::size_t>(n * groups));
+    alignas(32) std::int8_t unpacked[G];
+    const std::int64_t first = g0 * quant::group_bytes<F>(), bytes = groups * quant::group_bytes<F>();
+    for (std::int64_t j = 0; j < n; ++j) {
+      const std::uint8_t* codes = w.codes(n0 + j) + first;
+      // Each row's codes are a stream too short for the hardware prefetcher: fetch rows ahead.
+      if (j + kPrefetchRows < n)
+        for (std::int64_t t = 0; t < bytes; t += 64) __builtin_prefetch(w.codes(n0 + j + kPrefetchRows) + first + t);
+      for (std::int64_t g = 0; g < groups; ++g) {
+        Widen(Codes(codes + g * quant::group_bytes<F>(), unpacked), rows.data() + j * pairs + g * G / 2);
+        scale[static_cast<std::size_t>(j * groups + g)] = w.scales(n0 + j)[g0 + g].to_float();
+      }
+    }
+    PackPanels<nr>(rows.data(), scale.data(), n, groups, dst);
+  }
+
+  static void tile(std::int64_t kc, const panel_t* ap, const panel_t* wp, const float* bias, float* c,
+                   std::int64_t ldc, bool accumulate) {
+    TileRows(kc / G, reinterpret_cast<const std::int32_t*>(ap), reinterpret_cast<const std::int32_t*>(wp), bias, c,
+             ldc, accumulate, std::make_integer_sequence<std::int64_t, mr>{});
+  }
+
+ private:
+  // q8: the group's bytes; q4<32>: byte j holds code j + 8 (low nibble) and code j + 16 + 8 (high).
+  static HWY_INLINE const std::int8_t* Codes(const std::uint8_t* group, std::int8_t* unpacked) {
+    if constexpr (F::bits == 8) {
+      return reinterpret_cast<const std::int8_t*>(group);
+    } else {
+      const hn::Full128<std::uint8_t> d8;
+      const auto bytes = hn::LoadU(d8, group), low = hn::Set(d8, 0x0f), eight = hn::Set(d8, 8);
+      auto* out = reinterpret_cast<std::uint8_t*>(unpacked);
+      hn::Store(hn::Sub(hn::And(bytes, low), eight), d8, out);
+      hn::Store(hn::Sub(hn::And(hn::ShiftRight<4>(bytes), low), eight), d8, out + 16);
+      return unpacked;
+    }
+  }
+
+  // G int8 codes as G / 2 pairs of int16 (the first in the lower half).
+  static HWY_INLINE void Widen(const std::int8_t* codes, std::int32_t* pairs) {
+    const hn::Full128<std::int16_t> d16;
+    const hn::Rebind<std::int8_t, decltype(d16)> d8;
+    auto* out = reinterpret_cast<std::int16_t*>(pairs);  // written through Highway's stores only
+    for (int t = 0; t < G; t += 8) hn::StoreU(hn::PromoteTo(d16, hn::LoadU(d8, codes + t)), d16, out + t);
+  }
+
+  // Panels of R rows (columns) from `n` rows of `groups` G / 2 code pairs and `groups` scales each;
+  // rows past n are zero.
+  template <std::int64_t R>
+  static void PackPanels(const std::int32_t* rows, const float* scale, std::int64_t n, std::int64_t groups,
+                         panel_t* dst) {
+    const std::int64_t pairs = groups * G / 2;
+    for (std::int64_t p0 = 0; p0 < n; p0 += R, dst += R * groups) {
+      auto* q = reinterpret_cast<std::int32_t*>(dst);
+      detail::pack_w_block<R>(rows + p0 * pairs, pairs, std::min(R, n - p0), pairs, q);
+      auto* d = reinterpret_cast<float*>(q + pairs * R);
+      for (std::int64_t g = 0; g < groups; ++g)
+        for (std::int64_t r = 0; r < R; ++r) d[g * R + r] = p0 + r < n ? scale[(p0 + r) * groups + g] : 0.0f;
+    }
+  }
+
+  template <std::int64_t... I>
+  static HWY_INLINE void TileRows(std::int64_t groups, const std::int32_t* HWY_RESTRICT qa,
+                                  const std::int32_t* HWY_RESTRICT qw, const float* bias, float* c, std::int64_t ldc,
+                                  bool accumulate, std::integer_sequence<std::int64_t, I...>) {
+    const D d;
+    const DI di;
+    const DI16 di16;
+    const auto* da = reinterpret_cast<const float*>(qa + groups * G / 2 * mr);
+    const auto* dw = reinterpret_cast<const float*>(qw + groups * G / 2 * nr);
+    hn::Vec<D> lo[mr], hi[mr];
+    ((lo[I] = hn::Zero(d), hi[I] = hn::Zero(d)), ...);
+    for (std::int64_t g = 0; g < groups; ++g, da += mr, dw += nr) {
+      hn::Vec<DI> ilo[mr], ihi[mr];
+      ((ilo[I] = hn::Zero(di), ihi[I] = hn::Zero(di)), ...);
+      for (std::int64_t s = 0; s < G / 2; ++s, qa += mr, qw += nr) {
+        const auto w0 = hn::BitCast(di16, hn::Load(di, qw)), w1 = hn::BitCast(di16, hn::Load(di, qw + V));
+        ((ilo[I] = AddPairProducts(di, ilo[I], hn::BitCast(di16, hn::Set(di, qa[I])), w0),
+          ihi[I] = AddPairProducts(di, ihi[I], hn::BitCast(di16, hn::Set(di, qa[I])), w1)),
+         ...);
+      }
+      const auto d0 = hn::Load(d, dw), d1 = hn::Load(d, dw + V);
+      ((lo[I] = hn::MulAdd(hn::Mul(hn::Set(d, da[I]), d0), hn::ConvertTo(d, ilo[I]), lo[I]),
+        hi[I] = hn::MulAdd(hn::Mul(hn::Set(d, da[I]), d1), hn::ConvertTo(d, ihi[I]), hi[I])),
+       ...);
+    }
+    StoreTile(d, lo, hi, bias, c, ldc, accumulate, std::integer_sequence<std::int64_t, I...>{});
+  }
+
+  // sum + a[2i] b[2i] + a[2i + 1] b[2i + 1] in each lane i: pmaddwd and an add, in sum's register.
+  // Written as intrinsics (or Highway's ReorderWidenMulAccumulate), GCC 12 adds each product into a
+  // new register and moves it back: a register move per product in the k loop.
+  static HWY_INLINE hn::Vec<DI> AddPairProducts(DI di, hn::Vec<DI> sum, hn::Vec<DI16> a, hn::Vec<DI16> b) {
+#if HWY_TARGET <= HWY_AVX2
+    (void)di;
+    decltype(sum.raw) product;
+    asm("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+v"(sum.raw), "=&v"(product) : "v"(a.raw), "v"(b.raw));
+    return sum;
+#else
+    hn::Vec<DI> unused = hn::Zero(di);  // x86's ReorderWidenMulAccumulate keeps the pairs in their lanes
+    return hn::ReorderWidenMulAccumulate(di, a, b, sum, unused);
+#endif
+  }
+};
+
+#if HWY_TARGET <= HWY_AVX3 && defined(__AVX512VNNI__)
 // acc + the dot products of a's unsigned and b's signed byte quads in each 32-bit lane (vpdpbusd),
 // accumulated in acc's register: with the intrinsic, GCC 12 moves the accumulators of a tile to new
 // registers and back around each product of the k loop (two register moves per vpdpbusd).
@@ -43,10 +190,16 @@ HWY_INLINE __m512i DotBytes(__m512i acc, __m512i a, __m512i b) {
   return acc;
 }
 
+// vpdpbusd multiplies unsigned by signed bytes: the a codes are packed biased, u = q_a + 128, and
+// the w panel carries 128 d_w sum_k q_w[j, k] per group to take the bias off again.
+//
+// Panels hold whole groups. A group of a panel of mr rows (w: nr columns) is G / 4 steps of mr
+// (nr) 32-bit quads of codes, k-major as the f32 panels, then mr (nr) f32 scales d_a (d_w), then
+// mr zeros (nr bias terms): G + 8 bytes per row (column) and group, one panel_t.
 template <QuantFormat F>
 struct GemmTileInt8 {
   static constexpr int G = F::group_size;
-  static_assert(G % 32 == 0 && (F::bits == 8 || G == 32), "the int8 GEMM needs G = 32 (q4) or 32k (q8)");
+  static_assert(kInt8GemmFormat<F>, "the int8 GEMM needs G = 32 (q4) or 32k (q8)");
   static constexpr std::int64_t Q = G / 4;  // code quads per group
   struct alignas(4) panel_t {
     std::uint8_t bytes[G + 8];
@@ -170,7 +323,14 @@ struct GemmTileInt8 {
   }
 };
 
-#endif  // DSVL_HWY_GEMV_QUANT && HWY_TARGET <= HWY_AVX3 && __AVX512VNNI__
+template <QuantFormat F>
+using GemmTileQuant = GemmTileInt8<F>;
+#else
+template <QuantFormat F>
+using GemmTileQuant = GemmTileInt16<F>;
+#endif  // HWY_TARGET <= HWY_AVX3 && __AVX512VNNI__
+
+#endif  // DSVL_HWY_GEMV_QUANT
 
 }  // namespace dsvl::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
