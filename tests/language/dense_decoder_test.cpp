@@ -165,11 +165,13 @@ void check_both_variants() {
 // A quantized policy against the f32 reference. Its weights differ from the checkpoint's by up to
 // half a step (q8: max|w| / 254 in each group of 32; q4: max|w| / 16), and the SIMD decode path
 // also rounds activations to int8, so the logits differ by about that relative amount (the test
-// prints the figures); the bounds are about 3x the measured ones. Top-1 agreement counts the
-// prefill rows whose best token is the reference's; cached decode steps (gemv, int8 activations
-// under hwy) are compared with full recomputes (gemm, f32 activations) of the same quantized model.
-// Measured (max |error| / max |reference|): q8 logits 0.012-0.013, top-1 22/22, decode steps
-// 0.016-0.024 under hwy (5e-7 scalar); q4 logits 0.14-0.16, top-1 18/22, decode steps 0.017-0.019.
+// prints the figures); the bounds are about 2-3x the measured ones. Top-1 agreement counts the
+// prefill rows whose best token is the reference's; cached decode steps (gemv) are compared with
+// full recomputes (gemm) of the same quantized model. Under hwy on x86 both round activations to
+// int8 per group; a GEMM with f32 activations (other targets) differs from the GEMV by about the
+// rounding (measured 0.016-0.024 when x86 had one). Measured (max |error| / max |reference|,
+// scalar / hwy on AVX2): q8 logits 0.012-0.013 / 0.016-0.022, top-1 22/22, decode steps 5e-7 /
+// 3e-7; q4 logits 0.14-0.16 / 0.14-0.15, top-1 18/22.
 // These tiny models have Gaussian random weights, which nothing in an untrained network damps the
 // rounding of; docs/quantization.md has the demo model's task accuracy.
 template <class P>

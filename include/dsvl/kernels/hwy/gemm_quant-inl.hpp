@@ -5,9 +5,10 @@
 // (QuantizeX, ggml's q8_0 activations): d_a = max|a| / 127. Within a group the products of codes
 // are summed exactly in int32; one f32 multiply-add per group applies d_a d_w:
 //   c[i, j] = sum_g d_a[i, g] d_w[j, g] sum_{k in g} q_a[i, k] q_w[j, k]
-// GemmTileInt8 (AVX512-VNNI) sums four byte products at a time (vpdpbusd); GemmTileInt16 (AVX2,
-// SSE4, AVX-512 without VNNI) widens the codes to int16 when packing and sums two products at a
-// time (pmaddwd). GemmTileQuant<F> is the one the target has.
+// GemmTileInt8 multiplies the codes as bytes: on AVX512-VNNI four products at a time into int32
+// (vpdpbusd), on AVX2 q4's two at a time into int16 (pmaddubsw). GemmTileInt16 widens the codes to
+// int16 when packing and sums two products at a time (pmaddwd): q8 on AVX2 and on AVX-512
+// without VNNI, both formats on SSE4. GemmTileQuant<F> is the one a format takes on the target.
 #if defined(DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_
 #undef DSVL_KERNELS_HWY_GEMM_QUANT_INL_H_
@@ -18,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -181,16 +183,53 @@ struct GemmTileInt16 {
   }
 };
 
+// Byte products summed in the lanes of a register, by the target's instructions: u unsigned and
+// s signed bytes, four consecutive k (one 32-bit quad) per lane and operand.
 #if HWY_TARGET <= HWY_AVX3 && defined(__AVX512VNNI__)
-// acc + the dot products of a's unsigned and b's signed byte quads in each 32-bit lane (vpdpbusd),
-// accumulated in acc's register: with the intrinsic, GCC 12 moves the accumulators of a tile to new
-// registers and back around each product of the k loop (two register moves per vpdpbusd).
-HWY_INLINE __m512i DotBytes(__m512i acc, __m512i a, __m512i b) {
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
-  return acc;
-}
+// vpdpbusd: the four products of a quad into its int32 lane, with no bound on the group.
+struct DotBytesVNNI {
+  using Reg = __m512i;
+  static constexpr std::int64_t lanes = 16, mr = 6;  // 12 int32 and 12 f32 accumulators
+  template <QuantFormat F>
+  static constexpr bool kFormat = kInt8GemmFormat<F>;
+  static HWY_INLINE Reg Zero() { return _mm512_setzero_si512(); }
+  static HWY_INLINE Reg Load(const std::byte* p) { return _mm512_load_si512(p); }
+  static HWY_INLINE Reg Broadcast(std::uint32_t quad) { return _mm512_set1_epi32(static_cast<int>(quad)); }
+  // In acc's register: with the intrinsic, GCC 12 moves the accumulators of a tile to new
+  // registers and back around each product of the k loop (two register moves per vpdpbusd).
+  static HWY_INLINE Reg Add(Reg acc, Reg u, Reg s) {
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s));
+    return acc;
+  }
+  static HWY_INLINE Reg Sums(Reg acc) { return acc; }
+};
+using DotBytes = DotBytesVNNI;
+#elif HWY_TARGET <= HWY_AVX2
+// pmaddubsw: pairs of products into int16 lanes, added by paddw; once per group, pmaddwd against
+// ones sums each quad's two pairs into its int32 lane. Exact while no int16 lane passes 2^15:
+// with u <= 255 and |s| <= 8 (q4's codes), a group of 32 adds 8 steps x 2 x 255 x 8 = 32640.
+// q8's codes reach 127: they take the int16 tile.
+struct DotBytesAVX2 {
+  using Reg = __m256i;
+  static constexpr std::int64_t lanes = 8, mr = 2;  // as GemmTileInt16, for the same 16 registers
+  template <QuantFormat F>
+  static constexpr bool kFormat = F::bits == 4 && F::group_size == 32;
+  static HWY_INLINE Reg Zero() { return _mm256_setzero_si256(); }
+  static HWY_INLINE Reg Load(const std::byte* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+  static HWY_INLINE Reg Broadcast(std::uint32_t quad) { return _mm256_set1_epi32(static_cast<int>(quad)); }
+  // In acc's register, as DotBytesVNNI::Add.
+  static HWY_INLINE Reg Add(Reg acc, Reg u, Reg s) {
+    Reg pairs;
+    asm("vpmaddubsw %3, %2, %1\n\tvpaddw %1, %0, %0" : "+v"(acc), "=&v"(pairs) : "v"(u), "v"(s));
+    return acc;
+  }
+  static HWY_INLINE Reg Sums(Reg acc) { return _mm256_madd_epi16(acc, _mm256_set1_epi16(1)); }
+};
+using DotBytes = DotBytesAVX2;
+#endif
 
-// vpdpbusd multiplies unsigned by signed bytes: the a codes are packed biased, u = q_a + 128, and
+#if HWY_TARGET <= HWY_AVX2
+// The byte products take one operand unsigned: the a codes are packed biased, u = q_a + 128, and
 // the w panel carries 128 d_w sum_k q_w[j, k] per group to take the bias off again.
 //
 // Panels hold whole groups. A group of a panel of mr rows (w: nr columns) is G / 4 steps of mr
@@ -199,13 +238,13 @@ HWY_INLINE __m512i DotBytes(__m512i acc, __m512i a, __m512i b) {
 template <QuantFormat F>
 struct GemmTileInt8 {
   static constexpr int G = F::group_size;
-  static_assert(kInt8GemmFormat<F>, "the int8 GEMM needs G = 32 (q4) or 32k (q8)");
+  static_assert(DotBytes::kFormat<F>, "the target's byte products cannot take this format");
   static constexpr std::int64_t Q = G / 4;  // code quads per group
   struct alignas(4) panel_t {
     std::uint8_t bytes[G + 8];
   };
   static constexpr std::int64_t kpack = G, kc_block = 512 / G * G;
-  static constexpr std::int64_t mr = 6, nr = 32;  // 12 int32 and 12 f32 accumulators
+  static constexpr std::int64_t mr = DotBytes::mr, nr = 2 * DotBytes::lanes;
 
   static void pack_a(const float* a, std::int64_t lda, std::int64_t m, std::int64_t kc, panel_t* dst) {
     const std::int64_t groups = (kc + G - 1) / G;
@@ -272,29 +311,31 @@ struct GemmTileInt8 {
   static HWY_INLINE void TileRows(std::int64_t groups, const std::byte* HWY_RESTRICT ap,
                                   const std::byte* HWY_RESTRICT wp, const float* bias, float* c, std::int64_t ldc,
                                   bool accumulate, std::integer_sequence<std::int64_t, I...>) {
-    __m512 lo[mr], hi[mr];
-    ((lo[I] = _mm512_setzero_ps(), hi[I] = _mm512_setzero_ps()), ...);
+    constexpr std::int64_t V = DotBytes::lanes;
+    const hn::FixedTag<float, V> d;
+    const hn::FixedTag<std::int32_t, V> di;
+    hn::Vec<decltype(d)> lo[mr], hi[mr];
+    ((lo[I] = hn::Zero(d), hi[I] = hn::Zero(d)), ...);
     for (std::int64_t g = 0; g < groups; ++g, ap += mr * (G + 8), wp += nr * (G + 8)) {
-      __m512i ilo[mr], ihi[mr];
-      ((ilo[I] = _mm512_setzero_si512(), ihi[I] = _mm512_setzero_si512()), ...);
+      typename DotBytes::Reg ilo[mr], ihi[mr];
+      ((ilo[I] = DotBytes::Zero(), ihi[I] = DotBytes::Zero()), ...);
       const auto* qa = reinterpret_cast<const std::uint32_t*>(ap);
       for (std::int64_t s = 0; s < Q; ++s, qa += mr) {
-        const __m512i w0 = _mm512_load_si512(wp + s * nr * 4), w1 = _mm512_load_si512(wp + s * nr * 4 + 64);
-        ((ilo[I] = DotBytes(ilo[I], _mm512_set1_epi32(static_cast<int>(qa[I])), w0),
-          ihi[I] = DotBytes(ihi[I], _mm512_set1_epi32(static_cast<int>(qa[I])), w1)),
+        const auto w0 = DotBytes::Load(wp + s * nr * 4), w1 = DotBytes::Load(wp + s * nr * 4 + V * 4);
+        ((ilo[I] = DotBytes::Add(ilo[I], DotBytes::Broadcast(qa[I]), w0),
+          ihi[I] = DotBytes::Add(ihi[I], DotBytes::Broadcast(qa[I]), w1)),
          ...);
       }
       const auto* da = reinterpret_cast<const float*>(ap + Q * mr * 4);
       const auto* dw = reinterpret_cast<const float*>(wp + Q * nr * 4);
-      const __m512 d0 = _mm512_load_ps(dw), d1 = _mm512_load_ps(dw + 16);
-      const __m512 b0 = _mm512_load_ps(dw + 32), b1 = _mm512_load_ps(dw + 48);
-      ((lo[I] = _mm512_fmadd_ps(_mm512_set1_ps(da[I]), _mm512_fmsub_ps(d0, _mm512_cvtepi32_ps(ilo[I]), b0), lo[I]),
-        hi[I] = _mm512_fmadd_ps(_mm512_set1_ps(da[I]), _mm512_fmsub_ps(d1, _mm512_cvtepi32_ps(ihi[I]), b1), hi[I])),
+      const auto d0 = hn::Load(d, dw), d1 = hn::Load(d, dw + V), b0 = hn::Load(d, dw + nr), b1 = hn::Load(d, dw + nr + V);
+      ((lo[I] = hn::MulAdd(hn::Set(d, da[I]),
+                           hn::MulSub(d0, hn::ConvertTo(d, hn::Vec<decltype(di)>{DotBytes::Sums(ilo[I])}), b0), lo[I]),
+        hi[I] = hn::MulAdd(hn::Set(d, da[I]),
+                           hn::MulSub(d1, hn::ConvertTo(d, hn::Vec<decltype(di)>{DotBytes::Sums(ihi[I])}), b1), hi[I])),
        ...);
     }
-    const hn::Full512<float> d;
-    hn::Vec<decltype(d)> vlo[mr] = {hn::Vec<decltype(d)>{lo[I]}...}, vhi[mr] = {hn::Vec<decltype(d)>{hi[I]}...};
-    StoreTile(d, vlo, vhi, bias, c, ldc, accumulate, std::integer_sequence<std::int64_t, I...>{});
+    StoreTile(d, lo, hi, bias, c, ldc, accumulate, std::integer_sequence<std::int64_t, I...>{});
   }
 
   // The G int8 codes of a group and their sum: q8's bytes as stored, summed by vpdpbusd against
@@ -323,12 +364,14 @@ struct GemmTileInt8 {
   }
 };
 
+// The tile of a format on this target: byte products where the target's can take the format, else
+// int16 pairs.
 template <QuantFormat F>
-using GemmTileQuant = GemmTileInt8<F>;
+using GemmTileQuant = std::conditional_t<DotBytes::kFormat<F>, GemmTileInt8<F>, GemmTileInt16<F>>;
 #else
 template <QuantFormat F>
 using GemmTileQuant = GemmTileInt16<F>;
-#endif  // HWY_TARGET <= HWY_AVX3 && __AVX512VNNI__
+#endif  // HWY_TARGET <= HWY_AVX2
 
 #endif  // DSVL_HWY_GEMV_QUANT
 
