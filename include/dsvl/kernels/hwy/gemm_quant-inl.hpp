@@ -36,6 +36,18 @@ namespace dsvl::kernels::HWY_NAMESPACE {
 template <QuantFormat F>
 constexpr bool kInt8GemmFormat = F::group_size % 32 == 0 && (F::bits == 8 || F::group_size == 32);
 
+// A q4<32> group's 32 codes (byte j: code j + 8 low, code j + 16 + 8 high) unpacked into
+// `unpacked` (16-byte aligned); returns their sum, by psadbw.
+HWY_INLINE int UnpackQ4(const std::uint8_t* group, std::int8_t* unpacked) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(group));
+  const __m128i low = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+  const __m128i lo = _mm_and_si128(bytes, low), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
+  _mm_store_si128(reinterpret_cast<__m128i*>(unpacked), _mm_sub_epi8(lo, eight));
+  _mm_store_si128(reinterpret_cast<__m128i*>(unpacked + 16), _mm_sub_epi8(hi, eight));
+  const __m128i sad = _mm_add_epi64(_mm_sad_epu8(lo, _mm_setzero_si128()), _mm_sad_epu8(hi, _mm_setzero_si128()));
+  return _mm_cvtsi128_si32(_mm_add_epi64(sad, _mm_unpackhi_epi64(sad, sad))) - 8 * 32;
+}
+
 // pmaddwd multiplies signed int16 pairs on both sides, so neither panel needs a bias term (the
 // u8 x s8 products of pmaddubsw would saturate their i16 pair sums at q8). A panel of mr rows (w:
 // nr columns) over `groups` groups holds groups G / 2 steps of mr (nr) 32-bit pairs of codes,
@@ -102,18 +114,11 @@ struct GemmTileInt16 {
   }
 
  private:
-  // q8: the group's bytes; q4<32>: byte j holds code j + 8 (low nibble) and code j + 16 + 8 (high).
+  // The G int8 codes of a group: q8's bytes as stored, q4's unpacked into `unpacked`.
   static HWY_INLINE const std::int8_t* Codes(const std::uint8_t* group, std::int8_t* unpacked) {
-    if constexpr (F::bits == 8) {
-      return reinterpret_cast<const std::int8_t*>(group);
-    } else {
-      const hn::Full128<std::uint8_t> d8;
-      const auto bytes = hn::LoadU(d8, group), low = hn::Set(d8, 0x0f), eight = hn::Set(d8, 8);
-      auto* out = reinterpret_cast<std::uint8_t*>(unpacked);
-      hn::Store(hn::Sub(hn::And(bytes, low), eight), d8, out);
-      hn::Store(hn::Sub(hn::And(hn::ShiftRight<4>(bytes), low), eight), d8, out + 16);
-      return unpacked;
-    }
+    if constexpr (F::bits == 8) return reinterpret_cast<const std::int8_t*>(group);
+    UnpackQ4(group, unpacked);
+    return unpacked;
   }
 
   // G int8 codes as G / 2 pairs of int16 (the first in the lower half).
@@ -339,8 +344,7 @@ struct GemmTileInt8 {
   }
 
   // The G int8 codes of a group and their sum: q8's bytes as stored, summed by vpdpbusd against
-  // ones; q4<32>'s nibbles (byte j: code j + 8 low, code j + 16 + 8 high) unpacked into
-  // `unpacked`, summed by psadbw.
+  // ones; q4's unpacked into `unpacked` (UnpackQ4).
   static HWY_INLINE const std::int8_t* Codes(const std::uint8_t* group, std::int8_t* unpacked, int& sum) {
     if constexpr (F::bits == 8) {
       __m256i acc = _mm256_setzero_si256();
@@ -352,13 +356,7 @@ struct GemmTileInt8 {
       sum = _mm_cvtsi128_si32(_mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 1)));
       return reinterpret_cast<const std::int8_t*>(group);
     } else {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(group));
-      const __m128i low = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
-      const __m128i lo = _mm_and_si128(bytes, low), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
-      _mm_store_si128(reinterpret_cast<__m128i*>(unpacked), _mm_sub_epi8(lo, eight));
-      _mm_store_si128(reinterpret_cast<__m128i*>(unpacked + 16), _mm_sub_epi8(hi, eight));
-      const __m128i sad = _mm_add_epi64(_mm_sad_epu8(lo, _mm_setzero_si128()), _mm_sad_epu8(hi, _mm_setzero_si128()));
-      sum = _mm_cvtsi128_si32(_mm_add_epi64(sad, _mm_unpackhi_epi64(sad, sad))) - 8 * G;
+      sum = UnpackQ4(group, unpacked);
       return unpacked;
     }
   }
