@@ -1,5 +1,5 @@
 // SAM-B ViTDet, DeepSeek-VL 7B's high-resolution tower, on one 1024-px image, random weights,
-// Highway f32 (vision::SamVit with kSamBDownsample):
+// Highway, the blocks' matrices in f32, q8 or q4 (vision::SamVit with kSamBDownsample):
 //   "blocks and neck": patch and position embedding, the 12 blocks (8 on 14 x 14 windows, 4 global
 //     over 4096 tokens, all with relative positions) and the neck: the work of timm's
 //     samvit_base_patch16 forward_features (bench/vision/compare_torch.py --tower sam);
@@ -11,18 +11,21 @@
 #include <memory>
 
 #include "bench.hpp"
+#include "weights.hpp"
 #include "dsvl/dsvl.hpp"
 #include "dsvl/vision/sam_vit.hpp"
 
 namespace {
 using namespace dsvl;
 
-using Sam = vision::SamVit<policies::HwyF32>;
+template <class P>
+using Sam = vision::SamVit<P>;
 
-std::shared_ptr<Sam> sam() {
-  static std::shared_ptr<Sam> m;  // both cases time the same weights
+template <class P>
+std::shared_ptr<Sam<P>> sam() {
+  static std::shared_ptr<Sam<P>> m;  // the cases of a policy time the same weights
   if (!m) {
-    m = std::make_shared<Sam>(vision::kSamBDownsample);
+    m = std::make_shared<Sam<P>>(vision::kSamBDownsample);
     nn::WeightRandomInit init(42);
     m->visit(init);
   }
@@ -41,18 +44,19 @@ double blocks_and_neck_flops(const vision::SamConfig& c) {
   return flops + 2 * N * C * (D + 9 * C);
 }
 
+template <class P>
 void add_case(bool full) {
   const vision::SamConfig& cfg = vision::kSamBDownsample;
   bench::Case c;
   c.op = "sam_vit";
   c.impl = "hwy";
-  c.dtype = "f32";
+  c.dtype = bench::weight_dtype<typename P::weight_type>();
   c.shape = full ? "SAM-B at 1024: 1 image, forward (VL-7B high-res)" : "SAM-B at 1024: 1 image, blocks and neck";
   c.flops = blocks_and_neck_flops(cfg);
   c.bound = bench::Bound::compute;
   c.threaded = true;
   c.setup = [full, cfg](ThreadPool& pool) {
-    auto m = sam();
+    auto m = sam<P>();
     const std::int64_t S = cfg.image_size, N = cfg.num_patches();
     struct State {
       Tensor<float, 3> pixels;
@@ -80,5 +84,6 @@ void add_case(bool full) {
   bench::registry().push_back(std::move(c));
 }
 
-DSVL_BENCH_REGISTER(add_case(false); add_case(true));
+DSVL_BENCH_REGISTER(add_case<policies::HwyF32>(false); add_case<policies::HwyF32>(true);
+                    add_case<policies::HwyQ8>(false); add_case<policies::HwyQ4>(false));
 }  // namespace

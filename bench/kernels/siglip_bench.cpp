@@ -1,16 +1,18 @@
-// Whole SigLIP towers on one image, random weights, f32 and bf16 storage: SigLIP-L/16 at 384 px
-// (DeepSeek-VL's image encoder: 576 patches, 24 blocks of width 1024) and SigLIP-SO400M/14 at
-// 384 px (DeepSeek-VL2's, per tile: 729 patches, 27 blocks of width 1152; f32, Highway only).
+// Whole SigLIP towers on one image, random weights, f32, bf16, q8 and q4 storage of the blocks'
+// matrices: SigLIP-L/16 at 384 px (DeepSeek-VL's image encoder: 576 patches, 24 blocks of width
+// 1024) and SigLIP-SO400M/14 at 384 px (DeepSeek-VL2's, per tile: 729 patches, 27 blocks of width
+// 1152; Highway only).
 // GFLOP/s counts the GEMMs, the patch embedding and attention's two matrix products:
 //   2·N·D·3p² + layers·(2·N·D·(3D + D + 2M) + 4·N²·D).
-// The policies of one tower and dtype share one set of weights (SigLIP-L: about 1.2 GB in f32,
-// 0.6 GB in bf16).
+// The policies of one tower and float dtype share one set of weights (SigLIP-L: about 1.2 GB in
+// f32, 0.6 GB in bf16); a quantized model rounds its own.
 // "xsimd-preset" is SiglipVit<P, kSiglipLarge16_384>, the sizes fixed at compile time.
 #include <map>
 #include <memory>
 #include <string>
 
 #include "bench.hpp"
+#include "weights.hpp"
 #include "dsvl/dsvl.hpp"
 #include "dsvl/vision/siglip_vit.hpp"
 
@@ -51,7 +53,10 @@ std::shared_ptr<Model> model() {
   WeightData& data = Shared<W, C>::data;
   std::shared_ptr<void>& owner = Shared<W, C>::owner;  // the model that owns the weights of this tower and dtype
   auto m = std::make_shared<Model>(C);
-  if (!owner) {
+  if constexpr (is_quant_format_v<W>) {
+    nn::WeightRandomInit init(42);
+    m->visit(init);
+  } else if (!owner) {
     nn::WeightRandomInit init(42);
     m->visit(init);
     Collect collect;
@@ -76,12 +81,14 @@ void add_case(const char* impl, const char* peer = "") {
   bench::Case c;
   c.op = "siglip_vit";
   c.impl = impl;
-  c.dtype = std::is_same_v<W, bf16> ? "bf16" : "f32";
+  c.dtype = bench::weight_dtype<W>();
   c.shape = C == vision::kSiglipLarge16_384
                 ? "SigLIP-L/16 at 384: 1 image, 576x1024, 24 blocks (VL-1.3B, VL-7B low-res)"
                 : "SigLIP-SO400M/14 at 384: 1 tile, 729x1152, 27 blocks (VL2)";
   c.flops = 2 * N * D * 3 * p * p + C.layers * (2 * N * D * (4 * D + 2 * M) + 4 * N * N * D);
-  c.bytes = static_cast<double>(sizeof(W)) * C.layers * D * (4 * D + 2 * M);
+  const std::int64_t Di = C.width, Mi = C.mlp_dim();
+  c.bytes = static_cast<double>(C.layers) * (bench::matrix_bytes<W>(3 * Di, Di) + bench::matrix_bytes<W>(Di, Di) +
+                                             bench::matrix_bytes<W>(Mi, Di) + bench::matrix_bytes<W>(Di, Mi));
   c.bound = bench::Bound::compute;
   c.threaded = true;
   if (*peer) c.peers = {peer};
@@ -106,6 +113,10 @@ void add_all() {
   add_case<SiglipVit<policies::HwyBF16>>("hwy");
   add_case<SiglipVit<policies::XsimdF32, vision::kSiglipLarge16_384>>("xsimd-preset", "xsimd");
   add_case<SiglipVit<policies::HwyF32>, vision::kSiglipSo400m14_384>("hwy");
+  add_case<SiglipVit<policies::HwyQ8>>("hwy");
+  add_case<SiglipVit<policies::HwyQ4>>("hwy");
+  add_case<SiglipVit<policies::HwyQ8>, vision::kSiglipSo400m14_384>("hwy");
+  add_case<SiglipVit<policies::HwyQ4>, vision::kSiglipSo400m14_384>("hwy");
 }
 
 DSVL_BENCH_REGISTER(add_all());

@@ -3,7 +3,7 @@
 // used, one question each. Loaded and run as `dsvl run` does (from_directory, the official chat
 // template, the image processor, greedy decoding up to EOS), in the bf16-weight policy `dsvl run`
 // picks for this bf16 checkpoint, in an f32-weight one, and with the language model quantized to
-// q8 and q4.
+// q8 and q4, with and without the vision side (third parameter of DeepSeekVL).
 //
 // Checks: at least 95% of the answers are right, and every answer equals the PyTorch model's
 // greedy answer recorded in cases.json (same weights, computed in f32). Greedy answers could differ
@@ -62,12 +62,13 @@ std::string trim(const std::string& s) {
   return b == std::string::npos ? std::string() : s.substr(b, s.find_last_not_of(" \n") - b + 1);
 }
 
-template <class P>
+// P runs the language model, VisionP the tower and aligner (as DeepSeekVL's third parameter).
+template <class P, class VisionP = dense_policy_t<P>>
 void check_answers(std::size_t min_right, std::size_t min_same) {
 #if DSVL_WITH_IMAGE
   const auto cases = read_cases();
   REQUIRE(cases.size() == 200);
-  const auto model = models::DeepSeekVL<P>::from_directory(kModel);
+  const auto model = models::DeepSeekVL<P, models::kDynamicDeepSeekVL, VisionP>::from_directory(kModel);
   const auto tok = io::Tokenizer::from_file(kModel / "tokenizer.json");
   const auto proc = vision::read_vlm_image_processor_config(kModel / "preprocessor_config.json");
   const auto& lm = model.language_model();
@@ -92,7 +93,8 @@ void check_answers(std::size_t min_right, std::size_t min_same) {
     same += got == c.pytorch;
     if (got != c.pytorch && min_same == cases.size()) MESSAGE(c.image << " '" << c.question << "': dsvl '" << got << "', PyTorch '" << c.pytorch << "'");
   }
-  MESSAGE("shapes-vl [" << P::kernel_tag::name << ", " << weight_name<typename P::weight_type>() << " weights]: "
+  MESSAGE("shapes-vl [" << P::kernel_tag::name << ", " << weight_name<typename P::weight_type>() << " weights, vision "
+                         << weight_name<typename VisionP::weight_type>() << "]: "
                          << right << "/200 right, " << same << "/200 as PyTorch");
   CHECK(right >= min_right);
   CHECK(same >= min_same);
@@ -109,7 +111,11 @@ TEST_CASE("shapes-vl: the demo model answers 95% of 200 unseen questions, as PyT
   SUBCASE("HwyBF16") { check_answers<policies::HwyBF16>(190, 200); }
   SUBCASE("XsimdF32") { check_answers<policies::XsimdF32>(190, 200); }
   // Quantized at load (docs/quantization.md): measured 191/200 right and 200/200 as PyTorch at
-  // both q8 and q4; the bounds leave room for a few answers whose top-2 margin is small to flip.
+  // both q8 and q4, with the vision side in bf16 or quantized too; the bounds leave room for a few
+  // answers whose top-2 margin is small to flip.
   SUBCASE("HwyQ8") { check_answers<policies::HwyQ8>(189, 196); }
   SUBCASE("HwyQ4") { check_answers<policies::HwyQ4>(187, 192); }
+  SUBCASE("HwyQ8, vision q8") { check_answers<policies::HwyQ8, policies::HwyQ8>(189, 196); }
+  SUBCASE("HwyQ4, vision q8") { check_answers<policies::HwyQ4, policies::HwyQ8>(187, 192); }
+  SUBCASE("HwyQ4, vision q4") { check_answers<policies::HwyQ4, policies::HwyQ4>(187, 192); }
 }

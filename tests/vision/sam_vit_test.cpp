@@ -136,7 +136,9 @@ void write_bf16_rounded(const io::Checkpoint& ckpt, const fs::path& path) {
 
 template <class P>
 std::string label() {
-  return std::string(P::kernel_tag::name) + (std::is_same_v<typename P::weight_type, float> ? " f32" : " bf16");
+  using W = typename P::weight_type;
+  if constexpr (is_quant_format_v<W>) return std::string(P::kernel_tag::name) + " " + quant::format_name<W>();
+  else return std::string(P::kernel_tag::name) + (std::is_same_v<W, float> ? " f32" : " bf16");
 }
 
 }  // namespace
@@ -290,6 +292,32 @@ TEST_CASE_TEMPLATE("SamVit matches the official DeepSeek-VL code's SAM tower, bl
   }
   MESSAGE("official DeepSeek-VL SAM tower, ", label<P>(), ": max error ", worst, " of a tensor's range (bound ",
           worst_bound, ")");
+}
+
+// q8 and q4: the blocks' four matrices are rounded per group of 32 (each weight by up to half a
+// step: q8 max|w| / 254, q4 max|w| / 16 of its group); convolution kernels and LayerNorm
+// parameters are bf16 (the bf16 case above), and the Highway policy's int8 GEMM also rounds the
+// activations per group. Measured, as a share of each tensor's range: q8 0.017 (scalar, weights
+// only) and 0.021 (Highway), of which bf16's rounding alone is 0.011; q4 0.25 (both). The bounds
+// are about 1.6x those; the tiny tower has Gaussian random weights.
+TEST_CASE_TEMPLATE("SamVit with q8 and q4 matrices stays close to the official tower", P, policies::ScalarQ8,
+                   policies::HwyQ8, policies::ScalarQ4, policies::HwyQ4) {
+  const SamConfig cfg = read_tiny_config();
+  const auto ckpt = io::Checkpoint::open(kModel / "model.safetensors");
+  const ReferenceFile ref(kModel / "reference.safetensors");
+  ThreadPool pool(2);
+  SamVit<P> sam(cfg);
+  sam.load(ckpt, kPrefix);
+  const double bound = P::weight_type::bits == 8 ? 0.035 : 0.4;
+  double worst = 0;
+  for (const auto& [name, t] : run_tower(sam, ref, pool)) {
+    CAPTURE(name);
+    const double e = relative_error(t.view(), reference(ref, cfg, name.starts_with("high") ? "high" : name).view());
+    CHECK(e <= bound);
+    worst = std::max(worst, e);
+  }
+  MESSAGE("official DeepSeek-VL SAM tower, ", label<P>(), ": max error ", worst, " of a tensor's range (bound ",
+          bound, ")");
 }
 
 TEST_CASE_TEMPLATE("SamVit: the patch embedding is the 16x16 stride-16 convolution, channels last", P,

@@ -60,10 +60,25 @@ VitConfig read_config(const std::string& variant, const nlohmann::json& j) {
 // to bf16 moves by bf16_weights_deviation (4.4e-3 and 6.5e-3 of the output's range for these
 // fixtures, recorded by the script). The bound allows three times that deviation; the errors
 // observed are about the same size as the recorded deviations.
+// q8 and q4 weights: the four matrices of each block are rounded per group of 32 (each weight
+// moves by up to half a step: q8 max|w| / 254, q4 max|w| / 16 of its group), and the Highway
+// policy's int8 GEMM also rounds the activations to int8 per group. Measured, as a share of the
+// output's range: q8 0.0097-0.011 (scalar, weights only) and 0.016-0.022 (Highway); q4
+// 0.146-0.176 (both). The bounds are about 1.6x those. These towers are 36 wide with Gaussian
+// random weights, so their second group holds 4 weights; the errors on a trained model are the
+// demo's (tests/models/shapes_vl_test.cpp).
 template <class P>
 double tolerance(const nlohmann::json& config) {
-  if constexpr (std::is_same_v<typename P::weight_type, float>) return 1e-4;
+  using W = typename P::weight_type;
+  if constexpr (std::is_same_v<W, float>) return 1e-4;
+  else if constexpr (is_quant_format_v<W>) return W::bits == 8 ? 0.035 : 0.27;
   else return 3.0 * config.at("bf16_weights_deviation").get<double>();
+}
+
+template <class W>
+std::string weight_name() {
+  if constexpr (is_quant_format_v<W>) return quant::format_name<W>();
+  else return std::is_same_v<W, float> ? "f32" : "bf16";
 }
 
 template <class P>
@@ -110,8 +125,7 @@ void check_fixture(const std::string& variant) {
     CHECK(e <= tol);
     worst = std::max(worst, e);
   }
-  const std::string label = variant + " " + std::string(P::kernel_tag::name) +
-                            (std::is_same_v<typename P::weight_type, float> ? " f32" : " bf16");
+  const std::string label = variant + " " + std::string(P::kernel_tag::name) + " " + weight_name<typename P::weight_type>();
   MESSAGE(label, ": max error ", worst, " of the output's range (bound ", tol, ")");
 
   // One image at a time gives the batch's result (the GEMMs differ only in their row count).
@@ -294,7 +308,8 @@ TEST_CASE("SiglipVit: a missing, misshapen or unexpected tensor is named by the 
 
 TEST_CASE_TEMPLATE("SiglipVit matches timm's VisionTransformer (DeepSeek-VL and DeepSeek-VL2 settings)", P,
                    policies::ScalarF32, policies::ScalarBF16, policies::XsimdF32, policies::XsimdBF16,
-                   policies::HwyF32, policies::HwyBF16) {
+                   policies::HwyF32, policies::HwyBF16, policies::ScalarQ8, policies::ScalarQ4, policies::HwyQ8,
+                   policies::HwyQ4) {
   for (const auto& variant : kVariants) check_fixture<P>(variant);
 }
 

@@ -12,10 +12,12 @@
 //
 // Weights, by their official names: "vision_model.vision_tower.*" (1.3B) or
 // "vision_model.vision_tower_{high,low}.vision_tower.*" (7B), "aligner.*", "language_model.*".
-// P::weight_type is how matrices are stored (bf16 checkpoints stay bf16 with ScalarBF16-style
-// policies, zero copy; f32 policies widen them; quantized policies quantize the language model's
-// matrices at load, and the vision side runs VisionPolicy, in bf16); activations and accumulation
-// are f32.
+// P::weight_type is how the language model's matrices are stored (bf16 checkpoints stay bf16 with
+// ScalarBF16-style policies, zero copy; f32 policies widen them; quantized policies quantize them
+// at load). The vision side (towers and aligner) runs VisionP, by default P with its float weight
+// type (dense_policy_t<P>: bf16 under a quantized P); a quantized VisionP rounds the towers' and
+// the aligner's matrices at load too (DeepSeekVL<policies::HwyQ4, kDynamicDeepSeekVL,
+// policies::HwyQ8>; accuracy in docs/quantization.md). Activations and accumulation are f32.
 
 #include <cstdint>
 #include <filesystem>
@@ -41,12 +43,12 @@
 
 namespace dsvl::models {
 
-template <KernelPolicy P, DeepSeekVLConfig Fixed = kDynamicDeepSeekVL>
+template <KernelPolicy P, DeepSeekVLConfig Fixed = kDynamicDeepSeekVL, KernelPolicy VisionP = dense_policy_t<P>>
 class DeepSeekVL {
  public:
   static constexpr bool is_fixed = !(Fixed == kDynamicDeepSeekVL);
   using Decoder = language::DenseDecoder<P>;
-  using VisionPolicy = dense_policy_t<P>;
+  using VisionPolicy = VisionP;
 
   // Empty weights of the given sizes (load, or visit with nn::WeightRandomInit). With a
   // compile-time preset, `config` must equal it: the error lists every field that differs.

@@ -13,8 +13,10 @@
 //   -> language: the DeepSeekMoE decoder (language/moe_decoder.hpp; generation: language/generate.hpp)
 //
 // Weights, by their official names: "vision.*", "projector.layers.{0,2}.*", "image_newline",
-// "view_seperator", "language.*". P::weight_type is how matrices are stored (a quantized format
-// applies to the language model; the vision side runs VisionPolicy, in bf16); activations and
+// "view_seperator", "language.*". P::weight_type is how the language model's matrices are stored.
+// The vision side (tower and projector) runs VisionP, by default P with its float weight type
+// (dense_policy_t<P>: bf16 under a quantized P); a quantized VisionP rounds the tower's and the
+// projector's matrices at load too (accuracy in docs/quantization.md). Activations and
 // accumulation are f32.
 
 #include <cstdint>
@@ -39,12 +41,12 @@
 
 namespace dsvl::models {
 
-template <KernelPolicy P, DeepSeekVL2Config Fixed = kDynamicDeepSeekVL2>
+template <KernelPolicy P, DeepSeekVL2Config Fixed = kDynamicDeepSeekVL2, KernelPolicy VisionP = dense_policy_t<P>>
 class DeepSeekVL2 {
  public:
   static constexpr bool is_fixed = !(Fixed == kDynamicDeepSeekVL2);
   using Decoder = language::MoeDecoder<P>;
-  using VisionPolicy = dense_policy_t<P>;
+  using VisionPolicy = VisionP;
 
   // Empty weights of the given sizes (load, or visit with nn::WeightRandomInit). With a
   // compile-time preset, `config` must equal it: the error lists every field that differs.

@@ -2,12 +2,14 @@
 // Policy<KernelTag, Weight, Act>: which kernels run (scalar reference, xsimd, Highway, CUDA), how
 // weights are stored (float, bf16, or a quantized format q8<G> / q4<G>) and the activation type.
 //
-// A quantized format applies to the matrices of the language model's linear layers. The other
-// tensors keep a float type, dense_weight_t<P> (bf16): token embeddings, norms, the MoE router and
-// its bias, MLA's kv_b_proj (split at load into the absorbed decode form), and the whole vision
-// side (towers and projectors: compute-bound on hundreds of tokens per image, and a small share of
-// the weights). The output head, head_weight_t<P>, is q8 under both formats: the logits are its
-// direct output, and 4 bits there cost more top-1 agreement than they save in bandwidth.
+// A quantized format applies to the matrices of linear layers. The other tensors keep a float
+// type, dense_weight_t<P> (bf16): token embeddings, norms, the MoE router and its bias, MLA's
+// kv_b_proj (split at load into the absorbed decode form), convolution kernels. The models run
+// their vision side (towers and projectors) under a policy of its own, by default
+// dense_policy_t<P>, so that a quantized P quantizes only the language model; a quantized vision
+// policy, their third template parameter, rounds the vision matrices too (docs/quantization.md).
+// The output head, head_weight_t<P>, is q8 under both formats: the logits are its direct output,
+// and 4 bits there cost more top-1 agreement than they save in bandwidth.
 
 #include <concepts>
 #include <type_traits>
@@ -48,7 +50,7 @@ using dense_weight_t = typename detail::weight_roles<typename P::weight_type>::d
 // The storage of the language model's output head.
 template <class P>
 using head_weight_t = typename detail::weight_roles<typename P::weight_type>::head;
-// P with its weight type replaced by dense_weight_t<P>: the policy of the vision side.
+// P with its weight type replaced by dense_weight_t<P>: the models' default vision policy.
 template <class P>
 using dense_policy_t = Policy<typename P::kernel_tag, dense_weight_t<P>, typename P::act_type>;
 

@@ -38,9 +38,10 @@
 //   neck.3.{weight,bias} (C)    neck_hd.* the same
 //   downsamples.0.weight (C1, C, 3, 3)  downsamples.1.weight (C2, C1, 3, 3)
 //   hd_alpha_downsamples (1)
-// Matrices, convolution kernels and LayerNorm parameters are stored as P::weight_type; biases,
-// pos_embed, the rel-pos tables and hd_alpha_downsamples as f32 (a bf16 checkpoint converts to
-// them exactly).
+// The blocks' matrices are stored as P::weight_type (a quantized format rounds them at load,
+// docs/quantization.md); convolution kernels and LayerNorm parameters as dense_weight_t<P>;
+// biases, pos_embed, the rel-pos tables and hd_alpha_downsamples as f32 (a bf16 checkpoint
+// converts to them exactly).
 //
 // Forward: pixels (3, S, S), f32, S = image_size, normalised with CLIP's mean and std,
 // (x - (0.48145466, 0.4578275, 0.40821073)) / (0.26862954, 0.26130258, 0.27577711) per channel
@@ -89,13 +90,14 @@ class SamVit {
 
  public:
   using W = typename P::weight_type;
+  using Dense = dense_weight_t<P>;
   using Tag = typename P::kernel_tag;
 
   // One ViTDet block; `side` is the attention grid's side (window_size or G).
   struct Block {
     std::int64_t width = 0, head_dim = 0, mlp_dim = 0, side = 0;
     bool global = false;
-    nn::Weight<W, 1> norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+    nn::Weight<Dense, 1> norm1_weight, norm1_bias, norm2_weight, norm2_bias;
     nn::Weight<W, 2> qkv_weight, proj_weight, lin1_weight, lin2_weight;
     nn::Weight<float, 1> qkv_bias, proj_bias, lin1_bias, lin2_bias;
     nn::Weight<float, 2> rel_pos_h, rel_pos_w;
@@ -123,8 +125,8 @@ class SamVit {
   // conv1x1 -> LayerNorm2d -> conv3x3 -> LayerNorm2d, no conv biases (`neck` and `neck_hd`).
   struct Neck {
     std::int64_t in = 0, out = 0;
-    nn::Weight<W, 4> conv1, conv2;
-    nn::Weight<W, 1> norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+    nn::Weight<Dense, 4> conv1, conv2;
+    nn::Weight<Dense, 1> norm1_weight, norm1_bias, norm2_weight, norm2_bias;
 
     template <class V>
     void visit(V& v) {
@@ -389,12 +391,12 @@ class SamVit {
   }
 
   SamConfig config_;
-  nn::Weight<W, 4> patch_weight_;
+  nn::Weight<Dense, 4> patch_weight_;
   nn::Weight<float, 1> patch_bias_;
   nn::Weight<float, 4> pos_embed_;
   std::vector<Block> blocks_;
   Neck neck_, neck_hd_;
-  nn::Weight<W, 4> down0_, down1_;
+  nn::Weight<Dense, 4> down0_, down1_;
   nn::Weight<float, 1> hd_alpha_;
 };
 

@@ -24,9 +24,11 @@
 //   blocks.<i>.attn.qkv.weight (3D, D) .bias (3D)    blocks.<i>.attn.proj.weight (D, D) .bias (D)
 //   blocks.<i>.mlp.fc1.weight (M, D) .bias (M)       blocks.<i>.mlp.fc2.weight (D, M) .bias (D)
 //   norm.{weight,bias} (D)
-// The attention-pool head (attn_pool.*) and blocks past depth() are declared unused. Matrices,
-// the patch kernel and the LayerNorm parameters are stored as P::weight_type; biases and pos_embed
-// as f32 (the kernels add them in f32; a bf16 checkpoint converts to them exactly).
+// The attention-pool head (attn_pool.*) and blocks past depth() are declared unused. The four
+// matrices of each block are stored as P::weight_type (a quantized format rounds them at load,
+// docs/quantization.md); the patch kernel and the LayerNorm parameters as dense_weight_t<P>;
+// biases and pos_embed as f32 (the kernels add them in f32; a bf16 checkpoint converts to them
+// exactly).
 //
 // Forward: pixels (3, S, S) or a batch (B, 3, S, S), f32, already normalised to [-1, 1]
 // (DeepSeek-VL's CLIPVisionTower applies (x - 0.5) / 0.5 to the processor's [0, 1] pixels before
@@ -72,6 +74,7 @@ class SiglipVit {
 
  public:
   using W = typename P::weight_type;
+  using Dense = dense_weight_t<P>;
   using Tag = typename P::kernel_tag;
   // True when a preset fixes the sizes at compile time (SiglipVit<P, kSiglipLarge16_384>).
   static constexpr bool is_fixed = !(Fixed == kDynamicVit);
@@ -79,7 +82,7 @@ class SiglipVit {
   // One pre-norm transformer block (timm's Block with Attention and Mlp).
   struct Block {
     std::int64_t width = 0, mlp_dim = 0;
-    nn::Weight<W, 1> norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+    nn::Weight<Dense, 1> norm1_weight, norm1_bias, norm2_weight, norm2_bias;
     nn::Weight<W, 2> qkv_weight, proj_weight, fc1_weight, fc2_weight;
     nn::Weight<float, 1> qkv_bias, proj_bias, fc1_bias, fc2_bias;
 
@@ -260,11 +263,11 @@ class SiglipVit {
 
  private:
   VitConfig config_;
-  nn::Weight<W, 4> patch_weight_;
+  nn::Weight<Dense, 4> patch_weight_;
   nn::Weight<float, 1> patch_bias_;
   nn::Weight<float, 3> pos_embed_;
   std::vector<Block> blocks_;
-  nn::Weight<W, 1> norm_weight_, norm_bias_;
+  nn::Weight<Dense, 1> norm_weight_, norm_bias_;
 };
 
 }  // namespace dsvl::vision
