@@ -52,23 +52,30 @@ std::shared_ptr<Model> model() {
   using W = typename Model::W;
   WeightData& data = Shared<W, C>::data;
   std::shared_ptr<void>& owner = Shared<W, C>::owner;  // the model that owns the weights of this tower and dtype
-  auto m = std::make_shared<Model>(C);
-  if constexpr (is_quant_format_v<W>) {
-    nn::WeightRandomInit init(42);
-    m->visit(init);
-  } else if (!owner) {
-    nn::WeightRandomInit init(42);
-    m->visit(init);
-    Collect collect;
-    collect.out = &data;
-    m->visit(collect);
-    owner = m;
+  if constexpr (is_quant_format_v<W>) {  // rounded once, kept for every round
+    static std::shared_ptr<Model> quantized;
+    if (!quantized) {
+      quantized = std::make_shared<Model>(C);
+      nn::WeightRandomInit init(42);
+      quantized->visit(init);
+    }
+    return quantized;
   } else {
-    Borrow borrow;
-    borrow.in = &data;
-    m->visit(borrow);
+    auto m = std::make_shared<Model>(C);
+    if (!owner) {
+      nn::WeightRandomInit init(42);
+      m->visit(init);
+      Collect collect;
+      collect.out = &data;
+      m->visit(collect);
+      owner = m;
+    } else {
+      Borrow borrow;
+      borrow.in = &data;
+      m->visit(borrow);
+    }
+    return m;
   }
-  return m;
 }
 
 // Model: SiglipVit<P> (sizes read at run time) or SiglipVit<P, preset> (fixed at compile time,
