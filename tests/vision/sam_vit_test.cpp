@@ -52,8 +52,13 @@ SamConfig read_tiny_config() {
   return vision::parse_sam_config_v1(config.at("vision_config"), (kModel / "config.json").string(), tables.sam());
 }
 
-// A whole safetensors file read as bytes (the fixture also holds F64 and I64 tensors).
-
+// The tiny tower of the fixture, its weights borrowed from `ckpt`.
+template <class P>
+SamVit<P> loaded_tower(const SamConfig& cfg, const io::Checkpoint& ckpt) {
+  SamVit<P> sam(cfg);
+  sam.load(ckpt, kPrefix);
+  return sam;
+}
 
 // Every intermediate the fixture holds, computed by `sam`: the blocks chained from the stored
 // patch embedding ("block.<i>"), the neck, downsamples and the output from the stored block
@@ -257,9 +262,7 @@ TEST_CASE_TEMPLATE("SamVit matches the official DeepSeek-VL code's SAM tower, bl
   const auto ckpt = io::Checkpoint::open(kModel / "model.safetensors");
   const ReferenceFile ref(kModel / "reference.safetensors");
   ThreadPool pool(2);
-
-  SamVit<P> sam(cfg);
-  sam.load(ckpt, kPrefix);
+  const auto sam = loaded_tower<P>(cfg, ckpt);
   const auto got = run_tower(sam, ref, pool);
   CHECK(got.size() == static_cast<std::size_t>(cfg.layers + 6));
 
@@ -306,8 +309,7 @@ TEST_CASE_TEMPLATE("SamVit with q8 and q4 matrices stays close to the official t
   const auto ckpt = io::Checkpoint::open(kModel / "model.safetensors");
   const ReferenceFile ref(kModel / "reference.safetensors");
   ThreadPool pool(2);
-  SamVit<P> sam(cfg);
-  sam.load(ckpt, kPrefix);
+  const auto sam = loaded_tower<P>(cfg, ckpt);
   const double bound = P::weight_type::bits == 8 ? 0.035 : 0.4;
   double worst = 0;
   for (const auto& [name, t] : run_tower(sam, ref, pool)) {
@@ -324,8 +326,7 @@ TEST_CASE_TEMPLATE("SamVit: the patch embedding is the 16x16 stride-16 convoluti
                    policies::ScalarF32, policies::XsimdF32, policies::HwyF32) {
   const SamConfig cfg = read_tiny_config();
   const auto ckpt = io::Checkpoint::open(kModel / "model.safetensors");
-  SamVit<P> sam(cfg);
-  sam.load(ckpt, kPrefix);
+  const auto sam = loaded_tower<P>(cfg, ckpt);
   const std::int64_t S = cfg.image_size, p = cfg.patch_size, G = cfg.grid(), D = cfg.width;
   Tensor<float, 3> pixels({3, S, S});
   std::mt19937 rng(7);

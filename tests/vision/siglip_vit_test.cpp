@@ -151,9 +151,6 @@ void check_fixture(const std::string& variant) {
 
 const std::string kVariants[] = {"v1-patch16", "vl2-patch14"};
 
-// A whole safetensors file read as bytes, for fixtures that also hold dtypes dsvl does not load
-// (U8, F64): header length (u64 little-endian), JSON header, data.
-
 }  // namespace
 
 TEST_CASE("VitConfig presets: SigLIP-L/16 and SigLIP-SO400M/14 at 384") {
