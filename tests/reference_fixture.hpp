@@ -17,10 +17,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dsvl/core/dtype.hpp"
+#include "dsvl/core/quant.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/view.hpp"
 
 namespace dsvl::test {
+
+// How a policy stores weights of type W, for test messages: "f32", "bf16", "q8<32>", ...
+template <class W>
+std::string weight_name() {
+  if constexpr (is_quant_format_v<W>) return quant::format_name<W>();
+  else return std::is_same_v<W, bf16> ? "bf16" : "f32";
+}
 
 // max |got - want| / max |want| over two tensors of the same shape (the absolute error when `want`
 // is all zeros).

@@ -50,8 +50,6 @@ struct Shared {
 template <class Model, vision::VitConfig C>
 std::shared_ptr<Model> model() {
   using W = typename Model::W;
-  WeightData& data = Shared<W, C>::data;
-  std::shared_ptr<void>& owner = Shared<W, C>::owner;  // the model that owns the weights of this tower and dtype
   if constexpr (is_quant_format_v<W>) {  // rounded once, kept for every round
     static std::shared_ptr<Model> quantized;
     if (!quantized) {
@@ -61,6 +59,8 @@ std::shared_ptr<Model> model() {
     }
     return quantized;
   } else {
+    WeightData& data = Shared<W, C>::data;
+    std::shared_ptr<void>& owner = Shared<W, C>::owner;  // the model that owns the weights of this tower and dtype
     auto m = std::make_shared<Model>(C);
     if (!owner) {
       nn::WeightRandomInit init(42);

@@ -376,11 +376,8 @@ void check_quantized(double tol_logits, double min_top1) {
         agree += argmax(got.logits.data() + r * V, V) == argmax(want.data() + r * V, V);
     }
   }
-  using VW = typename VisionP::weight_type;
-  std::string vision = "bf16";
-  if constexpr (is_quant_format_v<VW>) vision = quant::format_name<VW>();
-  MESSAGE("DeepSeekVL2 [", P::kernel_tag::name, ", ", quant::format_name<typename P::weight_type>(),
-          " weights, vision ", vision, "]: logits relative error ", worst, ", top-1 agreement ", agree, "/", rows);
+  MESSAGE("DeepSeekVL2 [", P::kernel_tag::name, ", ", dsvl::test::weight_name<typename P::weight_type>(), " weights, vision ",
+          dsvl::test::weight_name<typename VisionP::weight_type>(), "]: logits relative error ", worst, ", top-1 agreement ", agree, "/", rows);
   CHECK(worst <= tol_logits);
   CHECK(static_cast<double>(agree) >= min_top1 * static_cast<double>(rows));
 #else

@@ -24,11 +24,13 @@
 #include "dsvl/models/deepseek_vl.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/preprocess.hpp"
+#include "reference_fixture.hpp"
 #if DSVL_WITH_IMAGE
 #include "dsvl/io/image.hpp"
 #endif
 
 using namespace dsvl;
+using dsvl::test::weight_name;
 
 namespace {
 
@@ -49,12 +51,6 @@ std::vector<Case> read_cases() {
                    c.at("question").get<std::string>(), c.at("answer").get<std::string>(),
                    c.at("pytorch").get<std::string>()});
   return out;
-}
-
-template <class W>
-std::string weight_name() {
-  if constexpr (is_quant_format_v<W>) return quant::format_name<W>();
-  else return std::is_same_v<W, bf16> ? "bf16" : "f32";
 }
 
 std::string trim(const std::string& s) {

@@ -141,9 +141,7 @@ void write_bf16_rounded(const io::Checkpoint& ckpt, const fs::path& path) {
 
 template <class P>
 std::string label() {
-  using W = typename P::weight_type;
-  if constexpr (is_quant_format_v<W>) return std::string(P::kernel_tag::name) + " " + quant::format_name<W>();
-  else return std::string(P::kernel_tag::name) + (std::is_same_v<W, float> ? " f32" : " bf16");
+  return std::string(P::kernel_tag::name) + " " + dsvl::test::weight_name<typename P::weight_type>();
 }
 
 }  // namespace

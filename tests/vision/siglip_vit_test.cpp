@@ -27,6 +27,7 @@
 using namespace dsvl;
 using dsvl::test::ReferenceFile;
 using dsvl::test::relative_error;
+using dsvl::test::weight_name;
 using vision::SiglipVit;
 using vision::VitConfig;
 
@@ -73,12 +74,6 @@ double tolerance(const nlohmann::json& config) {
   if constexpr (std::is_same_v<W, float>) return 1e-4;
   else if constexpr (is_quant_format_v<W>) return W::bits == 8 ? 0.035 : 0.27;
   else return 3.0 * config.at("bf16_weights_deviation").get<double>();
-}
-
-template <class W>
-std::string weight_name() {
-  if constexpr (is_quant_format_v<W>) return quant::format_name<W>();
-  else return std::is_same_v<W, float> ? "f32" : "bf16";
 }
 
 template <class P>
