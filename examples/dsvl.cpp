@@ -86,7 +86,9 @@ int main(int argc, char** argv) {
     usage(std::cerr);
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "dsvl: " << e.what() << "\n";
+    // The tool's own errors name their command already ("dsvl run: ..."); the library's name a file.
+    const std::string_view what = e.what();
+    std::cerr << (what.starts_with("dsvl") ? "" : "dsvl: ") << what << "\n";
     return 1;
   }
 }

@@ -31,7 +31,8 @@ namespace dsvl::tool {
 inline constexpr const char* kRunUsage =
     "usage: dsvl run --model DIR [--image PATH]... --prompt TEXT [--max-new-tokens N] [--temperature T]\n"
     "                [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--weights auto|f32|bf16|q8|q4]\n"
-    "                [--kv-cache f32|bf16] [--raw] [--ignore-eos] [--grounding] [--draw-boxes OUT.png]\n"
+    "                [--vision-weights auto|q8|q4] [--kv-cache f32|bf16] [--raw] [--ignore-eos] [--grounding]\n"
+    "                [--draw-boxes OUT.png]\n"
     "  Answers TEXT about the images with a DeepSeek-VL or DeepSeek-VL2 model directory (config.json,\n"
     "  safetensors, tokenizer.json, and preprocessor_config.json or processor_config.json), formatted\n"
     "  as the official chat processor does, and streams the answer to stdout; load, image-encode,\n"
@@ -46,6 +47,10 @@ inline constexpr const char* kRunUsage =
     "  --weights: how matrices are held in memory (auto: as the checkpoint stores them; q8, q4: the\n"
     "  language model's matrices quantized at load, 8 or 4 bits with a scale per 32 weights, unless\n"
     "  the directory was written by dsvl quantize, whose matrices are read in place).\n"
+    "  --vision-weights: the vision side's matrices (the towers' blocks, the aligner or projector):\n"
+    "  auto keeps them in a float type (bf16 under --weights q8 or q4) unless dsvl quantize stored\n"
+    "  them quantized; q8 or q4 quantizes them at load, with --weights q8 or q4. q4 encodes an image\n"
+    "  about twice as fast as bf16, with a larger error (docs/quantization.md).\n"
     "  --kv-cache: the KV cache's elements (default f32; bf16 halves its memory and what each decode\n"
     "  step reads from it).\n"
     "  --raw: TEXT is the whole prompt, as in dsvl forward (no chat template).\n"
@@ -53,6 +58,7 @@ inline constexpr const char* kRunUsage =
 
 inline constexpr const char* kForwardUsage =
     "usage: dsvl forward --model DIR [--image PATH]... --prompt RAW --out FILE.safetensors [--weights ...]\n"
+    "                    [--vision-weights ...]\n"
     "  One forward pass over RAW as written (BOS first, each image tag expanded to the image's tokens,\n"
     "  no chat template), saving input_ids I64 [T], pixel_values F32 (the vision tower's input:\n"
     "  [n, 3, S, S] for DeepSeek-VL, [n_tiles, 3, S, S] for DeepSeek-VL2, every image's global view\n"
@@ -65,11 +71,12 @@ inline constexpr const char* kInspectUsage =
     "  is missing, unexpected or of the wrong shape.\n";
 
 inline constexpr const char* kQuantizeUsage =
-    "usage: dsvl quantize --model DIR --weights q8|q4 --out DIR\n"
-    "  Writes a copy of a model directory whose language-model matrices are stored as dsvl run\n"
-    "  --weights q8 or q4 holds them (docs/quantization.md), so that loading it reads them in place\n"
-    "  instead of quantizing again; every other tensor is kept as loaded and every other file is\n"
-    "  copied. dsvl run --weights auto recognises the copy.\n";
+    "usage: dsvl quantize --model DIR --weights q8|q4 [--vision-weights q8|q4] --out DIR\n"
+    "  Writes a copy of a model directory whose language-model matrices (and with --vision-weights\n"
+    "  the vision side's) are stored as dsvl run --weights q8 or q4 (--vision-weights) holds them\n"
+    "  (docs/quantization.md), so that loading it reads them in place instead of quantizing again;\n"
+    "  every other tensor is kept as loaded and every other file is copied. dsvl run recognises the\n"
+    "  copy with --weights and --vision-weights auto.\n";
 
 inline constexpr const char* kRandomModelUsage =
     "usage: dsvl random-model --preset 1.3b|7b|vl2-tiny|vl2-small|vl2-base --out DIR [--dtype bf16|f32]\n"
@@ -83,7 +90,8 @@ inline constexpr const char* kRandomModelUsage =
     "  num_experts_per_tok routed experts and the shared ones, the same work and the same bytes.\n";
 
 struct ModelArgs {
-  std::string model, prompt, out, weights = "auto", preset, dtype = "bf16", tokenizer, draw_boxes, kv_cache = "f32";
+  std::string model, prompt, out, weights = "auto", vision_weights = "auto", preset, dtype = "bf16", tokenizer,
+      draw_boxes, kv_cache = "f32";
   std::vector<std::string> images;
   std::int64_t max_new_tokens = 512, top_k = 0, routed_experts = 0;
   float temperature = 0.0f, top_p = 1.0f, repetition_penalty = 1.0f;
@@ -109,6 +117,7 @@ inline ModelArgs parse_model_args(std::span<char*> args) {
     else if (arg == "--prompt") a.prompt = value();
     else if (arg == "--out") a.out = value();
     else if (arg == "--weights") a.weights = value();
+    else if (arg == "--vision-weights") a.vision_weights = value();
     else if (arg == "--kv-cache") a.kv_cache = value();
     else if (arg == "--preset") a.preset = value();
     else if (arg == "--dtype") a.dtype = value();
@@ -177,15 +186,20 @@ inline Family model_family(const std::filesystem::path& dir) {
        "\", expected \"multi_modality\" (DeepSeek-VL) or \"deepseek_vl_v2\" (DeepSeek-VL2)");
 }
 
-// The metadata key of a checkpoint written by dsvl quantize: the --weights it was written for.
+// The metadata keys of a checkpoint written by dsvl quantize: the --weights it was written for,
+// and its --vision-weights when the vision side is quantized too.
 inline constexpr const char* kQuantizedMetadata = "dsvl.weights";
+inline constexpr const char* kQuantizedVisionMetadata = "dsvl.vision_weights";
 
-// "q8" or "q4" for a checkpoint written by dsvl quantize, else "".
-inline std::string stored_quantization(const io::Checkpoint& ckpt) {
+// The value of a metadata key in the checkpoint's files, else "".
+inline std::string stored_metadata(const io::Checkpoint& ckpt, const char* key) {
   for (const auto& f : ckpt.files())
-    if (const auto it = f.metadata().find(kQuantizedMetadata); it != f.metadata().end()) return it->second;
+    if (const auto it = f.metadata().find(key); it != f.metadata().end()) return it->second;
   return {};
 }
+
+// "q8" or "q4" for a checkpoint written by dsvl quantize, else "".
+inline std::string stored_quantization(const io::Checkpoint& ckpt) { return stored_metadata(ckpt, kQuantizedMetadata); }
 
 // --weights with auto resolved: the checkpoint's quantization, else its dtype for matrices.
 inline std::string resolve_weights(const std::string& weights, const io::Checkpoint& ckpt) {
@@ -194,14 +208,37 @@ inline std::string resolve_weights(const std::string& weights, const io::Checkpo
   return stored_dtype(ckpt) == DType::bf16 ? "bf16" : "f32";
 }
 
-// Calls f(P{}) with the kernel policy for the requested weight storage.
+// --vision-weights with auto resolved: the checkpoint's quantization of the vision side, else
+// "float" (the float type of the language model's policy).
+inline std::string resolve_vision_weights(const std::string& vision_weights, const io::Checkpoint& ckpt) {
+  if (vision_weights != "auto") return vision_weights;
+  if (auto q = stored_metadata(ckpt, kQuantizedVisionMetadata); !q.empty()) return q;
+  return "float";
+}
+
+// Calls f(P{}, VisionP{}) with the kernel policies for the requested weight storage: P for the
+// language model, VisionP for the vision side. The vision side is quantized only under a quantized
+// P, which keeps the number of model types this tool builds down.
 template <class F>
-int with_policy(const std::string& weights, const io::Checkpoint& ckpt, F&& f) {
+int with_policies(const std::string& weights, const std::string& vision_weights, const io::Checkpoint& ckpt, F&& f) {
+  const std::string v = resolve_vision_weights(vision_weights, ckpt);
+  if (v != "float" && v != "q8" && v != "q4")
+    fail("dsvl", "--vision-weights is '", vision_weights, "', expected auto, q8 or q4");
+  const auto with_vision = [&](auto policy) -> int {
+    using P = decltype(policy);
+    if (v == "float") return f(policy, dense_policy_t<P>{});
+    if constexpr (is_quant_format_v<typename P::weight_type>) {
+      if (v == "q8") return f(policy, policies::HwyQ8{});
+      return f(policy, policies::HwyQ4{});
+    }
+    fail("dsvl", vision_weights == "auto" ? "the checkpoint's vision matrices are stored as " : "--vision-weights ",
+         v, ", which needs --weights q8 or q4");
+  };
   const std::string w = resolve_weights(weights, ckpt);
-  if (w == "f32") return f(policies::HwyF32{});
-  if (w == "bf16") return f(policies::HwyBF16{});
-  if (w == "q8") return f(policies::HwyQ8{});
-  if (w == "q4") return f(policies::HwyQ4{});
+  if (w == "f32") return with_vision(policies::HwyF32{});
+  if (w == "bf16") return with_vision(policies::HwyBF16{});
+  if (w == "q8") return with_vision(policies::HwyQ8{});
+  if (w == "q4") return with_vision(policies::HwyQ4{});
   fail("dsvl", "--weights is '", weights, "', expected auto, f32, bf16, q8 or q4");
 }
 
@@ -212,19 +249,21 @@ struct Loaded {
   vision::VLMImageProcessorConfig processor;
 };
 
-// Whether the policy chosen by --weights keeps reading the checkpoint's pages after loading. One
-// that quantizes at load reads each tensor once and then releases its pages, so a read-ahead of
-// the whole file would only raise the peak memory to the file's size.
-inline bool reads_weights_in_place(const std::string& weights, const io::Checkpoint& ckpt) {
-  const std::string w = resolve_weights(weights, ckpt);
-  return (w != "q8" && w != "q4") || w == stored_quantization(ckpt);
+// Whether the policies chosen by --weights and --vision-weights keep reading the checkpoint's
+// pages after loading. One that quantizes at load reads each tensor once and then releases its
+// pages, so a read-ahead of the whole file would only raise the peak memory to the file's size.
+inline bool reads_weights_in_place(const ModelArgs& a, const io::Checkpoint& ckpt) {
+  const std::string w = resolve_weights(a.weights, ckpt), v = resolve_vision_weights(a.vision_weights, ckpt);
+  return ((w != "q8" && w != "q4") || w == stored_quantization(ckpt)) &&
+         (v == "float" || v == stored_metadata(ckpt, kQuantizedVisionMetadata));
 }
 
-inline Loaded open_model_dir(const std::filesystem::path& dir, const std::string& weights) {
+inline Loaded open_model_dir(const ModelArgs& a) {
+  const std::filesystem::path dir = a.model;
   if (dir.empty()) fail("dsvl", "--model DIR is required");
   auto config = models::read_deepseek_vl_config(dir);
   auto ckpt = std::make_shared<const io::Checkpoint>(io::Checkpoint::open(dir));
-  if (reads_weights_in_place(weights, *ckpt)) prefetch(*ckpt);
+  if (reads_weights_in_place(a, *ckpt)) prefetch(*ckpt);
   return {config, std::move(ckpt), io::Tokenizer::from_file(dir / "tokenizer.json"),
           vision::read_vlm_image_processor_config(dir / "preprocessor_config.json")};
 }
@@ -284,14 +323,15 @@ struct LoadedVL2 {
   vision::VL2ImageProcessorConfig processor;
 };
 
-inline LoadedVL2 open_vl2_dir(const std::filesystem::path& dir, const std::string& weights) {
+inline LoadedVL2 open_vl2_dir(const ModelArgs& a) {
+  const std::filesystem::path dir = a.model;
   auto config = models::read_deepseek_vl2_config(dir);
   auto processor = vision::read_vl2_image_processor_config(dir / "processor_config.json");
   if (processor.tile_size() != config.tile_size())
     fail((dir / "processor_config.json").string(), "candidate_resolutions start with tiles of ", processor.tile_size(),
          " pixels but the model's vision_config image_size is ", config.tile_size());
   auto ckpt = std::make_shared<const io::Checkpoint>(io::Checkpoint::open(dir));
-  if (reads_weights_in_place(weights, *ckpt)) prefetch(*ckpt);
+  if (reads_weights_in_place(a, *ckpt)) prefetch(*ckpt);
   return {config, std::move(ckpt), io::Tokenizer::from_file(dir / "tokenizer.json"), processor};
 }
 
@@ -438,15 +478,15 @@ struct Request {
   std::vector<Tensor<std::uint8_t, 3>> rgb;
 };
 
-template <class P>
-Request make_request(const models::DeepSeekVL<P>& model, const Loaded& m, const ModelArgs& a, bool raw) {
+template <class Model>
+Request make_request(const Model& model, const Loaded& m, const ModelArgs& a, bool raw) {
   Request r;
   r.prompt = deepseek_vl_prompt(model, m, a, raw, &r.pixels);
   return r;
 }
 
-template <class P>
-Request make_request(const models::DeepSeekVL2<P>& model, const LoadedVL2& m, const ModelArgs& a, bool raw) {
+template <class Model>
+Request make_request(const Model& model, const LoadedVL2& m, const ModelArgs& a, bool raw) {
   VL2Images im = read_vl2_images(a.images, m.processor);
   Request r;
   r.prompt = deepseek_vl2_prompt(model, m, a, im, raw);
@@ -462,16 +502,17 @@ inline std::vector<std::int32_t> stop_token_ids(const LoadedVL2& m) {
   return language::deepseek_vl2::stop_token_ids(m.tokenizer);
 }
 
-template <class P>
-using DeepSeekVLModel = models::DeepSeekVL<P>;
-template <class P>
-using DeepSeekVL2Model = models::DeepSeekVL2<P>;
+template <class P, class VisionP>
+using DeepSeekVLModel = models::DeepSeekVL<P, models::kDynamicDeepSeekVL, VisionP>;
+template <class P, class VisionP>
+using DeepSeekVL2Model = models::DeepSeekVL2<P, models::kDynamicDeepSeekVL2, VisionP>;
 
-// Loads the model of an opened directory with the policy for --weights and returns f(model, m).
-template <template <class> class Model, class Dir, class F>
+// Loads the model of an opened directory with the policies for --weights and --vision-weights and
+// returns f(model, m).
+template <template <class, class> class Model, class Dir, class F>
 int with_loaded(const ModelArgs& a, const Dir& m, F& f) {
-  return with_policy(a.weights, *m.ckpt, [&](auto policy) {
-    Model<decltype(policy)> model(m.config);
+  return with_policies(a.weights, a.vision_weights, *m.ckpt, [&](auto policy, auto vision_policy) {
+    Model<decltype(policy), decltype(vision_policy)> model(m.config);
     model.load(m.ckpt);
     return f(model, m);
   });
@@ -482,8 +523,8 @@ int with_loaded(const ModelArgs& a, const Dir& m, F& f) {
 template <class F>
 int with_loaded_model(const ModelArgs& a, F&& f) {
   if (model_family(a.model) == Family::deepseek_vl)
-    return with_loaded<DeepSeekVLModel>(a, open_model_dir(a.model, a.weights), f);
-  return with_loaded<DeepSeekVL2Model>(a, open_vl2_dir(a.model, a.weights), f);
+    return with_loaded<DeepSeekVLModel>(a, open_model_dir(a), f);
+  return with_loaded<DeepSeekVL2Model>(a, open_vl2_dir(a), f);
 }
 
 inline int run_model(std::span<char*> args) {
@@ -579,8 +620,8 @@ inline int inspect_model(std::span<char*> args) {
               << c.tile_size() << "x" << c.tile_size() << " px, " << c.tokens_per_tile_side() << "x"
               << c.tokens_per_tile_side() << " tokens each\n  SigLIP: " << vision::to_string(c.vision)
               << "\n  language: " << c.language << "\n";
-    return with_policy("auto", ckpt, [&](auto policy) {
-      models::DeepSeekVL2<decltype(policy)> model(c);
+    return with_policies("auto", "auto", ckpt, [&](auto policy, auto vision_policy) {
+      DeepSeekVL2Model<decltype(policy), decltype(vision_policy)> model(c);
       return inspect_weights(model, ckpt);
     });
   }
@@ -593,20 +634,21 @@ inline int inspect_model(std::span<char*> args) {
             << " tokens each\n  SigLIP: " << vision::to_string(c.siglip) << "\n";
   if (c.hybrid()) std::cout << "  SAM: " << vision::to_string(c.sam) << "\n";
   std::cout << "  aligner: " << models::detail::aligner_string(c.aligner) << "\n  language: " << c.language << "\n";
-  return with_policy("auto", ckpt, [&](auto policy) {
-    models::DeepSeekVL<decltype(policy)> model(c);
+  return with_policies("auto", "auto", ckpt, [&](auto policy, auto vision_policy) {
+    DeepSeekVLModel<decltype(policy), decltype(vision_policy)> model(c);
     return inspect_weights(model, ckpt);
   });
 }
 
 // Writes `model`'s weights as it holds them (quantized matrices as codes and scales), marked with
-// the --weights they were loaded for.
+// the --weights and --vision-weights they were loaded for.
 template <class Model>
-void write_weights(Model& model, const std::string& weights, const std::filesystem::path& file) {
+void write_weights(Model& model, const ModelArgs& a, const std::filesystem::path& file) {
   io::SafeTensorsWriter w;
   nn::WeightSaver saver(w);
   model.visit(saver);
-  w.set_metadata(kQuantizedMetadata, weights);
+  w.set_metadata(kQuantizedMetadata, a.weights);
+  if (a.vision_weights != "auto") w.set_metadata(kQuantizedVisionMetadata, a.vision_weights);
   w.write(file);
 }
 
@@ -615,6 +657,8 @@ inline int quantize_model(std::span<char*> args) {
   const ModelArgs a = parse_model_args(args);
   if (a.help) return std::cout << kQuantizeUsage, 0;
   if (a.weights != "q8" && a.weights != "q4") fail("dsvl quantize", "--weights is '", a.weights, "', expected q8 or q4");
+  if (a.vision_weights != "auto" && a.vision_weights != "q8" && a.vision_weights != "q4")
+    fail("dsvl quantize", "--vision-weights is '", a.vision_weights, "', expected q8 or q4");
   if (a.out.empty()) fail("dsvl quantize", "--out DIR is required");
   const fs::path out = a.out;
   std::error_code ec;
@@ -625,7 +669,7 @@ inline int quantize_model(std::span<char*> args) {
   const auto t0 = Clock::now();
   fs::create_directories(out);
   with_loaded_model(a, [&](auto& model, const auto&) {
-    write_weights(model, a.weights, out / "model.safetensors");
+    write_weights(model, a, out / "model.safetensors");
     return 0;
   });
   for (const auto& e : fs::directory_iterator(a.model)) {
@@ -634,17 +678,18 @@ inline int quantize_model(std::span<char*> args) {
     fs::copy_file(e.path(), out / name, fs::copy_options::overwrite_existing);
   }
   std::cerr << "wrote " << (out / "model.safetensors").string() << " (" << std::fixed << std::setprecision(2)
-            << fs::file_size(out / "model.safetensors") / 1e9 << " GB, " << a.weights << ") in "
+            << fs::file_size(out / "model.safetensors") / 1e9 << " GB, " << a.weights
+            << (a.vision_weights == "auto" ? "" : ", vision " + a.vision_weights) << ") in "
             << std::setprecision(1) << seconds_since(t0) << " s\n";
   return 0;
 }
 
 // Writes every weight of `model`'s declaration, random, in the storage type of `dtype`.
-template <template <class> class Model, class Config>
+template <template <class, class> class Model, class Config>
 void write_random_weights(const Config& c, const std::string& dtype, std::uint64_t seed, const std::filesystem::path& file) {
   io::SafeTensorsWriter w;
   const auto write = [&](auto policy) {
-    Model<decltype(policy)> model(c);
+    Model<decltype(policy), decltype(policy)> model(c);
     nn::RandomWeightSaver saver(w, seed);
     model.visit(saver);
     w.write(file);

@@ -93,12 +93,13 @@ expect_failure("routed experts on DeepSeek-VL" "--routed-experts is for the Deep
 
 # The demo model examples/models/shapes-vl on the README's pictures: `dsvl run` gives every
 # answer listed in examples/images/shapes.json (tools/demo/train.py wrote the PyTorch model's),
-# with the checkpoint's bf16 weights and with the language model quantized to q8 and q4.
+# with the checkpoint's bf16 weights, with the language model quantized to q8 and q4, and with the
+# vision side quantized too.
 set(examples "${DATA}/../../examples")
 file(READ "${examples}/images/shapes.json" listing)
 string(JSON count LENGTH "${listing}" questions)
 math(EXPR last "${count} - 1")
-foreach(weights auto q8 q4)
+foreach(weights auto q8 q4 "q4;--vision-weights;q8" "q8;--vision-weights;q4")
   foreach(i RANGE ${last})
     string(JSON image GET "${listing}" questions ${i} image)
     string(JSON question GET "${listing}" questions ${i} question)
@@ -107,6 +108,7 @@ foreach(weights auto q8 q4)
                    --image "${examples}/images/${image}" --prompt "${question}")
     string(STRIP "${out}" answer)
     if(NOT answer STREQUAL expected)
+      string(REPLACE ";" " " weights "${weights}")
       message(FATAL_ERROR "shapes-vl (--weights ${weights}) on ${image}, '${question}': '${answer}', expected '${expected}'\n${err}")
     endif()
   endforeach()
@@ -136,3 +138,32 @@ expect_failure("float weights from a quantized copy" "stored quantized \\(U8 cod
                --model "${q4dir}" --weights bf16 --image "${examples}/images/${image}" --prompt "x")
 expect_failure("quantize a quantized copy" "already quantized \\(q4\\)" "${DSVL}" quantize --model "${q4dir}"
                --weights q8 --out "${WORK}/again")
+
+# The same with the vision side stored quantized: q8 language, q4 vision.
+set(q8dir "${WORK}/shapes-vl-q8-vision-q4")
+file(REMOVE_RECURSE "${q8dir}")
+expect_success("quantize with vision" "${DSVL}" quantize --model "${examples}/models/shapes-vl" --weights q8
+               --vision-weights q4 --out "${q8dir}")
+expect_success("inspect quantized vision" "${DSVL}" inspect --model "${q8dir}")
+if(NOT out MATCHES "every declared tensor present")
+  message(FATAL_ERROR "inspect of the copy with quantized vision printed:\n${out}")
+endif()
+expect_success("forward, q8 and vision q4 at load" "${DSVL}" forward --model "${examples}/models/shapes-vl"
+               --weights q8 --vision-weights q4 --image "${examples}/images/${image}" --prompt "${question}"
+               --out "${WORK}/q8-vq4-at-load.safetensors")
+expect_success("forward, q8 and vision q4 stored" "${DSVL}" forward --model "${q8dir}" --image
+               "${examples}/images/${image}" --prompt "${question}" --out "${WORK}/q8-vq4-stored.safetensors")
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${WORK}/q8-vq4-at-load.safetensors"
+                        "${WORK}/q8-vq4-stored.safetensors" RESULT_VARIABLE differ)
+if(differ)
+  message(FATAL_ERROR "forward on the copy with quantized vision differs from quantizing at load")
+endif()
+expect_failure("stored vision codes under float weights" "vision matrices are stored as q4, which needs --weights q8 or q4"
+               "${DSVL}" run --model "${q8dir}" --weights bf16 --image "${examples}/images/${image}" --prompt "x")
+expect_failure("other stored vision codes" "stored quantized|holds quantized codes" "${DSVL}" run --model "${q8dir}"
+               --vision-weights q8 --image "${examples}/images/${image}" --prompt "x")
+expect_failure("quantized vision with float weights" "--vision-weights q8, which needs --weights q8 or q4" "${DSVL}"
+               run --model "${examples}/models/shapes-vl" --vision-weights q8 --image "${examples}/images/${image}"
+               --prompt "x")
+expect_failure("unknown vision weights" "--vision-weights is 'q2'" "${DSVL}" run --model
+               "${examples}/models/shapes-vl" --weights q4 --vision-weights q2 --prompt "x")
