@@ -172,8 +172,9 @@ TEST_CASE_TEMPLATE("gemm over quantized weights is exact on integer codes", Tag,
 }
 
 // The largest group sums: every code of w the most negative of its format and every value of a
-// +-127 (scales of 1, so exact in f32). The byte products of the AVX2 q4 tile accumulate in int16
-// lanes, which a group of these fills to within 0.4% of 2^15.
+// +-127 (scales of 1, so exact in f32). The AVX2 q4 tile sums a group in int16 lanes, which these
+// take to within 0.4% of 2^15 (32640: a lane's low half on the rows of -127, its high half on
+// those of +127).
 TEST_CASE_TEMPLATE("gemm over quantized weights is exact at the extreme codes", Tag, hwy_tag, xsimd_tag<>) {
   auto run = [](auto format) {
     using F = decltype(format);
