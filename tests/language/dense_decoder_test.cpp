@@ -43,6 +43,7 @@ using namespace dsvl;
 using namespace dsvl::language;
 using dsvl::test::argmax;
 using dsvl::test::relative_error;
+using dsvl::test::weight_name;
 namespace fs = std::filesystem;
 
 namespace {
@@ -73,7 +74,7 @@ template <class P>
 void check_fixture(const std::string& variant) {
   const std::string pre = std::is_same_v<typename P::weight_type, bf16> ? "bf16." : "";
   const std::string label = variant + " [" + std::string(P::kernel_tag::name) + ", " +
-                            (pre.empty() ? "f32" : "bf16") + " weights]";
+                            weight_name<typename P::weight_type>() + " weights]";
   const Reference ref(variant);
   const auto ckpt = io::Checkpoint::open(fixture_dir(variant));
   const DenseDecoder<P> dec0 = load_decoder<P>(variant, ckpt);
@@ -177,7 +178,7 @@ void check_both_variants() {
 template <class P>
 void check_quantized(const std::string& variant, double tol_logits, double min_top1, double tol_steps) {
   const std::string label = variant + " [" + std::string(P::kernel_tag::name) + ", " +
-                            std::string(P::weight_type::name) + " weights]";
+                            weight_name<typename P::weight_type>() + " weights]";
   const Reference ref(variant);
   const auto ckpt = io::Checkpoint::open(fixture_dir(variant));
   const DenseDecoder<P> dec = load_decoder<P>(variant, ckpt);
