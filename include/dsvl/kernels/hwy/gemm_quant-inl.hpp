@@ -48,6 +48,14 @@ HWY_INLINE int UnpackQ4(const std::uint8_t* group, std::int8_t* unpacked) {
   return _mm_cvtsi128_si32(_mm_add_epi64(sad, _mm_unpackhi_epi64(sad, sad))) - 8 * 32;
 }
 
+// acc + d_a d_w sums: one group's exact integer sums of a row of a tile, scaled by the row's d_a
+// and the columns' d_w. The scales' product is off the path from the sums to acc: one dependent
+// FMA per group.
+template <class D, class VI>
+HWY_INLINE hn::Vec<D> AddScaledGroup(D d, hn::Vec<D> acc, float da, hn::Vec<D> dw, VI sums) {
+  return hn::MulAdd(hn::Mul(hn::Set(d, da), dw), hn::ConvertTo(d, sums), acc);
+}
+
 // pmaddwd multiplies signed int16 pairs on both sides, so neither panel needs a bias term (the
 // u8 x s8 products of pmaddubsw would saturate their i16 pair sums at q8). A panel of mr rows (w:
 // nr columns) over `groups` groups holds groups G / 2 steps of mr (nr) 32-bit pairs of codes,
@@ -165,8 +173,7 @@ struct GemmTileInt16 {
          ...);
       }
       const auto d0 = hn::Load(d, dw), d1 = hn::Load(d, dw + V);
-      ((lo[I] = hn::MulAdd(hn::Mul(hn::Set(d, da[I]), d0), hn::ConvertTo(d, ilo[I]), lo[I]),
-        hi[I] = hn::MulAdd(hn::Mul(hn::Set(d, da[I]), d1), hn::ConvertTo(d, ihi[I]), hi[I])),
+      ((lo[I] = AddScaledGroup(d, lo[I], da[I], d0, ilo[I]), hi[I] = AddScaledGroup(d, hi[I], da[I], d1, ihi[I])),
        ...);
     }
     StoreTile(d, lo, hi, bias, c, ldc, accumulate, std::integer_sequence<std::int64_t, I...>{});
@@ -343,10 +350,8 @@ struct GemmTileInt8 {
       const auto* da = reinterpret_cast<const float*>(ap + Q * mr * 4);
       const auto* dw = reinterpret_cast<const float*>(wp + Q * nr * 4);
       const auto d0 = hn::Load(d, dw), d1 = hn::Load(d, dw + V);
-      ((lo[I] = hn::MulAdd(hn::Mul(hn::Set(d, da[I]), d0),
-                           hn::ConvertTo(d, hn::Vec<decltype(di)>{DotBytes::Sums(ilo[I])}), lo[I]),
-        hi[I] = hn::MulAdd(hn::Mul(hn::Set(d, da[I]), d1),
-                           hn::ConvertTo(d, hn::Vec<decltype(di)>{DotBytes::Sums(ihi[I])}), hi[I])),
+      ((lo[I] = AddScaledGroup(d, lo[I], da[I], d0, hn::Vec<decltype(di)>{DotBytes::Sums(ilo[I])}),
+        hi[I] = AddScaledGroup(d, hi[I], da[I], d1, hn::Vec<decltype(di)>{DotBytes::Sums(ihi[I])})),
        ...);
     }
     StoreTile(d, lo, hi, bias, c, ldc, accumulate, std::integer_sequence<std::int64_t, I...>{});
