@@ -12,6 +12,7 @@
 #include <cstring>
 #include <iostream>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include <hwy/highway.h>
@@ -86,9 +87,10 @@ int main(int argc, char** argv) {
     usage(std::cerr);
     return 2;
   } catch (const std::exception& e) {
-    // The tool's own errors name their command already ("dsvl run: ..."); the library's name a file.
+    // The tool's own errors start with "dsvl: " or "dsvl <command>: "; the library's name a file.
     const std::string_view what = e.what();
-    std::cerr << (what.starts_with("dsvl") ? "" : "dsvl: ") << what << "\n";
+    const bool named = what.starts_with("dsvl: ") || what.starts_with("dsvl " + std::string(cmd) + ": ");
+    std::cerr << (named ? "" : "dsvl: ") << what << "\n";
     return 1;
   }
 }

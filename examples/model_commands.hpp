@@ -253,9 +253,12 @@ struct Loaded {
 // pages after loading. One that quantizes at load reads each tensor once and then releases its
 // pages, so a read-ahead of the whole file would only raise the peak memory to the file's size.
 inline bool reads_weights_in_place(const ModelArgs& a, const io::Checkpoint& ckpt) {
-  const std::string w = resolve_weights(a.weights, ckpt), v = resolve_vision_weights(a.vision_weights, ckpt);
-  return ((w != "q8" && w != "q4") || w == stored_quantization(ckpt)) &&
-         (v == "float" || v == stored_metadata(ckpt, kQuantizedVisionMetadata));
+  // A float type, or the quantization the checkpoint stores.
+  const auto in_place = [&](const std::string& resolved, const char* stored_key) {
+    return (resolved != "q8" && resolved != "q4") || resolved == stored_metadata(ckpt, stored_key);
+  };
+  return in_place(resolve_weights(a.weights, ckpt), kQuantizedMetadata) &&
+         in_place(resolve_vision_weights(a.vision_weights, ckpt), kQuantizedVisionMetadata);
 }
 
 inline Loaded open_model_dir(const ModelArgs& a) {
