@@ -31,10 +31,10 @@ void gemv(hwy_tag, View<const float, 1> x, QuantView<F> w, View<const float, 1> 
   thread_local std::vector<std::int8_t> codes;
   thread_local std::vector<float> scale, offset;
   const auto padded = static_cast<std::size_t>((groups + 7) / 8 * 8);  // the kernel reads scales 8 at a time
-  codes.resize(static_cast<std::size_t>(groups * G));
+  codes.resize(static_cast<std::size_t>((groups + 1) / 2 * 2 * G));  // whole pairs (XOrder::paired)
   scale.assign(padded, 0.0f);
   offset.assign(padded, 0.0f);
-  HWY_NAMESPACE::QuantizeX<G>(x.data(), K, codes.data(), scale.data(), offset.data());
+  HWY_NAMESPACE::QuantizeX<G, Kernel::x_order>(x.data(), K, codes.data(), scale.data(), offset.data());
   const HWY_NAMESPACE::QuantizedX xq{codes.data(), scale.data(), offset.data()};
   detail::gemv_row_blocks<R>(N, K, bias, y, pool, [&](std::int64_t n, float* out, auto rows) {
     Kernel::template dot<decltype(rows)::value>(xq, w, n, out);
