@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -85,10 +87,51 @@ TEST_CASE("a group padded past K keeps zero codes") {
   for (int j = 8; j < 16; ++j) CHECK(v.codes(0)[16 + j] == 0x88);  // codes 8 and 24 of group 1: q = 0
 }
 
-TEST_CASE("quantizing a non-finite or out-of-range weight fails with a message") {
-  std::vector<float> w(32, 0.0f);
-  w[3] = NAN;
-  CHECK_THROWS_WITH_AS(quantize<q8<32>>(w, 1, 32), doctest::Contains("non-finite"), dsvl::Error);
-  w[3] = 1e9f;
-  CHECK_THROWS_WITH_AS(quantize<q8<32>>(w, 1, 32), doctest::Contains("range of an f16 scale"), dsvl::Error);
+TEST_CASE("quantizing a non-finite or out-of-range weight fails with a message naming its row and group") {
+  std::vector<float> w(3 * 64, 0.0f);
+  w[64 + 32 + 3] = NAN;
+  CHECK_THROWS_WITH_AS(quantize<q8<32>>(w, 3, 64), "quantize: row 1, group 1 holds the non-finite weight nan", dsvl::Error);
+  w[64 + 32 + 3] = -INFINITY;
+  CHECK_THROWS_WITH_AS(quantize<q4<32>>(w, 3, 64), "quantize: row 1, group 1 holds the non-finite weight -inf", dsvl::Error);
+  w[64 + 32 + 3] = 1e9f;
+  CHECK_THROWS_WITH_AS(quantize<q8<32>>(w, 3, 64), doctest::Contains("row 1, group 1 holds a weight of magnitude 1e+09, beyond the range of an f16 scale"),
+                       dsvl::Error);
+  // From a row's rounding, the same on any thread.
+  dsvl::ThreadPool pool(2);
+  CHECK_THROWS_WITH_AS(QuantMatrix<q8<32>>::from_rows(3, 64, [&](std::int64_t n, float* out) { std::copy_n(w.data() + n * 64, 64, out); }, pool),
+                       doctest::Contains("row 1, group 1"), dsvl::Error);
+}
+
+// q4's scale is the weight of largest magnitude over -8 (so that weight maps to -8): with both
+// signs at that magnitude, the first one's; an all-zero group, +0 or -0, has the scale +0 / -8.
+TEST_CASE("q4: the scale takes the sign of the first weight of largest magnitude") {
+  for (int first : {0, 5, 31})
+    for (float sign : {1.0f, -1.0f}) {
+      CAPTURE(first);
+      CAPTURE(sign);
+      std::vector<float> w(32, 0.25f);
+      w[first] = 2.0f * sign;
+      w[first == 31 ? 30 : 31] = -2.0f * sign;  // the same magnitude, later (or, for 31, earlier)
+      const auto m = quantize<q4<32>>(w, 1, 32);
+      const float expected = (first == 31 ? -2.0f * sign : 2.0f * sign) / -8.0f;
+      CHECK(m.view().scales(0)[0].to_float() == expected);
+    }
+  for (float zero : {0.0f, -0.0f}) {
+    const auto m = quantize<q4<32>>(std::vector<float>(32, zero), 1, 32);
+    CHECK(m.view().scales(0)[0].bits == dsvl::f16::from_float(0.0f / -8.0f).bits);
+  }
+}
+
+TEST_CASE("quantizing rows on several threads gives the same codes and scales") {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 0.02f);
+  std::vector<float> w(static_cast<std::size_t>(257 * 100));
+  for (auto& v : w) v = dist(rng);
+  dsvl::ThreadPool pool(2);
+  auto row = [&](std::int64_t n, float* out) { std::copy_n(w.data() + n * 100, 100, out); };
+  const auto serial = QuantMatrix<q4<32>>::from_rows(257, 100, row);
+  const auto parallel = QuantMatrix<q4<32>>::from_rows(257, 100, row, pool);
+  const auto a = serial.view(), b = parallel.view();
+  CHECK(std::memcmp(a.codes(0), b.codes(0), static_cast<std::size_t>(257 * a.row_bytes())) == 0);
+  CHECK(std::memcmp(a.scales(0), b.scales(0), static_cast<std::size_t>(257 * a.groups()) * sizeof(dsvl::f16)) == 0);
 }

@@ -2,7 +2,9 @@
 // other walks over one declaration; quantized matrices saved as stored and loaded in place.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -226,6 +228,25 @@ TEST_CASE("weights: quantized matrices are saved as stored and loaded in place")
   }
   CHECK(load_error<Q4>(dsvl::io::Checkpoint::open(g.path))
             .find("missing tensor 'proj.weight.scales' [6, 2] (the scales of 'proj.weight')") != std::string::npos);
+}
+
+TEST_CASE("weights: a weight that cannot be quantized is reported with its tensor") {
+  QuantBlock<float> a;
+  dsvl::nn::WeightRandomInit init(3);
+  a.visit(init);
+  Tensor<float, 2> proj({6, 40});
+  std::copy_n(a.proj.view().data(), proj.size(), proj.data());
+  proj.data()[4 * 40 + 35] = NAN;
+  TempFile f;
+  {
+    dsvl::io::SafeTensorsWriter w;
+    w.add("proj.weight", proj.view());
+    w.add("norm.weight", a.norm.view());
+    w.write(f.path);
+  }
+  const std::string msg = load_error<dsvl::q4<32>>(dsvl::io::Checkpoint::open(f.path));
+  CHECK(msg.find(f.path.string() + ": 1 problem(s) with the weights:") == 0);
+  CHECK(msg.find("tensor 'proj.weight' cannot be quantized: row 4, group 1 holds the non-finite weight nan") != std::string::npos);
 }
 
 TEST_CASE("weights: quantized scales that are not 2-byte aligned in the file are copied") {

@@ -15,6 +15,7 @@
 // and one mask turn a group's bytes into its two halves in order.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include "dsvl/core/dtype.hpp"
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
+#include "dsvl/core/threading.hpp"
 
 namespace dsvl {
 
@@ -75,31 +77,53 @@ constexpr std::int64_t row_bytes(std::int64_t k) noexcept {
 }
 
 // Quantizes one row of k weights into row_bytes<F>(k) code bytes and groups<F>(k) scales.
+// The loops over a group's weights are free of branches and of dependences from lane to lane, so
+// the compiler turns them into vector code: the largest magnitude is kept in kLanes partial maxima
+// of the bits of |x|, whose order as integers is that of the magnitudes, and whose largest values
+// are the non-finite ones.
 template <QuantFormat F>
 void quantize_row(const float* w, std::int64_t k, std::uint8_t* codes, f16* scales) {
-  constexpr int G = F::group_size;
+  constexpr int G = F::group_size, kLanes = G % 8 == 0 ? 8 : 2;
   for (std::int64_t g = 0; g * G < k; ++g) {
-    float v[G] = {};
-    std::copy_n(w + g * G, std::min<std::int64_t>(G, k - g * G), v);
-    float m = 0.0f;  // the value of largest magnitude
-    for (float x : v) {
-      DSVL_CHECK(std::isfinite(x), "quantize", "group ", g, " of a row holds the non-finite weight ", x);
-      m = std::abs(x) > std::abs(m) ? x : m;
+    float padded[G];
+    const float* v = w + g * G;
+    if (k - g * G < G) {  // the last group, padded with zeros
+      std::fill_n(std::copy(v, w + k, padded), G - (k - g * G), 0.0f);
+      v = padded;
     }
-    DSVL_CHECK(std::abs(m) / (F::bits == 8 ? 127.0f : 8.0f) <= 65504.0f, "quantize", "the weight ", m,
-               " is beyond the range of an f16 scale");
+    std::uint32_t lanes[kLanes] = {};
+    for (int j = 0; j < G; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) lanes[l] = std::max(lanes[l], std::bit_cast<std::uint32_t>(v[j + l]) & 0x7fffffffu);
+    const std::uint32_t top = *std::max_element(lanes, lanes + kLanes);
+    if (top >= 0x7f800000u) {
+      const float* bad = std::find_if(v, v + G, [](float x) { return !std::isfinite(x); });
+      fail("quantize", "group ", g, " holds the non-finite weight ", *bad);
+    }
+    const float amax = std::bit_cast<float>(top);
+    if (!(amax / (F::bits == 8 ? 127.0f : 8.0f) <= 65504.0f))
+      fail("quantize", "group ", g, " holds a weight of magnitude ", amax, ", beyond the range of an f16 scale");
     std::uint8_t* c = codes + g * group_bytes<F>();
     if constexpr (F::bits == 8) {
-      const f16 d = f16::from_float(std::abs(m) / 127.0f);
+      const f16 d = f16::from_float(amax / 127.0f);
       const float inv = d.to_float() > 0.0f ? 1.0f / d.to_float() : 0.0f;
       for (int j = 0; j < G; ++j)
-        c[j] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::clamp(std::nearbyint(v[j] * inv), -127.0f, 127.0f)));
+        c[j] = static_cast<std::uint8_t>(static_cast<int>(std::clamp(std::nearbyint(v[j] * inv), -127.0f, 127.0f)));
       scales[g] = d;
     } else {
-      const f16 d = f16::from_float(m / -8.0f);
+      // m: the first weight of that magnitude, with its sign, maps to -8. Over the weights j of
+      // that magnitude, the largest (G - j) << 1 | sign is the first one's.
+      std::uint32_t first[kLanes] = {};
+      for (int j = 0; j < G; j += kLanes)
+        for (int l = 0; l < kLanes; ++l) {
+          const std::uint32_t b = std::bit_cast<std::uint32_t>(v[j + l]);
+          const std::uint32_t hit = 0u - static_cast<std::uint32_t>((b & 0x7fffffffu) == top);
+          first[l] = std::max(first[l], hit & (static_cast<std::uint32_t>(G - j - l) << 1 | b >> 31));
+        }
+      const bool negative = amax > 0.0f && (*std::max_element(first, first + kLanes) & 1u);
+      const f16 d = f16::from_float((negative ? -amax : amax) / -8.0f);
       const float inv = d.to_float() != 0.0f ? 1.0f / d.to_float() : 0.0f;
-      auto code = [&](float x) { return static_cast<std::uint8_t>(std::clamp(std::nearbyint(x * inv), -8.0f, 7.0f) + 8.0f); };
-      for (int j = 0; j < G / 2; ++j) c[j] = static_cast<std::uint8_t>(code(v[j]) | (code(v[j + G / 2]) << 4));
+      auto code = [&](float x) { return static_cast<int>(std::clamp(std::nearbyint(x * inv), -8.0f, 7.0f)) + 8; };
+      for (int j = 0; j < G / 2; ++j) c[j] = static_cast<std::uint8_t>(code(v[j]) | code(v[j + G / 2]) << 4);
       scales[g] = d;
     }
   }
@@ -181,15 +205,19 @@ class QuantMatrix {
   QuantMatrix(std::int64_t rows, std::int64_t cols)
       : codes_({rows, quant::row_bytes<F>(cols)}), scales_({rows, quant::groups<F>(cols)}), cols_(cols) {}
 
-  // Quantizes a float matrix given row by row: row(n, buffer) writes the K values of row n.
+  // Quantizes a float matrix given row by row: row(n, buffer) writes the K values of row n,
+  // called for n in order. A weight that cannot be quantized is named by row and group.
   template <class RowFn>
   static QuantMatrix from_rows(std::int64_t rows, std::int64_t cols, RowFn&& row) {
     QuantMatrix m(rows, cols);
-    std::unique_ptr<float[]> buf(new float[static_cast<std::size_t>(std::max<std::int64_t>(cols, 1))]);
-    for (std::int64_t n = 0; n < rows; ++n) {
-      row(n, buf.get());
-      quant::quantize_row<F>(buf.get(), cols, m.codes_.data() + n * m.codes_.shape(1), m.scales_.data() + n * m.scales_.shape(1));
-    }
+    m.quantize_rows(0, rows, row);
+    return m;
+  }
+  // The same with the rows spread over `pool`'s threads: row must be safe to call from several.
+  template <class RowFn>
+  static QuantMatrix from_rows(std::int64_t rows, std::int64_t cols, RowFn&& row, ThreadPool& pool) {
+    QuantMatrix m(rows, cols);
+    pool.parallel_for(0, rows, [&](std::int64_t n0, std::int64_t n1) { m.quantize_rows(n0, n1, row); }, 16);
     return m;
   }
 
@@ -199,6 +227,19 @@ class QuantMatrix {
   std::int64_t bytes() const noexcept { return codes_.size() + scales_.size() * 2; }
 
  private:
+  template <class RowFn>
+  void quantize_rows(std::int64_t n0, std::int64_t n1, RowFn& row) {
+    std::unique_ptr<float[]> buf(new float[static_cast<std::size_t>(std::max<std::int64_t>(cols_, 1))]);
+    for (std::int64_t n = n0; n < n1; ++n) {
+      row(n, buf.get());
+      try {
+        quant::quantize_row<F>(buf.get(), cols_, codes_.data() + n * codes_.shape(1), scales_.data() + n * scales_.shape(1));
+      } catch (const Error& e) {
+        fail(e.where(), "row ", n, ", ", e.problem());
+      }
+    }
+  }
+
   Tensor<std::uint8_t, 2> codes_;
   Tensor<f16, 2> scales_;
   std::int64_t cols_ = 0;

@@ -111,10 +111,11 @@ class Weight<F, 2> {
     view_ = matrix_.view();
     borrowed_ = false;
   }
-  // Quantizes the (rows, cols) matrix that row(n, out) writes row by row.
-  template <class RowFn>
-  void quantize(std::int64_t rows, std::int64_t cols, RowFn&& row) {
-    own(QuantMatrix<F>::from_rows(rows, cols, std::forward<RowFn>(row)));
+  // Quantizes the (rows, cols) matrix that row(n, out) writes row by row (QuantMatrix::from_rows;
+  // with a pool, the rows in parallel).
+  template <class RowFn, class... Pool>
+  void quantize(std::int64_t rows, std::int64_t cols, RowFn&& row, Pool&... pool) {
+    own(QuantMatrix<F>::from_rows(rows, cols, std::forward<RowFn>(row), pool...));
   }
 
  private:
@@ -292,7 +293,12 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
                           ", expected a floating-point type");
       return;
     }
-    if (bind_) bind(t, w);
+    if (!bind_) return;
+    try {
+      bind(t, w);
+    } catch (const Error& e) {  // from quantizing: a weight that is not finite or too large
+      problems_.push_back("tensor '" + full + "' cannot be quantized: " + e.problem());
+    }
   }
 
   // Names under the current prefix that the model does not read; they are not reported as
@@ -326,14 +332,17 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
     visit_dtype(t.dtype, [&](auto tag) {
       using S = decltype(tag);
       if constexpr (std::is_same_v<S, float> || std::is_same_v<S, bf16> || std::is_same_v<S, f16>) {
-        w.quantize(t.shape[0], cols, [&](std::int64_t n, float* row) {
-          const std::byte* src = t.bytes.data() + n * cols * static_cast<std::int64_t>(sizeof(S));
-          for (std::int64_t i = 0; i < cols; ++i) {
-            S v;
-            std::memcpy(&v, src + i * static_cast<std::int64_t>(sizeof(S)), sizeof(S));
-            row[i] = to_f32(v);
-          }
-        });
+        w.quantize(
+            t.shape[0], cols,
+            [&](std::int64_t n, float* row) {
+              const std::byte* src = t.bytes.data() + n * cols * static_cast<std::int64_t>(sizeof(S));
+              for (std::int64_t i = 0; i < cols; ++i) {
+                S v;
+                std::memcpy(&v, src + i * static_cast<std::int64_t>(sizeof(S)), sizeof(S));
+                row[i] = to_f32(v);
+              }
+            },
+            ThreadPool::global());
       }
     });
     io::detail::release_pages(t.bytes);
