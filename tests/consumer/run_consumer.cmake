@@ -12,3 +12,6 @@ step(${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PRE
      -DCMAKE_CXX_FLAGS=${ARCH_FLAGS} -DCMAKE_BUILD_TYPE=Release)
 step(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 step(${WORK_DIR}/build/consumer)
+if(EXISTS ${WORK_DIR}/build/engine)
+  step(${WORK_DIR}/build/engine ${TEST_DATA_DIR})
+endif()

@@ -34,6 +34,7 @@
 #include "dsvl/language/dense_decoder.hpp"
 #include "dsvl/models/deepseek_vl_config.hpp"
 #include "dsvl/models/inputs_embeds.hpp"
+#include "dsvl/models/model_inputs.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/aligner.hpp"
@@ -132,12 +133,23 @@ class DeepSeekVL {
     return out;
   }
 
+  // The image embeddings of a processor's inputs (models/deepseek_vl_processor.hpp).
+  Tensor<float, 2> encode_images(const ModelInputs& inputs, ThreadPool& pool = ThreadPool::global()) const {
+    for (const ImageGrid& g : inputs.images)
+      DSVL_CHECK(g.num_tiles() == 1, "DeepSeekVL::encode_images", "an image has ", g.num_tiles(),
+                 " tiles; DeepSeek-VL takes one view per image");
+    return encode_images(View<const float, 4>(inputs.pixel_values.view()), pool);
+  }
+
   // inputs_embeds (T, D): the token embeddings of `ids`, with the rows of image_embeds written, in
   // order, over the rows whose id is `image_token_id` (num_image_tokens() per image). Their counts
   // must agree.
   Tensor<float, 2> embed(std::span<const std::int32_t> ids, std::int32_t image_token_id,
                          View<const float, 2> image_embeds) const {
     return inputs_embeds(language_, ids, image_token_id, image_embeds, "DeepSeekVL::embed");
+  }
+  Tensor<float, 2> embed(const ModelInputs& inputs, View<const float, 2> image_embeds) const {
+    return embed(inputs.input_ids, inputs.image_token_id, image_embeds);
   }
 
   const Decoder& language_model() const noexcept { return language_; }

@@ -19,6 +19,7 @@
 // projector's matrices at load too (accuracy in docs/quantization.md). Activations and
 // accumulation are f32.
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -33,6 +34,7 @@
 #include "dsvl/language/moe_decoder.hpp"
 #include "dsvl/models/deepseek_vl2_config.hpp"
 #include "dsvl/models/inputs_embeds.hpp"
+#include "dsvl/models/model_inputs.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/downsample_projector.hpp"
@@ -124,11 +126,44 @@ class DeepSeekVL2 {
                                            config().global_view_pos);
   }
 
+  // Every image's embedding rows, images in order (what embed writes over the image tokens), from
+  // tiles (n_tiles, 3, S, S) holding each image's 1 + nw nh tiles in order, `images` their grids.
+  Tensor<float, 2> encode_images(View<const float, 4> tiles, std::span<const ImageGrid> images,
+                                 ThreadPool& pool = ThreadPool::global()) const {
+    std::int64_t n_tiles = 0, rows = 0;
+    for (const ImageGrid& g : images) {
+      n_tiles += g.num_tiles();
+      rows += image_token_count(g.width_tiles, g.height_tiles);
+    }
+    DSVL_CHECK(n_tiles == tiles.shape(0), "DeepSeekVL2::encode_images", "the images' grids make ", n_tiles,
+               " tiles but there are ", tiles.shape(0));
+    const std::int64_t D = hidden_size();
+    Tensor<float, 2> out({rows, D});
+    if (n_tiles == 0) return out;
+    const Tensor<float, 3> tokens = encode_tiles(tiles, pool);  // (n_tiles, t^2, D)
+    std::int64_t tile = 0, row = 0;
+    for (const ImageGrid& g : images) {
+      const Tensor<float, 2> e = image_embeddings(std::as_const(tokens).view().slice(0, tile, tile + g.num_tiles()),
+                                                  g.width_tiles, g.height_tiles);
+      std::copy_n(e.data(), e.size(), out.data() + row * D);
+      tile += g.num_tiles();
+      row += e.shape(0);
+    }
+    return out;
+  }
+  // The image embeddings of a processor's inputs (models/deepseek_vl2_processor.hpp).
+  Tensor<float, 2> encode_images(const ModelInputs& inputs, ThreadPool& pool = ThreadPool::global()) const {
+    return encode_images(View<const float, 4>(inputs.pixel_values.view()), inputs.images, pool);
+  }
+
   // inputs_embeds (T, D): the token embeddings of `ids`, with the rows of image_embeds (every
   // image's image_embeddings, in order) written over the rows whose id is `image_token_id`.
   Tensor<float, 2> embed(std::span<const std::int32_t> ids, std::int32_t image_token_id,
                          View<const float, 2> image_embeds) const {
     return inputs_embeds(language_, ids, image_token_id, image_embeds, "DeepSeekVL2::embed");
+  }
+  Tensor<float, 2> embed(const ModelInputs& inputs, View<const float, 2> image_embeds) const {
+    return embed(inputs.input_ids, inputs.image_token_id, image_embeds);
   }
 
   const Decoder& language_model() const noexcept { return language_; }
