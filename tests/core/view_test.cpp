@@ -57,17 +57,3 @@ TEST_CASE("Tensor: aligned, zeroed, move-only, cloneable") {
   CHECK(empty.view().empty());
   CHECK_THROWS_AS((Tensor<float, 1>({-1})), dsvl::Error);
 }
-
-#include "dsvl/core/extent.hpp"
-
-TEST_CASE("Extent: fixed at compile time or read at run time") {
-  constexpr Extent<2048> fixed;
-  static_assert(fixed.value() == 2048 && sizeof(fixed) == 1);
-  Extent<> dynamic(4096, "hidden_size");
-  CHECK(dynamic.value() == 4096);
-  CHECK(Extent<2048>(2048, "hidden_size").value() == 2048);
-  CHECK_THROWS_WITH_AS(Extent<2048>(4096, "config.json: hidden_size"),
-                       "config.json: hidden_size: the compile-time Config fixes this to 2048 but the value read is 4096",
-                       dsvl::Error);
-  static_assert(extents_agree<2048, kDynamic> && extents_agree<kDynamic, 7> && !extents_agree<2048, 4096>);
-}
