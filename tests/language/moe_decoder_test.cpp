@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dsvl/kernels/kernels.hpp"  // the xsimd and Highway backends, before the blocks
 #include "dsvl/io/json.hpp"
 #include "dsvl/language/deepseek_v2_config.hpp"
 #include "dsvl/language/moe_decoder.hpp"

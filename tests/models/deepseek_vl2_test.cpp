@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "dsvl/kernels/kernels.hpp"  // the xsimd and Highway backends, before the blocks
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/io/tokenizer.hpp"
 #include "dsvl/language/chat_format.hpp"

@@ -23,6 +23,7 @@
 
 #include <unistd.h>
 
+#include "dsvl/kernels/kernels.hpp"  // the xsimd and Highway backends, before the blocks
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/io/tokenizer.hpp"
 #include "dsvl/language/chat_format.hpp"

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "dsvl/kernels/kernels.hpp"  // the xsimd and Highway backends, before the blocks
 #include "dsvl/io/json.hpp"
 #include "dsvl/io/tokenizer.hpp"
 #include "dsvl/language/chat_format.hpp"

@@ -20,6 +20,7 @@
 
 #include <unistd.h>
 
+#include "dsvl/kernels/kernels.hpp"  // the xsimd and Highway backends, before the blocks
 #include "dsvl/io/json.hpp"
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/policy/policy.hpp"

@@ -5,8 +5,9 @@
 // Parsing is strict about one thing nlohmann accepts silently: a key repeated inside one object
 // (nlohmann keeps the last) is an error, reported with the key and the path of its object.
 //
-// Fields are addressed by '/'-separated paths: "vision_config/params/width", "layers/0/dim"
-// (a number addresses an array element). Keys that themselves contain '/' cannot be addressed.
+// Fields are read with io/json_get.hpp (json_find, json_get, json_get_or), which this header
+// includes; headers that only read fields of a document someone else parsed (the config structs'
+// parse_* functions) include that one alone, without the JSON library's definitions.
 
 #include <algorithm>
 #include <cstddef>
@@ -24,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/io/json_get.hpp"
 
 namespace dsvl::io {
 
@@ -86,65 +88,6 @@ class DuplicateKeyCheck {
   std::vector<Frame> frames_;
 };
 
-inline const char* json_kind(const nlohmann::json& j) noexcept {
-  if (j.is_number_integer()) return "an integer";
-  if (j.is_number_float()) return "a non-integer number";
-  if (j.is_string()) return "a string";
-  if (j.is_boolean()) return "a boolean";
-  if (j.is_null()) return "null";
-  if (j.is_array()) return "an array";
-  if (j.is_object()) return "an object";
-  return "an unknown JSON value";
-}
-
-template <class T> struct is_vector : std::false_type {};
-template <class T> struct is_vector<std::vector<T>> : std::true_type {};
-template <class T> struct is_optional : std::false_type {};
-template <class T> struct is_optional<std::optional<T>> : std::true_type {};
-
-template <class T>
-T json_as(const nlohmann::json& j, const std::string& path, const std::string& where) {
-  const auto wrong = [&](const char* expected) {
-    fail(where, "field '", path, "' is ", json_kind(j), ", expected ", expected);
-  };
-  if constexpr (std::is_same_v<T, nlohmann::json>) {
-    return j;
-  } else if constexpr (is_optional<T>::value) {
-    if (j.is_null()) return std::nullopt;
-    return json_as<typename T::value_type>(j, path, where);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    if (!j.is_boolean()) wrong("a boolean");
-    return j.get<bool>();
-  } else if constexpr (std::is_integral_v<T>) {
-    if (!j.is_number_integer()) wrong("an integer");
-    if (j.is_number_unsigned()) {
-      const auto v = j.get<std::uint64_t>();
-      if (!std::in_range<T>(v)) fail(where, "field '", path, "' = ", v, " is out of range");
-      return static_cast<T>(v);
-    }
-    const auto v = j.get<std::int64_t>();
-    if (!std::in_range<T>(v)) fail(where, "field '", path, "' = ", v, " is out of range");
-    return static_cast<T>(v);
-  } else if constexpr (std::is_floating_point_v<T>) {
-    if (!j.is_number()) wrong("a number");
-    return j.get<T>();
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    if (!j.is_string()) wrong("a string");
-    return j.get<std::string>();
-  } else if constexpr (is_vector<T>::value) {
-    if (!j.is_array()) wrong("an array");
-    T out;
-    out.reserve(j.size());
-    for (std::size_t i = 0; i < j.size(); ++i)
-      out.push_back(json_as<typename T::value_type>(j[i], path + "/" + std::to_string(i), where));
-    return out;
-  } else {
-    static_assert(is_vector<T>::value,
-                  "dsvl::io::json_get<T>: T must be bool, an integer, a floating-point type, std::string, "
-                  "nlohmann::json, or std::vector / std::optional of those");
-  }
-}
-
 }  // namespace detail
 
 // Parses `text`; `where` (usually the file path) prefixes every error. Errors: "invalid JSON:
@@ -170,54 +113,6 @@ inline nlohmann::json read_json(const std::filesystem::path& path) {
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (in.bad()) fail(path.string(), "error while reading JSON file");
   return parse_json(text, path.string());
-}
-
-// The value at `path`, or nullptr if a component is missing or traverses a scalar.
-inline const nlohmann::json* json_find(const nlohmann::json& j, std::string_view path) {
-  const nlohmann::json* node = &j;
-  std::size_t pos = 0;
-  while (pos <= path.size()) {
-    const std::size_t end = std::min(path.find('/', pos), path.size());
-    const std::string_view part = path.substr(pos, end - pos);
-    if (node->is_object()) {
-      const auto it = node->find(part);
-      if (it == node->end()) return nullptr;
-      node = &*it;
-    } else if (node->is_array()) {
-      std::size_t i = 0;
-      if (part.empty() || part.size() > 18) return nullptr;
-      for (char c : part) {
-        if (c < '0' || c > '9') return nullptr;
-        i = i * 10 + static_cast<std::size_t>(c - '0');
-      }
-      if (i >= node->size()) return nullptr;
-      node = &(*node)[i];
-    } else {
-      return nullptr;
-    }
-    pos = end + 1;
-  }
-  return node;
-}
-
-// The required field at `path`, converted to T without silent narrowing: an integer field must be
-// a JSON integer in T's range, a floating field any JSON number, std::optional<U> also accepts
-// null. Errors (prefixed by `where`): "missing field 'a/b'", "field 'a/b' is a string, expected an
-// integer", "field 'a/b' = 300 is out of range".
-template <class T>
-T json_get(const nlohmann::json& j, std::string_view path, const std::string& where) {
-  const nlohmann::json* node = json_find(j, path);
-  if (node == nullptr) fail(where, "missing field '", path, "'");
-  return detail::json_as<T>(*node, std::string(path), where);
-}
-
-// As json_get, but a missing field gives `fallback` (a present field of the wrong type is still
-// an error). HF configs omit fields that take the class default.
-template <class T>
-T json_get_or(const nlohmann::json& j, std::string_view path, T fallback, const std::string& where) {
-  const nlohmann::json* node = json_find(j, path);
-  if (node == nullptr) return fallback;
-  return detail::json_as<T>(*node, std::string(path), where);
 }
 
 }  // namespace dsvl::io

@@ -637,3 +637,7 @@ class SafeTensorsWriter {
 };
 
 }  // namespace dsvl::io
+
+// Whoever holds a Checkpoint can bind blocks' weights to it (nn::load_weights, nn::WeightLoader)
+// and save them (nn::WeightSaver).
+#include "dsvl/io/checkpoint.hpp"

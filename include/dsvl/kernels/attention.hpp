@@ -26,10 +26,7 @@
 // kAttentionQueryBlock rows, and a causal block reads only the keys its last row can see. Work items (head, query block) are split over the pool's
 // threads; each thread owns one scratch area (scores of a block and the transposed values of one
 // key/value head), allocated once per call.
-// The Highway tag runs its own kernels instead: a decode step kernels/hwy/attention_decode-inl.hpp,
-// which reads the cache key by key for all heads at once (threads split the heads), and more
-// queries kernels/hwy/attention_tiled-inl.hpp, blocks of queries over blocks of keys with an
-// online softmax (threads split the (head, query block) items).
+// The Highway tags run their own kernels instead (kernels/hwy/attention.hpp).
 
 #include <algorithm>
 #include <concepts>
@@ -38,22 +35,13 @@
 #include <type_traits>
 #include <vector>
 
-#include <hwy/aligned_allocator.h>
-
 #include "dsvl/core/threading.hpp"
 #include "dsvl/kernels/check.hpp"
+#include "dsvl/kernels/native.hpp"
 #include "dsvl/kernels/gemm.hpp"
 #include "dsvl/kernels/gemv.hpp"
-#include "dsvl/kernels/hwy/attention_decode-inl.hpp"
-#include "dsvl/kernels/hwy/attention_tiled-inl.hpp"
-#include "dsvl/kernels/hwy/gemm.hpp"
-#include "dsvl/kernels/hwy/gemv.hpp"
-#include "dsvl/kernels/hwy/softmax.hpp"
 #include "dsvl/kernels/rel_pos.hpp"
 #include "dsvl/kernels/softmax.hpp"
-#include "dsvl/kernels/xsimd/gemm.hpp"
-#include "dsvl/kernels/xsimd/gemv.hpp"
-#include "dsvl/kernels/xsimd/softmax.hpp"
 
 namespace dsvl::kernels {
 
@@ -124,37 +112,22 @@ inline std::int64_t attention_keys(std::int64_t r, std::int64_t S, SoftmaxMask m
 }
 }  // namespace detail
 
+// A tag whose kernels run on the host (every tag but cuda_tag), and the key/value storage types.
+template <class Tag>
+concept HostKernelTag = std::derived_from<Tag, scalar_tag>;
+template <class KV>
+concept AttentionKV = std::is_same_v<KV, float> || std::is_same_v<KV, bf16>;
+
 namespace detail {
-// Both overloads below: mask, or relative positions (rel non-null, no mask).
+// Both overloads below: mask, or relative positions (rel non-null, no mask). The calls to gemm,
+// gemv and softmax are unqualified: they find, through the tag (policy/tags.hpp), the backend's
+// kernels even when its header comes after this one.
 template <class Tag, class KV>
 void attention_impl(Tag tag, View<const float, 3> q, View<const KV, 3> k, View<const KV, 3> v, SoftmaxMask mask,
                     const RelPos2d* rel, float scale, View<float, 3> out, ThreadPool& pool) {
   const std::int64_t T = q.shape(0), H = q.shape(1), Dh = q.shape(2), Dv = v.shape(2), S = k.shape(0);
   const std::int64_t side = rel ? rel->side() : 0, E = 2 * side - 1;
   if (T == 0 || H == 0 || Dv == 0) return;
-  if constexpr (std::derived_from<Tag, hwy_tag>) {
-    namespace hw = HWY_NAMESPACE;
-    if (T == 1 && !rel) {
-      const std::int64_t keys = attention_keys(0, S, mask);
-      pool.parallel_for(0, H, [&](std::int64_t h0, std::int64_t h1) {
-        thread_local std::vector<float> scores;
-        scores.resize(static_cast<std::size_t>((h1 - h0) * keys));
-        hw::AttentionDecode(q, k, v, keys, scale, out, h0, h1, scores.data());
-      });
-      return;
-    }
-    const std::int64_t blocks = (T + hw::kTileQueries - 1) / hw::kTileQueries;
-    const std::int64_t per_thread = hw::AttentionTileScratch(Dh, Dv, side);
-    pool.parallel_for(0, H * blocks, [&](std::int64_t i0, std::int64_t i1) {
-      const auto scratch = hwy::AllocateAligned<float>(static_cast<std::size_t>(per_thread));
-      for (std::int64_t item = i0; item < i1; ++item) {
-        const std::int64_t h = item / blocks, t0 = item % blocks * hw::kTileQueries;
-        hw::AttentionTile(q, k, v, mask, rel, scale, out, h, t0, std::min(T, t0 + hw::kTileQueries),
-                          scratch.get());
-      }
-    });
-    return;
-  }
   const std::int64_t group = H / k.shape(1);
   const std::int64_t tb = std::min(T, kAttentionQueryBlock);
   const std::int64_t blocks = (T + tb - 1) / tb;
@@ -217,8 +190,7 @@ void attention_impl(Tag tag, View<const float, 3> q, View<const KV, 3> k, View<c
 }
 }  // namespace detail
 
-template <class Tag, class KV>
-  requires std::derived_from<Tag, scalar_tag> && (std::is_same_v<KV, float> || std::is_same_v<KV, bf16>)
+template <HostKernelTag Tag, AttentionKV KV>
 void attention(Tag tag, View<const float, 3> q, View<const KV, 3> k, View<const KV, 3> v, SoftmaxMask mask,
                float scale, View<float, 3> out, ThreadPool& pool = ThreadPool::global()) {
   detail::check_attention(q, k, v, out);
@@ -226,8 +198,7 @@ void attention(Tag tag, View<const float, 3> q, View<const KV, 3> k, View<const 
 }
 
 // Attention with SAM's decomposed relative positions (RelPos2d) and no mask.
-template <class Tag>
-  requires std::derived_from<Tag, scalar_tag>
+template <HostKernelTag Tag>
 void attention(Tag tag, View<const float, 3> q, View<const float, 3> k, View<const float, 3> v, const RelPos2d& rel,
                float scale, View<float, 3> out, ThreadPool& pool = ThreadPool::global()) {
   detail::check_attention(q, k, v, out);

@@ -1,45 +1,9 @@
 #pragma once
-// Every kernel: the contract with its scalar reference (kernels/<op>.hpp), then the xsimd and
-// Highway versions (kernels/xsimd/<op>.hpp, kernels/hwy/<op>.hpp).
+// Every kernel of every CPU backend: the xsimd and Highway versions (policy/xsimd.hpp,
+// policy/hwy.hpp, which must come before any block header) and every contract with its scalar
+// reference (kernels/contracts.hpp). Code that uses one backend includes its header instead.
 
-#include "dsvl/kernels/native.hpp"
+#include "dsvl/policy/xsimd.hpp"
+#include "dsvl/policy/hwy.hpp"
 
-#include "dsvl/kernels/activations.hpp"
-#include "dsvl/kernels/attention.hpp"
-#include "dsvl/kernels/conv2d.hpp"
-#include "dsvl/kernels/elementwise.hpp"
-#include "dsvl/kernels/gemm.hpp"
-#include "dsvl/kernels/gemv.hpp"
-#include "dsvl/kernels/interpolate.hpp"
-#include "dsvl/kernels/layer_norm.hpp"
-#include "dsvl/kernels/pixel_unshuffle.hpp"
-#include "dsvl/kernels/rms_norm.hpp"
-#include "dsvl/kernels/rope.hpp"
-#include "dsvl/kernels/softmax.hpp"
-#include "dsvl/kernels/topk.hpp"
-
-#include "dsvl/kernels/xsimd/activations.hpp"
-#include "dsvl/kernels/xsimd/conv2d.hpp"
-#include "dsvl/kernels/xsimd/elementwise.hpp"
-#include "dsvl/kernels/xsimd/gemm.hpp"
-#include "dsvl/kernels/xsimd/gemv.hpp"
-#include "dsvl/kernels/xsimd/interpolate.hpp"
-#include "dsvl/kernels/xsimd/layer_norm.hpp"
-#include "dsvl/kernels/xsimd/pixel_unshuffle.hpp"
-#include "dsvl/kernels/xsimd/rms_norm.hpp"
-#include "dsvl/kernels/xsimd/rope.hpp"
-#include "dsvl/kernels/xsimd/softmax.hpp"
-#include "dsvl/kernels/xsimd/topk.hpp"
-
-#include "dsvl/kernels/hwy/activations.hpp"
-#include "dsvl/kernels/hwy/conv2d.hpp"
-#include "dsvl/kernels/hwy/elementwise.hpp"
-#include "dsvl/kernels/hwy/gemm.hpp"
-#include "dsvl/kernels/hwy/gemv.hpp"
-#include "dsvl/kernels/hwy/interpolate.hpp"
-#include "dsvl/kernels/hwy/layer_norm.hpp"
-#include "dsvl/kernels/hwy/pixel_unshuffle.hpp"
-#include "dsvl/kernels/hwy/rms_norm.hpp"
-#include "dsvl/kernels/hwy/rope.hpp"
-#include "dsvl/kernels/hwy/softmax.hpp"
-#include "dsvl/kernels/hwy/topk.hpp"
+#include "dsvl/kernels/contracts.hpp"

@@ -32,7 +32,7 @@
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/kernels/attention.hpp"
-#include "dsvl/kernels/kernels.hpp"
+#include "dsvl/kernels/contracts.hpp"
 #include "dsvl/language/deepseek_v2_config.hpp"
 #include "dsvl/language/kv_cache.hpp"
 #include "dsvl/nn/linear.hpp"

@@ -10,7 +10,7 @@
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
-#include "dsvl/kernels/kernels.hpp"
+#include "dsvl/kernels/contracts.hpp"
 #include "dsvl/nn/linear.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"

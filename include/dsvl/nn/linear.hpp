@@ -7,7 +7,7 @@
 
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
-#include "dsvl/kernels/kernels.hpp"
+#include "dsvl/kernels/contracts.hpp"
 
 namespace dsvl::nn {
 

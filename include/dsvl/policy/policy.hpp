@@ -27,12 +27,17 @@ struct Policy {
   using act_type = Act;
 };
 
+// The backend of P's kernel tag must be included (kernels_included in policy/tags.hpp): for
+// policies::Hwy*, <dsvl/policy/hwy.hpp>; for policies::Xsimd*, <dsvl/policy/xsimd.hpp>.
+template <class Tag>
+concept KernelsIncluded = requires { kernels_included<Tag>::value; };
+
 template <class P>
 concept KernelPolicy = requires {
   typename P::kernel_tag;
   typename P::weight_type;
   typename P::act_type;
-} && (std::derived_from<typename P::kernel_tag, scalar_tag> ||
+} && KernelsIncluded<typename P::kernel_tag> && (std::derived_from<typename P::kernel_tag, scalar_tag> ||
       std::same_as<typename P::kernel_tag, cuda_tag>) &&
   (std::same_as<typename P::weight_type, float> || std::same_as<typename P::weight_type, bf16> ||
    (is_quant_format_v<typename P::weight_type> && !std::same_as<typename P::kernel_tag, cuda_tag>)) &&
@@ -59,11 +64,11 @@ using dense_policy_t = Policy<typename P::kernel_tag, dense_weight_t<P>, typenam
 // models, and a group fills one AVX2 register of int8 codes.
 inline constexpr int kQuantGroup = 32;
 
+// The presets. policies::XsimdF32 and XsimdBF16 are in policy/xsimd.hpp (with xsimd); the Hwy*
+// presets need <dsvl/policy/hwy.hpp> to run (KernelPolicy above).
 namespace policies {
 using ScalarF32 = Policy<scalar_tag, float>;
 using ScalarBF16 = Policy<scalar_tag, bf16>;
-using XsimdF32 = Policy<xsimd_tag<>, float>;
-using XsimdBF16 = Policy<xsimd_tag<>, bf16>;
 using HwyF32 = Policy<hwy_tag, float>;
 using HwyBF16 = Policy<hwy_tag, bf16>;
 using HwyBF16Dot = Policy<hwy_bf16_tag, bf16>;  // bf16 weights, bf16 products (hwy_bf16_tag)

@@ -31,8 +31,7 @@
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/io/json.hpp"
-#include "dsvl/io/safetensors.hpp"
-#include "dsvl/kernels/kernels.hpp"
+#include "dsvl/kernels/contracts.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
 

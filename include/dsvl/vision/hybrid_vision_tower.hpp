@@ -23,7 +23,7 @@
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
-#include "dsvl/kernels/kernels.hpp"
+#include "dsvl/kernels/contracts.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/pixel_norm.hpp"
 #include "dsvl/vision/sam_vit.hpp"

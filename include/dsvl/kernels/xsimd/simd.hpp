@@ -9,7 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "dsvl/core/dtype.hpp"
-#include "dsvl/policy/tags.hpp"
+#include "dsvl/policy/xsimd_tag.hpp"
 
 #if defined(__SSE4_1__) || defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
