@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, whichever of dsvl's build dependencies are missing (Debian 12).
 set -euo pipefail
-pkgs=(cmake make g++ pkg-config libeigen3-dev libxsimd-dev libhwy-dev doctest-dev nlohmann-json3-dev libopenblas-dev
+pkgs=(cmake make g++ pkg-config libxsimd-dev libhwy-dev doctest-dev nlohmann-json3-dev libopenblas-dev
       libpng-dev libjpeg62-turbo-dev)
 missing=()
 for p in "${pkgs[@]}"; do
