@@ -7,6 +7,7 @@
 #include "dsvl/core/extent.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
+#include "dsvl/core/trace.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/policy/tags.hpp"

@@ -87,15 +87,14 @@ void check_fixture(const std::string& variant) {
   const auto ids = ref.ids("input_ids");
   const std::int64_t T = static_cast<std::int64_t>(ids.size());
   std::map<std::string, Tensor<float, 2>> seen;
-  dec.trace = [&](std::string_view name, std::int64_t layer, View<const float, 2> value) {
+  const auto tracer = [&](std::string_view name, std::int64_t layer, View<const float, 2> value) {
     Tensor<float, 2> copy({value.shape(0), value.shape(1)});
     for (std::int64_t i = 0; i < value.shape(0); ++i)
       for (std::int64_t j = 0; j < value.shape(1); ++j) copy(i, j) = value(i, j);
     seen[layer >= 0 ? std::string(name) + "." + std::to_string(layer) : std::string(name)] = std::move(copy);
   };
   KvCache cache = dec.make_cache(T + 40);
-  const auto logits = dec.forward_ids(ids, cache, LogitRows::all, pool);
-  dec.trace = nullptr;
+  const auto logits = dec.forward_ids(ids, cache, LogitRows::all, pool, tracer);
   CHECK(cache.size() == T);
   double worst_hidden = 0;
   for (std::int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
@@ -440,14 +439,13 @@ static void check_v1_language(const std::string& model) {
   const auto embeds = ref.f32("one_image.inputs_embeds");
   const std::int64_t T = embeds.shape(0), V = cfg.vocab_size;
   std::map<std::string, Tensor<float, 2>> seen;
-  dec.trace = [&](std::string_view name, std::int64_t layer, View<const float, 2> value) {
+  const auto tracer = [&](std::string_view name, std::int64_t layer, View<const float, 2> value) {
     Tensor<float, 2> copy({value.shape(0), value.shape(1)});
     std::copy_n(value.data(), value.size(), copy.data());
     seen[layer >= 0 ? std::string(name) + "." + std::to_string(layer) : std::string(name)] = std::move(copy);
   };
   KvCache cache = dec.make_cache(T + 32);
-  const auto logits = dec.forward(embeds.view(), cache);
-  dec.trace = nullptr;
+  const auto logits = dec.forward(embeds.view(), cache, LogitRows::all, ThreadPool::global(), tracer);
   for (std::int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
     const std::string name = "layer." + std::to_string(l);
     const double e = relative_error(seen[name].view(), ref.f32("one_image.language." + name).view());

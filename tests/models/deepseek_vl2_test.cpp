@@ -176,20 +176,20 @@ Outputs run(Model& model, const io::Tokenizer& tok, const Case& c, const Process
 
   auto& lm = model.language_model();
   const auto hidden_positions = ref.i64(pre + "hidden_positions");
-  lm.trace = [&](std::string_view name, std::int64_t layer, View<const float, 2> x) {
-    const std::string key = name == "layer" ? "language.layer." + std::to_string(layer) : "language.norm";
-    o.hidden[key] = rows_at(x, hidden_positions);
-  };
-  lm.routing_trace = [&](std::int64_t layer, const language::ExpertChoice& choice) {
-    o.routing[layer] = {choice.experts.clone(), choice.weights.clone()};
-  };
+  const Overloaded tracer{
+      [&](std::string_view name, std::int64_t layer, View<const float, 2> x) {
+        const std::string key = name == "layer" ? "language.layer." + std::to_string(layer) : "language.norm";
+        o.hidden[key] = rows_at(x, hidden_positions);
+      },
+      [&](std::string_view, std::int64_t layer, const language::ExpertChoice& choice) {
+        o.routing[layer] = {choice.experts.clone(), choice.weights.clone()};
+      }};
   const std::int64_t T = o.inputs_embeds.shape(0);
   auto cache = lm.make_cache(T + 16);
-  const auto all = lm.forward(std::as_const(o.inputs_embeds).view(), cache, language::LogitRows::all, pool);
+  const auto all = lm.forward(std::as_const(o.inputs_embeds).view(), cache, language::LogitRows::all, pool,
+                              language::MlaForm::automatic, tracer);
   o.logits = rows_at(all.view(), ref.i64(pre + "logits_positions"));
 
-  lm.trace = {};
-  lm.routing_trace = {};
   auto gen_cache = lm.make_cache(T + 16);
   std::vector<std::int32_t> history = o.input_ids;
   language::Sampler greedy{language::SamplingConfig{}};

@@ -350,13 +350,14 @@ TEST_CASE_TEMPLATE("SamVit: the patch embedding is the 16x16 stride-16 convoluti
       }
   CHECK(relative_error(std::as_const(x).view(), std::as_const(want).view()) <= 1e-5);
 
-  // forward runs embed, pos_embed, the blocks and head, and shows each step to the observer.
+  // forward runs embed, pos_embed, the blocks and head, and shows each step to the tracer.
   std::vector<std::string> seen;
   Tensor<float, 2> out({cfg.num_tokens(), cfg.out_dim()});
   sam.forward(std::as_const(pixels).view(), out.view(), pool,
-              [&](std::string_view name, std::int64_t index, View<const float, 2> got) {
+              [&](std::string_view name, std::int64_t layer, View<const float, 2> got) {
                 if (name == "patch_embed") CHECK(relative_error(got, std::as_const(want).view()) <= 1e-5);
-                seen.push_back(std::string(name) + (name == "block" ? std::to_string(index) : ""));
+                CHECK((layer >= 0) == (name == "block"));
+                seen.push_back(std::string(name) + (layer >= 0 ? std::to_string(layer) : ""));
               });
   CHECK(seen == std::vector<std::string>{"patch_embed", "block0", "block1", "block2", "block3", "neck", "downsamples",
                                          "neck_hd", "downsamples_hd"});

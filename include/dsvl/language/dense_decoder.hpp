@@ -20,11 +20,14 @@
 // forward pass over
 // T tokens runs the policy's kernels, each spread over the ThreadPool; a single token (decode)
 // uses gemv for the projections.
+//
+// Trace (core/trace.hpp; forward's and forward_ids' last argument): tensor events of rank 2,
+// ("layer", i) the hidden state (T, D) after layer i and ("norm", -1) the final norm's output
+// (T, D), named as the parity tests' fixtures name them.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,6 +37,7 @@
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
+#include "dsvl/core/trace.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/kernels/attention.hpp"
 #include "dsvl/kernels/contracts.hpp"
@@ -95,10 +99,6 @@ class DenseDecoder {
  public:
   using Layer = LlamaDecoderLayer<P>;
 
-  // Called with ("layer", i, hidden state after layer i) and ("norm", -1, final norm output),
-  // each (T, D), during forward; for comparisons with the reference, unset by default.
-  using Trace = std::function<void(std::string_view name, std::int64_t layer, View<const float, 2> value)>;
-
   // The weights are empty until loaded (load, or visit with a WeightLoader / WeightRandomInit).
   explicit DenseDecoder(const LlamaConfig& cfg) : cfg_(cfg) {
     check_config(cfg, "DenseDecoder");
@@ -143,9 +143,11 @@ class DenseDecoder {
   // Runs T new tokens given as embeddings (T, D) after the cache.size() tokens already cached,
   // appends their keys and values to the cache, and writes logits: (T, V) for every row, or
   // (1, V) for the last row only (what generation needs). T = 0 leaves everything unchanged.
-  // Errors: wrong shapes; more tokens than the cache has room for.
+  // Errors: wrong shapes; more tokens than the cache has room for. `tracer`: see the top of this
+  // file.
+  template <class Tracer = NoTrace>
   void forward(View<const float, 2> embeddings, KvCache& cache, View<float, 2> logits,
-               ThreadPool& pool = ThreadPool::global()) const {
+               ThreadPool& pool = ThreadPool::global(), Tracer&& tracer = {}) const {
     constexpr const char* where = "DenseDecoder::forward";
     const std::int64_t T = embeddings.shape(0), D = cfg_.hidden_size, past = cache.size();
     DSVL_CHECK(embeddings.shape(1) == D && embeddings.inner_contiguous(), where, "embeddings have ",
@@ -175,35 +177,35 @@ class DenseDecoder {
         layers_[static_cast<std::size_t>(l)].forward(x.view(), keys, values, past, std::as_const(cos).view(),
                                                      std::as_const(sin).view(), pool);
       });
-      if (trace) trace("layer", l, std::as_const(x).view());
+      trace(tracer, "layer", l, std::as_const(x).view());
     }
     Tensor<float, 2> n({T, D});
     kernels::rms_norm(tag, std::as_const(x).view(), norm_.view(), static_cast<float>(cfg_.rms_norm_eps), n.view());
-    if (trace) trace("norm", -1, std::as_const(n).view());
+    trace(tracer, "norm", -1, std::as_const(n).view());
     const View<const float, 2> head_in = rows == T ? std::as_const(n).view() : std::as_const(n).view().slice(0, T - 1, T);
     if (cfg_.tie_word_embeddings) nn::linear(tag, head_in, embed_tokens_.view(), logits, pool);  // (rows, V)
     else nn::linear(tag, head_in, lm_head_.view(), logits, pool);
     cache.advance(T);
   }
 
+  template <class Tracer = NoTrace>
   Tensor<float, 2> forward(View<const float, 2> embeddings, KvCache& cache, LogitRows which = LogitRows::all,
-                           ThreadPool& pool = ThreadPool::global()) const {
+                           ThreadPool& pool = ThreadPool::global(), Tracer&& tracer = {}) const {
     const std::int64_t T = embeddings.shape(0);
     Tensor<float, 2> logits({which == LogitRows::last && T > 0 ? 1 : T, cfg_.vocab_size});
-    forward(embeddings, cache, logits.view(), pool);
+    forward(embeddings, cache, logits.view(), pool, tracer);
     return logits;
   }
 
   // embed + forward.
+  template <class Tracer = NoTrace>
   Tensor<float, 2> forward_ids(std::span<const std::int32_t> ids, KvCache& cache, LogitRows which = LogitRows::all,
-                               ThreadPool& pool = ThreadPool::global()) const {
+                               ThreadPool& pool = ThreadPool::global(), Tracer&& tracer = {}) const {
     const Tensor<float, 2> x = embed(ids);
-    return forward(x.view(), cache, which, pool);
+    return forward(x.view(), cache, which, pool, tracer);
   }
 
   View<const dense_weight_t<P>, 2> embed_tokens() const noexcept { return embed_tokens_.view(); }
-
-  Trace trace;
 
  private:
   LlamaConfig cfg_;

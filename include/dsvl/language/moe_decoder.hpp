@@ -18,10 +18,14 @@
 // Activations and every accumulation are f32; P::weight_type is how weights are stored. The cache
 // (make_cache, f32 or bf16) holds MLA's latent rows (kv_lora_rank + qk_rope_head_dim values per
 // token and layer) or LlamaAttention's keys and values.
+//
+// Trace (core/trace.hpp; forward's and forward_ids' last argument): tensor events of rank 2,
+// ("layer", i) the hidden state (T, D) after layer i and ("norm", -1) the final norm's output
+// (T, D), as DenseDecoder; and, for a tracer with an overload taking it, ("routing", i,
+// const ExpertChoice&) after each MoE layer i (the choice is only kept for such a tracer).
 
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -33,6 +37,7 @@
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
+#include "dsvl/core/trace.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/kernels/contracts.hpp"
 #include "dsvl/language/deepseek_moe.hpp"
@@ -102,12 +107,6 @@ class MoeDecoder {
   using Layer = DeepseekV2DecoderLayer<P>;
   using Config = DeepseekV2Config;
 
-  // Called with ("layer", i, hidden state after layer i) and ("norm", -1, final norm output),
-  // each (T, D), during forward; for comparisons with the reference, unset by default.
-  using Trace = std::function<void(std::string_view name, std::int64_t layer, View<const float, 2> value)>;
-  // Called with the routing of every MoE layer during forward, unset by default.
-  using RoutingTrace = std::function<void(std::int64_t layer, const ExpertChoice& choice)>;
-
   // The weights are empty until loaded (load, or visit with a WeightLoader / WeightRandomInit).
   explicit MoeDecoder(const DeepseekV2Config& cfg) : cfg_(cfg) {
     check_config(cfg, "MoeDecoder");
@@ -150,9 +149,11 @@ class MoeDecoder {
   }
 
   // As DenseDecoder::forward. `form` chooses how MLA reads its cache (both are exact; automatic
-  // takes the cheaper).
+  // takes the cheaper). `tracer`: see the top of this file.
+  template <class Tracer = NoTrace>
   void forward(View<const float, 2> embeddings, KvCache& cache, View<float, 2> logits,
-               ThreadPool& pool = ThreadPool::global(), MlaForm form = MlaForm::automatic) const {
+               ThreadPool& pool = ThreadPool::global(), MlaForm form = MlaForm::automatic,
+               Tracer&& tracer = {}) const {
     constexpr const char* where = "MoeDecoder::forward";
     const std::int64_t T = embeddings.shape(0), D = cfg_.hidden_size, past = cache.size();
     DSVL_CHECK(embeddings.shape(1) == D && embeddings.inner_contiguous(), where, "embeddings have ",
@@ -184,40 +185,41 @@ class MoeDecoder {
       ExpertChoice choice;
       cache.with_layer(l, [&](auto keys, auto values) {
         layer.forward(x.view(), keys, values, past, std::as_const(cos).view(), std::as_const(sin).view(), pool, form,
-                      routing_trace && layer.moe ? &choice : nullptr);
+                      trace_wants<Tracer, const ExpertChoice&> && layer.moe ? &choice : nullptr);
       });
-      if (trace) trace("layer", l, std::as_const(x).view());
-      if (routing_trace && layer.moe) routing_trace(l, choice);
+      trace(tracer, "layer", l, std::as_const(x).view());
+      if (layer.moe) trace(tracer, "routing", l, std::as_const(choice));
     }
     Tensor<float, 2> n({T, D});
     kernels::rms_norm(tag, std::as_const(x).view(), norm_.view(), static_cast<float>(cfg_.rms_norm_eps), n.view());
-    if (trace) trace("norm", -1, std::as_const(n).view());
+    trace(tracer, "norm", -1, std::as_const(n).view());
     const View<const float, 2> head_in = rows == T ? std::as_const(n).view() : std::as_const(n).view().slice(0, T - 1, T);
     if (cfg_.tie_word_embeddings) nn::linear(tag, head_in, embed_tokens_.view(), logits, pool);  // (rows, V)
     else nn::linear(tag, head_in, lm_head_.view(), logits, pool);
     cache.advance(T);
   }
 
+  template <class Tracer = NoTrace>
   Tensor<float, 2> forward(View<const float, 2> embeddings, KvCache& cache, LogitRows which = LogitRows::all,
-                           ThreadPool& pool = ThreadPool::global(), MlaForm form = MlaForm::automatic) const {
+                           ThreadPool& pool = ThreadPool::global(), MlaForm form = MlaForm::automatic,
+                           Tracer&& tracer = {}) const {
     const std::int64_t T = embeddings.shape(0);
     Tensor<float, 2> logits({which == LogitRows::last && T > 0 ? 1 : T, cfg_.vocab_size});
-    forward(embeddings, cache, logits.view(), pool, form);
+    forward(embeddings, cache, logits.view(), pool, form, tracer);
     return logits;
   }
 
   // embed + forward.
+  template <class Tracer = NoTrace>
   Tensor<float, 2> forward_ids(std::span<const std::int32_t> ids, KvCache& cache, LogitRows which = LogitRows::all,
-                               ThreadPool& pool = ThreadPool::global()) const {
+                               ThreadPool& pool = ThreadPool::global(), MlaForm form = MlaForm::automatic,
+                               Tracer&& tracer = {}) const {
     const Tensor<float, 2> x = embed(ids);
-    return forward(x.view(), cache, which, pool);
+    return forward(x.view(), cache, which, pool, form, tracer);
   }
 
   View<const dense_weight_t<P>, 2> embed_tokens() const noexcept { return embed_tokens_.view(); }
   const std::vector<Layer>& layers() const noexcept { return layers_; }
-
-  Trace trace;
-  RoutingTrace routing_trace;
 
  private:
   DeepseekV2Config cfg_;

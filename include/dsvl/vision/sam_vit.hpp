@@ -49,6 +49,12 @@
 // HybridVisionTower normalises the high-resolution input itself: vision::normalize with
 // kClipPixelNorm) -> features
 // (576, C2). GEMMs, convolutions and attention run on the given ThreadPool.
+//
+// Trace (core/trace.hpp), tensor events of rank 2 named as in the reference fixtures:
+// ("patch_embed", -1) (G*G, D) before pos_embed is added, ("block", i) (G*G, D) after block i,
+// channels last; from head: ("neck", -1) and ("neck_hd", -1) (C, G*G), ("downsamples", -1) and
+// ("downsamples_hd", -1) (C2, 576), channels first, the latter before the hd_alpha_downsamples
+// factor.
 
 #include <algorithm>
 #include <array>
@@ -63,6 +69,7 @@
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
+#include "dsvl/core/trace.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/kernels/attention.hpp"
 #include "dsvl/kernels/contracts.hpp"
@@ -72,14 +79,6 @@
 #include "dsvl/vision/sam_config.hpp"
 
 namespace dsvl::vision {
-
-// Intermediates handed to a forward observer, named as in the reference fixtures: "patch_embed"
-// (G*G, D) before pos_embed is added, "block" (G*G, D) after block `index`, channels last; "neck"
-// and "neck_hd" (C, G*G), "downsamples" and "downsamples_hd" (C2, 576), channels first, the latter
-// before the hd_alpha_downsamples factor.
-struct SamNoObserver {
-  void operator()(std::string_view, std::int64_t /*index*/, View<const float, 2>) const {}
-};
 
 template <KernelPolicy P>
 class SamVit {
@@ -185,23 +184,23 @@ class SamVit {
   }
 
   // pixels (3, S, S) -> out (576, C2).
-  template <class Observer = SamNoObserver>
+  template <class Tracer = NoTrace>
   void forward(View<const float, 3> pixels, View<float, 2> out, ThreadPool& pool = ThreadPool::global(),
-               Observer&& observe = {}) const {
+               Tracer&& tracer = {}) const {
     const std::int64_t N = num_patches(), D = width();
     DSVL_CHECK(out.shape(0) == num_tokens() && out.shape(1) == out_dim() && out.inner_contiguous(),
                "SamVit::forward", "out is (", out.shape(0), ", ", out.shape(1), "), expected (", num_tokens(), ", ",
                out_dim(), ") with a contiguous last dimension");
     Tensor<float, 2> x({N, D}), tap({N, D});
     embed(pixels, x.view(), pool);
-    observe("patch_embed", 0, View<const float, 2>(x.view()));
+    trace(tracer, "patch_embed", -1, std::as_const(x).view());
     add_pos_embed(x.view(), pool);
     for (std::int64_t i = 0; i < config_.layers; ++i) {
       block(i, x.view(), pool);
-      observe("block", i, View<const float, 2>(x.view()));
+      trace(tracer, "block", i, std::as_const(x).view());
       if (i == config_.hd_block()) std::copy_n(x.data(), x.size(), tap.data());
     }
-    head(std::as_const(x).view(), std::as_const(tap).view(), out, pool, observe);
+    head(std::as_const(x).view(), std::as_const(tap).view(), out, pool, tracer);
   }
   Tensor<float, 2> forward(View<const float, 3> pixels, ThreadPool& pool = ThreadPool::global()) const {
     Tensor<float, 2> out({num_tokens(), out_dim()});
@@ -343,21 +342,21 @@ class SamVit {
   }
 
   // out (576, C2) = (downsample(neck(last)) + hd_alpha_downsamples * downsample(neck_hd(tap)))ᵀ.
-  template <class Observer = SamNoObserver>
+  template <class Tracer = NoTrace>
   void head(View<const float, 2> last, View<const float, 2> tap, View<float, 2> out,
-            ThreadPool& pool = ThreadPool::global(), Observer&& observe = {}) const {
+            ThreadPool& pool = ThreadPool::global(), Tracer&& tracer = {}) const {
     const std::int64_t N = num_patches(), C = config_.prompt_embed_dim, C2 = out_dim(), K = num_tokens();
     DSVL_CHECK(out.shape(0) == K && out.shape(1) == C2 && out.inner_contiguous(), "SamVit::head", "out is (",
                out.shape(0), ", ", out.shape(1), "), expected (", K, ", ", C2, ")");
     Tensor<float, 2> n({C, N}), d({C2, K}), dhd({C2, K});
     neck(last, false, n.view(), pool);
-    observe("neck", 0, View<const float, 2>(n.view()));
+    trace(tracer, "neck", -1, std::as_const(n).view());
     downsample(std::as_const(n).view(), d.view(), pool);
-    observe("downsamples", 0, View<const float, 2>(d.view()));
+    trace(tracer, "downsamples", -1, std::as_const(d).view());
     neck(tap, true, n.view(), pool);
-    observe("neck_hd", 0, View<const float, 2>(n.view()));
+    trace(tracer, "neck_hd", -1, std::as_const(n).view());
     downsample(std::as_const(n).view(), dhd.view(), pool);
-    observe("downsamples_hd", 0, View<const float, 2>(dhd.view()));
+    trace(tracer, "downsamples_hd", -1, std::as_const(dhd).view());
     const float alpha = hd_alpha_.view()(0);
     for (std::int64_t c = 0; c < C2; ++c)
       for (std::int64_t t = 0; t < K; ++t) out(t, c) = d(c, t) + alpha * dhd(c, t);

@@ -35,6 +35,10 @@
 // its ViT, see vision/preprocess.hpp; DeepSeek-VL2's processor normalises) -> features (N, D) or
 // (B, N, D), row-major over the patch grid. GEMMs, the patch embedding and attention run on the
 // given ThreadPool; the row-wise kernels are split over its threads by rows.
+//
+// Trace (core/trace.hpp), tensor events of rank 3, the whole batch (B, N, D) as the reference
+// names them: ("patch_embed", -1) before pos_embed is added, ("block", i) after block i, ("norm",
+// -1) the final output (only when final_norm). The one-image forward traces a batch of one.
 
 #include <algorithm>
 #include <array>
@@ -48,6 +52,7 @@
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
+#include "dsvl/core/trace.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/kernels/attention.hpp"
 #include "dsvl/kernels/contracts.hpp"
@@ -57,13 +62,6 @@
 #include "dsvl/vision/vit_config.hpp"
 
 namespace dsvl::vision {
-
-// Intermediate tensors handed to a forward observer, named as in the reference fixtures:
-// "patch_embed" (N, D) before pos_embed is added, "block" (N, D) after block `index`, "norm"
-// (N, D) the final output. `image` is the position in the batch.
-struct NoObserver {
-  void operator()(std::string_view, std::int64_t /*image*/, std::int64_t /*index*/, View<const float, 2>) const {}
-};
 
 template <KernelPolicy P, VitConfig Fixed = kDynamicVit>
 class SiglipVit {
@@ -154,13 +152,13 @@ class SiglipVit {
   }
 
   // One image: pixels (3, S, S) with S = image_size -> out (N, D).
-  template <class Observer = NoObserver>
+  template <class Tracer = NoTrace>
   void forward(View<const float, 3> pixels, View<float, 2> out, ThreadPool& pool = ThreadPool::global(),
-               Observer&& observe = {}) const {
+               Tracer&& tracer = {}) const {
     const View<const float, 4> batch(pixels.data(), {1, pixels.shape(0), pixels.shape(1), pixels.shape(2)},
                                      {0, pixels.stride(0), pixels.stride(1), pixels.stride(2)});
     const View<float, 3> out3(out.data(), {1, out.shape(0), out.shape(1)}, {0, out.stride(0), out.stride(1)});
-    forward(batch, out3, pool, observe);
+    forward(batch, out3, pool, tracer);
   }
   Tensor<float, 2> forward(View<const float, 3> pixels, ThreadPool& pool = ThreadPool::global()) const {
     Tensor<float, 2> out({num_patches(), width()});
@@ -170,9 +168,9 @@ class SiglipVit {
 
   // A batch: pixels (B, 3, S, S) -> out (B, N, D). The images share every GEMM (B*N rows);
   // attention runs per image.
-  template <class Observer = NoObserver>
+  template <class Tracer = NoTrace>
   void forward(View<const float, 4> pixels, View<float, 3> out, ThreadPool& pool = ThreadPool::global(),
-               Observer&& observe = {}) const {
+               Tracer&& tracer = {}) const {
     const std::int64_t B = pixels.shape(0), S = config().image_size, N = num_patches(), D = width();
     const std::int64_t G = config().grid(), H = config().heads, Dh = config().head_dim(), M = config().mlp_dim();
     DSVL_CHECK(pixels.shape(1) == 3 && pixels.shape(2) == S && pixels.shape(3) == S, "SiglipVit::forward",
@@ -195,6 +193,7 @@ class SiglipVit {
 
     // Patch embedding: conv2d, then (D, G, G) -> (N, D) with pos_embed added.
     const View<const float, 2> pos = pos_embed_.view()[0];
+    const View<const float, 3> xs(x.data(), {B, N, D});  // the residual stream per image
     for (std::int64_t b = 0; b < B; ++b) {
       kernels::conv2d(tag, pixels[b], patch_weight_.view(), patch_bias_.view(),
                       kernels::Conv2dParams{config().patch_size, 0}, conv.view(), pool);
@@ -204,8 +203,10 @@ class SiglipVit {
         for (std::int64_t n = n0; n < n1; ++n)
           for (std::int64_t d = 0; d < D; ++d) xb[n * D + d] = c[d * N + n];
       });
-      observe("patch_embed", b, 0, View<const float, 2>(xb, {N, D}));
-      const View<float, 2> xv(xb, {N, D});
+    }
+    trace(tracer, "patch_embed", -1, xs);
+    for (std::int64_t b = 0; b < B; ++b) {
+      const View<float, 2> xv(x.data() + b * N * D, {N, D});
       nn::by_rows(pool, N, [&](std::int64_t r0, std::int64_t r1) {
         kernels::add(tag, xv.slice(0, r0, r1), pos.slice(0, r0, r1), xv.slice(0, r0, r1));
       });
@@ -237,8 +238,7 @@ class SiglipVit {
       });
       kernels::gemm(tag, std::as_const(mlp).view(), blk.fc2_weight.view(), blk.fc2_bias.view(), tmp.view(), pool);
       nn::add_rows(tag, pool, x.view(), tmp.view());
-      for (std::int64_t b = 0; b < B; ++b)
-        observe("block", b, static_cast<std::int64_t>(i), View<const float, 2>(x.data() + b * N * D, {N, D}));
+      trace(tracer, "block", static_cast<std::int64_t>(i), xs);
     }
 
     for (std::int64_t b = 0; b < B; ++b) {
@@ -246,13 +246,13 @@ class SiglipVit {
       const View<float, 2> ob = out[b];
       if (config().final_norm) {
         nn::layer_norm_rows(tag, pool, xb, norm_weight_.view(), norm_bias_.view(), eps, ob);
-        observe("norm", b, 0, View<const float, 2>(ob));
       } else {
         nn::by_rows(pool, N, [&](std::int64_t r0, std::int64_t r1) {
           for (std::int64_t r = r0; r < r1; ++r) std::copy_n(xb.data() + r * D, D, ob.data() + r * ob.stride(0));
         });
       }
     }
+    if (config().final_norm) trace(tracer, "norm", -1, out);
   }
   Tensor<float, 3> forward(View<const float, 4> pixels, ThreadPool& pool = ThreadPool::global()) const {
     Tensor<float, 3> out({pixels.shape(0), num_patches(), width()});
