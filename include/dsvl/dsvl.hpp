@@ -4,7 +4,6 @@
 
 #include "dsvl/core/dtype.hpp"
 #include "dsvl/core/error.hpp"
-#include "dsvl/core/extent.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/trace.hpp"

@@ -41,6 +41,7 @@
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
+#include "dsvl/io/checkpoint.hpp"
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/io/tokenizer.hpp"
 #include "dsvl/language/dense_decoder.hpp"
