@@ -196,13 +196,13 @@ TEST_CASE("DeepSeekVLConfig: the tiny fixtures, the presets and what fits togeth
   CHECK(hybrid.language.intermediate_size == 86);
 
   // The presets: the published sizes (spec.md 1.1-1.5), consistent with themselves.
-  static_assert(models::kDeepSeekVL_1_3B.num_image_tokens() == 576);
-  static_assert(models::kDeepSeekVL_7B.num_image_tokens() == 576 && models::kDeepSeekVL_7B.image_size() == 1024);
-  static_assert(models::kDeepSeekVL_1_3B.image_size() == 384);
-  CHECK_NOTHROW(models::check_config(models::kDeepSeekVL_1_3B, "1.3B"));
-  CHECK_NOTHROW(models::check_config(models::kDeepSeekVL_7B, "7B"));
-  CHECK(models::kDeepSeekVL_7B.sam.num_tokens() == 576);
-  CHECK(models::kDeepSeekVL_7B.language.hidden_size == 4096);
+  static_assert(models::kDeepSeekVL1_3B.num_image_tokens() == 576);
+  static_assert(models::kDeepSeekVL7B.num_image_tokens() == 576 && models::kDeepSeekVL7B.image_size() == 1024);
+  static_assert(models::kDeepSeekVL1_3B.image_size() == 384);
+  CHECK_NOTHROW(models::check_config(models::kDeepSeekVL1_3B, "1.3B"));
+  CHECK_NOTHROW(models::check_config(models::kDeepSeekVL7B, "7B"));
+  CHECK(models::kDeepSeekVL7B.sam.num_tokens() == 576);
+  CHECK(models::kDeepSeekVL7B.language.hidden_size == 4096);
 
   // The published 7B config (spec.md 1.1) reads as the preset.
   const auto seven = nlohmann::json::parse(R"({
@@ -222,11 +222,11 @@ TEST_CASE("DeepSeekVLConfig: the tiny fixtures, the presets and what fits togeth
     "language_config": {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 30,
                         "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 102400,
                         "max_position_embeddings": 16384, "rms_norm_eps": 1e-06, "model_type": "llama"}})");
-  CHECK(models::parse_deepseek_vl_config(seven, "7b") == models::kDeepSeekVL_7B);
-  CHECK(models::differences(models::kDeepSeekVL_7B, models::kDeepSeekVL_1_3B).size() >= 5);
+  CHECK(models::parse_deepseek_vl_config(seven, "7b") == models::kDeepSeekVL7B);
+  CHECK(models::differences(models::kDeepSeekVL7B, models::kDeepSeekVL1_3B).size() >= 5);
 
   // config.json written from a config reads back as it.
-  for (const auto& preset : {models::kDeepSeekVL_1_3B, models::kDeepSeekVL_7B})
+  for (const auto& preset : {models::kDeepSeekVL1_3B, models::kDeepSeekVL7B})
     CHECK(models::parse_deepseek_vl_config(models::to_config_json(preset), "written") == preset);
   const auto tables = vision::VisionNameTables::read(kDir / "vision_models.json");
   CHECK(models::parse_deepseek_vl_config(models::to_config_json(hybrid, tables), "written", tables) == hybrid);
@@ -258,7 +258,7 @@ TEST_CASE("DeepSeekVLConfig: the tiny fixtures, the presets and what fits togeth
 }
 
 TEST_CASE("DeepSeekVL: the preset models declare the official tensor names") {
-  DeepSeekVL<policies::ScalarBF16, models::kDeepSeekVL_7B> seven;
+  DeepSeekVL<policies::ScalarBF16, models::kDeepSeekVL7B> seven;
   nn::WeightNames names;
   seven.visit(names);
   std::set<std::string> declared;
@@ -277,7 +277,7 @@ TEST_CASE("DeepSeekVL: the preset models declare the official tensor names") {
   CHECK(count7.count > 7'200'000'000);
   CHECK(count7.count < 7'400'000'000);
 
-  DeepSeekVL<policies::ScalarBF16, models::kDeepSeekVL_1_3B> small;
+  DeepSeekVL<policies::ScalarBF16, models::kDeepSeekVL1_3B> small;
   nn::WeightNames small_names;
   small.visit(small_names);
   CHECK(small_names.entries.front().name.starts_with("vision_model.vision_tower."));
@@ -388,7 +388,7 @@ TEST_CASE("DeepSeekVL with a compile-time preset gives the run-time results and 
   const auto lb = fixed.language_model().forward(View<const float, 2>(fixed.embed(ids, 2015, View<const float, 2>(one.view())).view()), cb);
   CHECK(std::equal(la.data(), la.data() + la.size(), lb.data()));
 
-  using Wrong = DeepSeekVL<policies::HwyF32, models::kDeepSeekVL_1_3B>;
+  using Wrong = DeepSeekVL<policies::HwyF32, models::kDeepSeekVL1_3B>;
   CHECK_THROWS_WITH(Wrong::from_directory(dir),
                     doctest::Contains("does not match the compile-time DeepSeekVLConfig"));
   CHECK_THROWS_WITH(Wrong::from_directory(dir), doctest::Contains("language_config.hidden_size: 32 vs 2048"));

@@ -63,9 +63,9 @@ TEST_CASE("parse_aligner_config: the tiny fixtures, presets and errors") {
   CHECK(h.depth == 2);
   CHECK(h.input_dim == 32);
   CHECK(h.n_embed == 32);
-  CHECK(vision::kAlignerVL_1_3B.n_embed == 2048);
-  CHECK(vision::kAlignerVL_7B.n_embed == 4096);
-  CHECK(vision::kAlignerVL_7B.hybrid());
+  CHECK(vision::kDeepSeekVL1_3BAligner.n_embed == 2048);
+  CHECK(vision::kDeepSeekVL7BAligner.n_embed == 4096);
+  CHECK(vision::kDeepSeekVL7BAligner.hybrid());
 
   auto bad = io::read_json(model_dir("tiny-siglip") / "config.json").at("aligner_config");
   bad["params"]["projector_type"] = "linear";
@@ -77,7 +77,7 @@ TEST_CASE("parse_aligner_config: the tiny fixtures, presets and errors") {
 
 TEST_CASE("Aligner: the names and shapes of the official checkpoints") {
   nn::WeightNames names;
-  Aligner<policies::ScalarF32> a(vision::kAlignerVL_7B);
+  Aligner<policies::ScalarF32> a(vision::kDeepSeekVL7BAligner);
   a.visit(names);
   REQUIRE(names.entries.size() == 6);
   CHECK(names.entries[0].name == "high_up_proj.weight");

@@ -82,10 +82,10 @@ double tolerance() {
 
 TEST_CASE("DownsampleProjectorConfig: presets, MlpProjectorConfig's defaults and refused settings") {
   const DownsampleProjectorConfig d = parse(R"({"model_type": "mlp_projector", "n_embed": 1280})");
-  CHECK(d == vision::kDownsampleProjectorVL2Tiny);
-  CHECK(parse(R"({"n_embed": 2048})") == vision::kDownsampleProjectorVL2Small);
+  CHECK(d == vision::kDeepSeekVL2TinyProjector);
+  CHECK(parse(R"({"n_embed": 2048})") == vision::kDeepSeekVL2SmallProjector);
   CHECK(parse("{}").n_embed == 2048);  // the class default
-  CHECK(vision::kDownsampleProjectorVL2.n_embed == 2560);
+  CHECK(vision::kDeepSeekVL2BaseProjector.n_embed == 2560);
   const auto full = parse(R"({"projector_type": "downsample_mlp_gelu", "input_dim": 64, "n_embed": 96, "depth": 3,
                               "mlp_ratio": 2, "downsample_ratio": 3, "token_pooling": false})");
   CHECK(full.input_dim == 64);
@@ -107,7 +107,7 @@ TEST_CASE("DownsampleProjectorConfig: presets, MlpProjectorConfig's defaults and
   }
   const auto path = dir / "config.json";
   CHECK(vision::parse_downsample_projector_config(io::read_json(path).at("projector_config"), path.string()) ==
-        vision::kDownsampleProjectorVL2);
+        vision::kDeepSeekVL2BaseProjector);
 }
 
 TEST_CASE("DownsampleProjector: the names and shapes of the official checkpoints, and other depths") {
@@ -117,7 +117,7 @@ TEST_CASE("DownsampleProjector: the names and shapes of the official checkpoints
     p.visit(n);
     return n.entries;
   };
-  const auto tiny = names(vision::kDownsampleProjectorVL2Tiny);
+  const auto tiny = names(vision::kDeepSeekVL2TinyProjector);
   REQUIRE(tiny.size() == 4);
   CHECK(tiny[0].name == "layers.0.weight");
   CHECK(tiny[0].shape == std::vector<std::int64_t>{1280, 4608});
@@ -126,7 +126,7 @@ TEST_CASE("DownsampleProjector: the names and shapes of the official checkpoints
   CHECK(tiny[2].name == "layers.2.weight");
   CHECK(tiny[2].shape == std::vector<std::int64_t>{1280, 1280});
   CHECK(tiny[3].name == "layers.2.bias");
-  CHECK(names(vision::kDownsampleProjectorVL2)[0].shape == std::vector<std::int64_t>{2560, 4608});
+  CHECK(names(vision::kDeepSeekVL2BaseProjector)[0].shape == std::vector<std::int64_t>{2560, 4608});
 
   // depth 3, mlp_ratio 2: Linear(4C, 2D), GELU, Linear(2D, 2D), GELU, Linear(2D, D).
   const auto deep = names({DownsampleProjectorConfig::Type::downsample_mlp_gelu, 16, 8, 3, 2, 2});

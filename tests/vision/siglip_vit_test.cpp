@@ -159,11 +159,11 @@ TEST_CASE("VitConfig presets: SigLIP-L/16 and SigLIP-SO400M/14 at 384") {
   static_assert(so.grid() == 27 && so.num_patches() == 729 && so.head_dim() == 72 && so.mlp_dim() == 4304 &&
                 so.depth() == 27);
   CHECK(vision::to_string(so) ==
-        "image_size=384, patch_size=14, width=1152, layers=27, heads=16, mlp_ratio=3.7362, select_layer=-1, "
-        "layer_norm_eps=1e-06, final_norm=true, gelu_tanh=true");
+        "VitConfig{image_size=384, patch_size=14, width=1152, layers=27, heads=16, mlp_ratio=3.7362, select_layer=-1, "
+        "layer_norm_eps=1e-06, final_norm=true, gelu_tanh=true}");
   CHECK(vision::to_string(l) ==
-        "image_size=384, patch_size=16, width=1024, layers=24, heads=16, mlp_ratio=4, select_layer=-1, "
-        "layer_norm_eps=1e-06, final_norm=true, gelu_tanh=false");
+        "VitConfig{image_size=384, patch_size=16, width=1024, layers=24, heads=16, mlp_ratio=4, select_layer=-1, "
+        "layer_norm_eps=1e-06, final_norm=true, gelu_tanh=false}");
 
   // select_layer as DeepSeek-VL's create_siglip_vit reads it.
   VitConfig c = l;

@@ -3,7 +3,7 @@
 // DeepseekV2Config, model_type "deepseek_v2"), as config.json stores it under "language_config".
 //
 // Field names are the official keys. The fields are listed once, in DeepseekV2Config::visit,
-// which parsing, printing and comparison walk. A key that is absent takes the official class
+// which parsing, writing, printing and comparison walk (core/config.hpp). A key that is absent takes the official class
 // default (spec.md 5.1; VL2's configs leave many keys out). Keys that may be null (q_lora_rank,
 // kv_lora_rank and the MLA head dims in VL2-Tiny's config, n_routed_experts when the model has no
 // MoE) read as 0 when null.
@@ -24,14 +24,16 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
+#include "dsvl/io/config_json.hpp"
 #include "dsvl/io/json.hpp"
-#include "dsvl/language/config_fields.hpp"
 
 namespace dsvl::language {
 
@@ -89,11 +91,11 @@ struct DeepseekV2Config {
     return n_routed_experts > 0 && layer >= first_k_dense_replace && layer % moe_layer_freq == 0;
   }
 
-  // Every field once, with its key. v.field(key, member, fallback) reads a key that may be absent;
-  // v.nullable(...) one that may also be null (0); v.choice(key, member, fallback, names, count)
-  // an enum spelled as one of names.
+  // Every field once (core/config.hpp), with the official class defaults for absent keys; a
+  // nullable key's null reads as 0.
+  static constexpr const char* kName = "DeepseekV2Config";
   template <class Self, class V>
-  static void visit(Self& c, V&& v) {
+  static constexpr void visit(Self& c, V& v) {
     v.field("hidden_size", c.hidden_size, std::int64_t{4096});
     v.field("intermediate_size", c.intermediate_size, std::int64_t{11008});
     v.field("moe_intermediate_size", c.moe_intermediate_size, std::int64_t{1407});
@@ -111,10 +113,10 @@ struct DeepseekV2Config {
     v.nullable("num_experts_per_tok", c.num_experts_per_tok, std::int64_t{0});
     v.field("first_k_dense_replace", c.first_k_dense_replace, std::int64_t{0});
     v.field("moe_layer_freq", c.moe_layer_freq, std::int64_t{1});
-    v.choice("topk_method", c.topk_method, TopkMethod::greedy, kTopkMethodNames, 3);
+    v.choice("topk_method", c.topk_method, TopkMethod::greedy, kTopkMethodNames);
     v.nullable("n_group", c.n_group, std::int64_t{1});
     v.nullable("topk_group", c.topk_group, std::int64_t{1});
-    v.choice("scoring_func", c.scoring_func, ScoringFunc::softmax, kScoringFuncNames, 2);
+    v.choice("scoring_func", c.scoring_func, ScoringFunc::softmax, kScoringFuncNames);
     v.field("norm_topk_prob", c.norm_topk_prob, false);
     v.field("routed_scaling_factor", c.routed_scaling_factor, 1.0);
     v.field("vocab_size", c.vocab_size, std::int64_t{102400});
@@ -138,49 +140,12 @@ inline constexpr DeepseekV2Config kDeepSeekVL2BaseLanguage{
     2560, 12288, 1536, 30, 32, 32, true, 0, 512, 128, 64, 128, 72, 2, 6, 1, 1, TopkMethod::noaux_tc, 1, 1,
     ScoringFunc::sigmoid, true, 2.0, 129280, 4096, 10000.0, 1e-6, false};
 
-namespace detail {
-struct DeepseekV2ConfigParser {
-  const nlohmann::json& j;
-  const std::string& where;
-  const std::string& prefix;
-  template <class T, class F>
-  void field(const char* key, T& value, F fallback) {
-    value = io::json_get_or<T>(j, prefix + key, static_cast<T>(fallback), where);
-  }
-  template <class T, class F>
-  void nullable(const char* key, T& value, F fallback) {
-    value = io::json_get_or<std::optional<T>>(j, prefix + key, static_cast<T>(fallback), where).value_or(T{0});
-  }
-  template <class E>
-  void choice(const char* key, E& value, E fallback, const char* const* names, int count) {
-    const auto* node = io::json_find(j, prefix + key);
-    if (node == nullptr) {
-      value = fallback;
-      return;
-    }
-    const auto name = io::json_get<std::string>(j, prefix + key, where);
-    for (int i = 0; i < count; ++i)
-      if (name == names[i]) {
-        value = static_cast<E>(i);
-        return;
-      }
-    std::string known;
-    for (int i = 0; i < count; ++i) known += std::string(i ? ", " : "") + '"' + names[i] + '"';
-    fail(where, "field '", prefix + key, "' is \"", name, "\", dsvl supports ", known);
-  }
-};
-
-}  // namespace detail
+using config::check_matches_preset;
+using config::differences;
+using config::to_string;
 
 // "DeepseekV2Config{hidden_size=1280, ...}".
-inline std::ostream& operator<<(std::ostream& os, const DeepseekV2Config& c) {
-  return detail::print_config(os, "DeepseekV2Config", c);
-}
-
-// The fields that differ, as "key: a vs b" (empty when a == b).
-inline std::vector<std::string> differences(const DeepseekV2Config& a, const DeepseekV2Config& b) {
-  return detail::config_differences(a, b);
-}
+inline std::ostream& operator<<(std::ostream& os, const DeepseekV2Config& c) { return os << to_string(c); }
 
 // Throws dsvl::Error naming `where` and the field when the sizes are inconsistent or ask for
 // something dsvl's decoder does not implement.
@@ -242,7 +207,8 @@ inline void check_config(const DeepseekV2Config& c, const std::string& where) {
 inline DeepseekV2Config parse_deepseek_v2_config(const nlohmann::json& j, const std::string& where,
                                                  const std::string& prefix = {}) {
   DeepseekV2Config c;
-  DeepseekV2Config::visit(c, detail::DeepseekV2ConfigParser{j, where, prefix});
+  io::json_get_fields(j, prefix.empty() ? std::string_view() : std::string_view(prefix).substr(0, prefix.size() - 1), c,
+                      where);
   const auto key = [&](const char* k) { return prefix + k; };
   if (c.n_routed_experts > 0 && io::json_find(j, key("topk_method")) == nullptr)
     fail(where, "missing field '", key("topk_method"),

@@ -3,7 +3,7 @@
 // LlamaConfig), as DeepSeek-VL v1 stores it under "language_config" in its config.json.
 //
 // Field names are Hugging Face's keys. The fields are listed once, in LlamaConfig::visit, which
-// parsing, printing and comparison walk. Required keys: hidden_size, intermediate_size,
+// parsing, writing, printing and comparison walk (core/config.hpp). Required keys: hidden_size, intermediate_size,
 // num_hidden_layers, num_attention_heads, vocab_size. Keys that may be absent take transformers'
 // LlamaConfig defaults: num_key_value_heads = num_attention_heads, rms_norm_eps = 1e-6,
 // rope_theta = 10000 (also read from rope_parameters/rope_theta, where transformers 5 writes it),
@@ -19,13 +19,15 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
+#include "dsvl/io/config_json.hpp"
 #include "dsvl/io/json.hpp"
-#include "dsvl/language/config_fields.hpp"
 
 namespace dsvl::language {
 
@@ -46,19 +48,19 @@ struct LlamaConfig {
     return num_attention_heads > 0 ? hidden_size / num_attention_heads : 0;
   }
 
-  // Every field once, with its key and, for optional keys, the default (evaluated in order, so
-  // num_key_value_heads defaults to the num_attention_heads just read). `v.field(key, member)`
-  // for a required key, `v.field(key, member, fallback)` for an optional one.
+  // Every field once (core/config.hpp), with transformers' defaults for absent keys (evaluated in
+  // order, so num_key_value_heads defaults to the num_attention_heads just read).
+  static constexpr const char* kName = "LlamaConfig";
   template <class Self, class V>
-  static void visit(Self& c, V&& v) {
-    v.field("hidden_size", c.hidden_size);
-    v.field("intermediate_size", c.intermediate_size);
-    v.field("num_hidden_layers", c.num_hidden_layers);
-    v.field("num_attention_heads", c.num_attention_heads);
+  static constexpr void visit(Self& c, V& v) {
+    v.field("hidden_size", c.hidden_size, config::required);
+    v.field("intermediate_size", c.intermediate_size, config::required);
+    v.field("num_hidden_layers", c.num_hidden_layers, config::required);
+    v.field("num_attention_heads", c.num_attention_heads, config::required);
     v.field("num_key_value_heads", c.num_key_value_heads, c.num_attention_heads);
     v.field("rms_norm_eps", c.rms_norm_eps, 1e-6);
     v.field("rope_theta", c.rope_theta, 10000.0);
-    v.field("vocab_size", c.vocab_size);
+    v.field("vocab_size", c.vocab_size, config::required);
     v.field("max_position_embeddings", c.max_position_embeddings, std::int64_t{2048});
     v.field("tie_word_embeddings", c.tie_word_embeddings, false);
   }
@@ -70,32 +72,12 @@ struct LlamaConfig {
 inline constexpr LlamaConfig kDeepSeekVL1_3BLanguage{2048, 5632, 24, 16, 16, 1e-6, 10000.0, 102400, 16384, false};
 inline constexpr LlamaConfig kDeepSeekVL7BLanguage{4096, 11008, 30, 32, 32, 1e-6, 10000.0, 102400, 16384, false};
 
-namespace detail {
-struct LlamaConfigParser {
-  const nlohmann::json& j;
-  const std::string& where;
-  const std::string& prefix;
-  template <class T>
-  void field(const char* key, T& value) {
-    value = io::json_get<T>(j, prefix + key, where);
-  }
-  template <class T, class F>
-  void field(const char* key, T& value, F fallback) {
-    value = io::json_get_or<T>(j, prefix + key, static_cast<T>(fallback), where);
-  }
-};
-
-}  // namespace detail
+using config::check_matches_preset;
+using config::differences;
+using config::to_string;
 
 // "LlamaConfig{hidden_size=2048, intermediate_size=5632, ...}".
-inline std::ostream& operator<<(std::ostream& os, const LlamaConfig& c) {
-  return detail::print_config(os, "LlamaConfig", c);
-}
-
-// The fields that differ, as "key: a vs b" (empty when a == b).
-inline std::vector<std::string> differences(const LlamaConfig& a, const LlamaConfig& b) {
-  return detail::config_differences(a, b);
-}
+inline std::ostream& operator<<(std::ostream& os, const LlamaConfig& c) { return os << to_string(c); }
 
 // Throws dsvl::Error naming `where` and the field when sizes are inconsistent.
 inline void check_config(const LlamaConfig& c, const std::string& where) {
@@ -127,7 +109,8 @@ inline void check_config(const LlamaConfig& c, const std::string& where) {
 inline LlamaConfig parse_llama_config(const nlohmann::json& j, const std::string& where,
                                       const std::string& prefix = {}) {
   LlamaConfig c;
-  LlamaConfig::visit(c, detail::LlamaConfigParser{j, where, prefix});
+  io::json_get_fields(j, prefix.empty() ? std::string_view() : std::string_view(prefix).substr(0, prefix.size() - 1), c,
+                      where);
 
   const auto key = [&](const char* k) { return prefix + k; };
   const auto act = io::json_get_or<std::string>(j, key("hidden_act"), "silu", where);

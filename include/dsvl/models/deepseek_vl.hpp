@@ -1,5 +1,5 @@
 #pragma once
-// DeepSeekVL<P> (sizes read at run time) or DeepSeekVL<P, kDeepSeekVL_1_3B / kDeepSeekVL_7B>
+// DeepSeekVL<P> (sizes read at run time) or DeepSeekVL<P, kDeepSeekVL1_3B / kDeepSeekVL7B>
 // (sizes fixed at compile time; the same results): DeepSeek-VL (v1), MultiModalityCausalLM of
 // deepseek_vl/models/modeling_vlm.py.
 //

@@ -18,7 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
+#include "dsvl/io/config_json.hpp"
 #include "dsvl/io/json.hpp"
 #include "dsvl/language/deepseek_v2_config.hpp"
 #include "dsvl/vision/downsample_projector.hpp"
@@ -41,26 +43,43 @@ struct DeepSeekVL2Config {
     return r > 0 ? (vision.grid() + r - 1) / r : 0;
   }
 
+  // Every field once (core/config.hpp): the parts under their config.json keys, and
+  // global_view_pos (the DeepseekVLV2Config default "head").
+  static constexpr const char* kName = "DeepSeekVL2Config";
+  static constexpr const char* kGlobalViewPosNames[] = {"head", "tail"};
+  template <class Self, class V>
+  static constexpr void visit(Self& c, V& v) {
+    v.child("vision_config", c.vision);
+    v.child("projector_config", c.projector);
+    v.child("language_config", c.language);
+    v.choice("global_view_pos", c.global_view_pos, vision::GlobalViewPos::head, kGlobalViewPosNames);
+  }
+
   constexpr bool operator==(const DeepSeekVL2Config&) const = default;
 };
+
+using config::check_matches_preset;
+using config::differences;
+using config::to_string;
 
 // The sizes of a model whose config is read at run time (DeepSeekVL2's default template argument).
 inline constexpr DeepSeekVL2Config kDynamicDeepSeekVL2{};
 
 // deepseek-ai/deepseek-vl2-tiny: SigLIP-SO400M/14 at 384, projector to 1280, DeepSeekMoE 3B (MHA).
-inline constexpr DeepSeekVL2Config kDeepSeekVL2Tiny{vision::kSiglipSo400m14_384, vision::kDownsampleProjectorVL2Tiny,
+inline constexpr DeepSeekVL2Config kDeepSeekVL2Tiny{vision::kSiglipSo400m14_384, vision::kDeepSeekVL2TinyProjector,
                                                     language::kDeepSeekVL2TinyLanguage, vision::GlobalViewPos::head};
 // deepseek-ai/deepseek-vl2-small: projector to 2048, DeepSeekMoE 16B (MLA).
 inline constexpr DeepSeekVL2Config kDeepSeekVL2Small{vision::kSiglipSo400m14_384,
-                                                     vision::kDownsampleProjectorVL2Small,
+                                                     vision::kDeepSeekVL2SmallProjector,
                                                      language::kDeepSeekVL2SmallLanguage, vision::GlobalViewPos::head};
 // deepseek-ai/deepseek-vl2: projector to 2560, DeepSeekMoE 27B (MLA, sigmoid noaux_tc routing).
-inline constexpr DeepSeekVL2Config kDeepSeekVL2Base{vision::kSiglipSo400m14_384, vision::kDownsampleProjectorVL2,
+inline constexpr DeepSeekVL2Config kDeepSeekVL2Base{vision::kSiglipSo400m14_384, vision::kDeepSeekVL2BaseProjector,
                                                     language::kDeepSeekVL2BaseLanguage, vision::GlobalViewPos::head};
 
 // Checks that the parts fit together; errors name `where` and the sizes.
 inline void check_config(const DeepSeekVL2Config& c, const std::string& where) {
-  vision::check_vit_config(c.vision, where + ": vision_config");
+  vision::check_config(c.vision, where + ": vision_config");
+  vision::check_config(c.projector, where + ": projector_config");
   language::check_config(c.language, where + ": language_config");
   if (c.projector.input_dim != c.vision.width)
     fail(where, "projector_config input_dim is ", c.projector.input_dim, " but vision_config width is ",
@@ -101,25 +120,6 @@ inline DeepSeekVL2Config read_deepseek_vl2_config(const std::filesystem::path& d
   return parse_deepseek_vl2_config(io::read_json(file), file.string());
 }
 
-namespace detail {
-// Writes DeepseekV2Config fields as config.json holds them (0 for a nullable key as null).
-struct DeepseekV2JsonWriter {
-  nlohmann::json& out;
-  template <class T, class F>
-  void field(const char* key, const T& value, const F&) {
-    out[key] = value;
-  }
-  template <class T, class F>
-  void nullable(const char* key, const T& value, const F&) {
-    out[key] = value == 0 ? nlohmann::json(nullptr) : nlohmann::json(value);
-  }
-  template <class E>
-  void choice(const char* key, const E& value, E, const char* const* names, int) {
-    out[key] = names[static_cast<int>(value)];
-  }
-};
-}  // namespace detail
-
 // The config.json of `c` in the official layout, with `candidates` as candidate_resolutions
 // (parse_deepseek_vl2_config reads it back as `c`).
 inline nlohmann::json to_config_json(const DeepSeekVL2Config& c, const vision::CandidateResolutions& candidates) {
@@ -128,43 +128,15 @@ inline nlohmann::json to_config_json(const DeepSeekVL2Config& c, const vision::C
     fail("models::to_config_json", "the candidate resolutions start with tiles of ", candidates.tile_size(),
          " pixels, the model's are ", c.tile_size());
   nlohmann::json j;
+  io::json_set_fields(j, c);
   j["model_type"] = "deepseek_vl_v2";
   j["tile_tag"] = "2D";
-  j["global_view_pos"] = c.global_view_pos == vision::GlobalViewPos::head ? "head" : "tail";
   auto& list = j["candidate_resolutions"] = nlohmann::json::array();
   for (const auto& r : candidates.list()) list.push_back({r.width, r.height});
-  j["vision_config"] = {{"model_type", "vision"}, {"image_size", c.vision.image_size},
-                        {"patch_size", c.vision.patch_size}, {"width", c.vision.width},
-                        {"layers", c.vision.layers},         {"heads", c.vision.heads},
-                        {"mlp_ratio", c.vision.mlp_ratio}};
-  j["projector_config"] = {{"model_type", "mlp_projector"},       {"projector_type", "downsample_mlp_gelu"},
-                           {"input_dim", c.projector.input_dim},  {"n_embed", c.projector.n_embed},
-                           {"depth", c.projector.depth},          {"mlp_ratio", c.projector.mlp_ratio},
-                           {"downsample_ratio", c.projector.downsample_ratio}};
-  auto& l = j["language_config"];
-  l["model_type"] = "deepseek_v2";
-  language::DeepseekV2Config::visit(c.language, detail::DeepseekV2JsonWriter{l});
+  j["vision_config"]["model_type"] = "vision";
+  j["projector_config"]["model_type"] = "mlp_projector";
+  j["language_config"]["model_type"] = "deepseek_v2";
   return j;
-}
-
-// Every difference between two configs, "<part>.<field>: <a> vs <b>", in declaration order.
-inline std::vector<std::string> differences(const DeepSeekVL2Config& a, const DeepSeekVL2Config& b) {
-  std::vector<std::string> out;
-  const auto add = [&](const std::string& name, const std::string& x, const std::string& y) {
-    if (x != y) out.push_back(name + ": " + x + " vs " + y);
-  };
-  const auto va = vision::detail::vit_fields(a.vision), vb = vision::detail::vit_fields(b.vision);
-  for (std::size_t i = 0; i < va.size(); ++i) add(std::string("vision_config.") + va[i].first, va[i].second, vb[i].second);
-  const auto projector = [](const vision::DownsampleProjectorConfig& p) {
-    return "input_dim=" + std::to_string(p.input_dim) + ", n_embed=" + std::to_string(p.n_embed) +
-           ", depth=" + std::to_string(p.depth) + ", mlp_ratio=" + std::to_string(p.mlp_ratio) +
-           ", downsample_ratio=" + std::to_string(p.downsample_ratio);
-  };
-  add("projector_config", projector(a.projector), projector(b.projector));
-  for (const auto& d : language::differences(a.language, b.language)) out.push_back("language_config." + d);
-  const auto pos = [](vision::GlobalViewPos p) { return std::string(p == vision::GlobalViewPos::head ? "head" : "tail"); };
-  add("global_view_pos", pos(a.global_view_pos), pos(b.global_view_pos));
-  return out;
 }
 
 }  // namespace dsvl::models

@@ -18,9 +18,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
+#include "dsvl/io/config_json.hpp"
 #include "dsvl/io/json.hpp"
 #include "dsvl/language/llama_config.hpp"
 #include "dsvl/vision/aligner.hpp"
@@ -42,37 +45,60 @@ struct DeepSeekVLConfig {
   vision::AlignerConfig aligner{};
   language::LlamaConfig language{};
 
+  static constexpr const char* kTowerNames[] = {"CLIPVisionTower", "HybridVisionTower"};
+
   constexpr bool hybrid() const noexcept { return tower == Tower::hybrid; }
   // The side of the square images the processor gives the model (the hybrid resizes them for SigLIP).
   constexpr std::int64_t image_size() const noexcept { return hybrid() ? sam.image_size : siglip.image_size; }
   constexpr std::int64_t num_image_tokens() const noexcept { return siglip.num_patches(); }
 
+  // Every field once (core/config.hpp), for printing and differences. config.json places the
+  // towers by cls and names their sizes (parse_deepseek_vl_config, to_config_json), so the keys of
+  // the towers are the members' names: "cls", "siglip", "sam" and their pixel norms.
+  static constexpr const char* kName = "DeepSeekVLConfig";
+  template <class Self, class V>
+  static constexpr void visit(Self& c, V& v) {
+    v.choice("cls", c.tower, Tower::siglip, kTowerNames);
+    v.child("siglip", c.siglip);
+    v.child("siglip_norm", c.siglip_norm);
+    v.child("sam", c.sam);
+    v.child("sam_norm", c.sam_norm);
+    v.child("aligner_config", c.aligner);
+    v.child("language_config", c.language);
+  }
+
   constexpr bool operator==(const DeepSeekVLConfig&) const = default;
 };
+
+using config::check_matches_preset;
+using config::differences;
+using config::to_string;
 
 // The sizes of a model whose config is read at run time (DeepSeekVL's default template argument).
 inline constexpr DeepSeekVLConfig kDynamicDeepSeekVL{};
 
 // deepseek-ai/deepseek-vl-1.3b-{base,chat}: SigLIP-L/16 at 384 normalised with 0.5 / 0.5, the
 // mlp_gelu aligner 1024 -> 2048, DeepSeek-LLM 1.3B.
-inline constexpr DeepSeekVLConfig kDeepSeekVL_1_3B{DeepSeekVLConfig::Tower::siglip,
+inline constexpr DeepSeekVLConfig kDeepSeekVL1_3B{DeepSeekVLConfig::Tower::siglip,
                                                    vision::kSiglipLarge16_384,
                                                    vision::kSiglipPixelNorm,
                                                    {},
                                                    {},
-                                                   vision::kAlignerVL_1_3B,
+                                                   vision::kDeepSeekVL1_3BAligner,
                                                    language::kDeepSeekVL1_3BLanguage};
 // deepseek-ai/deepseek-vl-7b-{base,chat}: SAM-B at 1024 (CLIP normalisation) and SigLIP-L/16 at
 // 384 (0.5 / 0.5), the hybrid aligner 2 x 1024 -> 4096, DeepSeek-LLM 7B.
-inline constexpr DeepSeekVLConfig kDeepSeekVL_7B{DeepSeekVLConfig::Tower::hybrid,
+inline constexpr DeepSeekVLConfig kDeepSeekVL7B{DeepSeekVLConfig::Tower::hybrid,
                                                  vision::kSiglipLarge16_384,
                                                  vision::kSiglipPixelNorm,
                                                  vision::kSamBDownsample,
                                                  vision::kClipPixelNorm,
-                                                 vision::kAlignerVL_7B,
+                                                 vision::kDeepSeekVL7BAligner,
                                                  language::kDeepSeekVL7BLanguage};
 
 namespace detail {
+// The pixel_mean and pixel_std of a tower's params at `base` ("params/", "params/low_res_cfg/"):
+// both or neither (the identity).
 inline vision::PixelNorm parse_pixel_norm(const nlohmann::json& j, const std::string& base, const std::string& where) {
   const bool has_mean = io::json_find(j, base + "pixel_mean") != nullptr;
   const bool has_std = io::json_find(j, base + "pixel_std") != nullptr;
@@ -80,37 +106,17 @@ inline vision::PixelNorm parse_pixel_norm(const nlohmann::json& j, const std::st
   if (has_mean != has_std)
     fail(where, "field '", base, has_mean ? "pixel_std" : "pixel_mean", "' is missing; the tower normalises only with both");
   vision::PixelNorm n;
-  const auto triple = [&](const char* key, std::array<double, 3>& out) {
-    const auto v = io::json_get<std::vector<double>>(j, base + key, where);
-    if (v.size() != 3) fail(where, "field '", base, key, "' has ", v.size(), " values, expected 3");
-    for (std::size_t i = 0; i < 3; ++i) out[i] = v[i];
-  };
-  triple("pixel_mean", n.mean);
-  triple("pixel_std", n.std);
+  io::json_get_fields(j, std::string_view(base).substr(0, base.size() - 1), n, where);
   for (std::size_t i = 0; i < 3; ++i)
     if (n.std[i] == 0.0) fail(where, "field '", base, "pixel_std' holds 0");
   return n;
-}
-
-inline std::string norm_string(const vision::PixelNorm& n) {
-  if (n.is_identity()) return "none";
-  std::string s = "mean [";
-  for (std::size_t i = 0; i < 3; ++i) s += (i ? ", " : "") + std::to_string(n.mean[i]);
-  s += "] std [";
-  for (std::size_t i = 0; i < 3; ++i) s += (i ? ", " : "") + std::to_string(n.std[i]);
-  return s + "]";
-}
-
-inline std::string aligner_string(const vision::AlignerConfig& a) {
-  return std::string("projector_type=") + (a.hybrid() ? "low_high_hybrid_split_mlp_gelu" : "mlp_gelu") +
-         ", depth=" + std::to_string(a.depth) + ", input_dim=" + std::to_string(a.input_dim) +
-         ", n_embed=" + std::to_string(a.n_embed);
 }
 }  // namespace detail
 
 // Checks that the parts fit together; errors name `where` and the sizes.
 inline void check_config(const DeepSeekVLConfig& c, const std::string& where) {
-  vision::check_vit_config(c.siglip, where + ": vision_config (SigLIP)");
+  vision::check_config(c.siglip, where + ": vision_config (SigLIP)");
+  vision::check_config(c.aligner, where + ": aligner_config");
   language::check_config(c.language, where + ": language_config");
   const auto& a = c.aligner;
   if (a.hybrid() != c.hybrid())
@@ -122,7 +128,7 @@ inline void check_config(const DeepSeekVLConfig& c, const std::string& where) {
     fail(where, "aligner_config params/n_embed is ", a.n_embed, " but language_config hidden_size is ",
          c.language.hidden_size);
   if (c.hybrid()) {
-    vision::check_sam_config(c.sam, where + ": vision_config (SAM)");
+    vision::check_config(c.sam, where + ": vision_config (SAM)");
     if (c.sam.out_dim() != a.input_dim)
       fail(where, "the SAM tower gives features of width ", c.sam.out_dim(), " but aligner_config params/input_dim is ",
            a.input_dim);
@@ -199,24 +205,13 @@ inline std::string_view sam_model_name(const vision::SamConfig& c, const vision:
   fail("models::to_config_json", "no SAM name-table entry has the sizes ", vision::to_string(c));
 }
 
-struct JsonFieldWriter {
-  nlohmann::json& out;
-  template <class T, class... Fallback>
-  void field(const char* key, const T& value, const Fallback&...) {
-    out[key] = value;
-  }
-};
-
 inline void put_tower(nlohmann::json& cfg, std::string_view model_name, std::int64_t image_size,
                       std::int64_t select_layer, const vision::PixelNorm& norm) {
   cfg["model_name"] = model_name;
   cfg["image_size"] = image_size;
   cfg["select_feature"] = "same";
   cfg["select_layer"] = select_layer;
-  if (!norm.is_identity()) {
-    cfg["pixel_mean"] = norm.mean;
-    cfg["pixel_std"] = norm.std;
-  }
+  if (!norm.is_identity()) io::json_set_fields(cfg, norm);
 }
 }  // namespace detail
 
@@ -247,34 +242,11 @@ inline nlohmann::json to_config_json(const DeepSeekVLConfig& c, const vision::Vi
   auto& a = j["aligner_config"];
   a["cls"] = "MlpProjector";
   a["model_type"] = "aligner";
-  a["params"] = {{"projector_type", c.aligner.hybrid() ? "low_high_hybrid_split_mlp_gelu" : "mlp_gelu"},
-                 {"depth", c.aligner.depth},
-                 {"input_dim", c.aligner.input_dim},
-                 {"n_embed", c.aligner.n_embed}};
+  io::json_set_fields(a["params"], c.aligner);
   auto& l = j["language_config"];
   l["model_type"] = "llama";
-  language::LlamaConfig::visit(c.language, detail::JsonFieldWriter{l});
+  io::json_set_fields(l, c.language);
   return j;
-}
-
-// Every difference between two configs, "<part>.<field>: <a> vs <b>", in declaration order.
-inline std::vector<std::string> differences(const DeepSeekVLConfig& a, const DeepSeekVLConfig& b) {
-  std::vector<std::string> out;
-  const auto add = [&](const std::string& name, const std::string& x, const std::string& y) {
-    if (x != y) out.push_back(name + ": " + x + " vs " + y);
-  };
-  const auto tower = [](const DeepSeekVLConfig& c) { return std::string(c.hybrid() ? "HybridVisionTower" : "CLIPVisionTower"); };
-  add("vision_config.cls", tower(a), tower(b));
-  const auto va = vision::detail::vit_fields(a.siglip), vb = vision::detail::vit_fields(b.siglip);
-  for (std::size_t i = 0; i < va.size(); ++i) add(std::string("siglip.") + va[i].first, va[i].second, vb[i].second);
-  add("siglip.pixel_norm", detail::norm_string(a.siglip_norm), detail::norm_string(b.siglip_norm));
-  if (a.hybrid() || b.hybrid()) {
-    add("sam", vision::to_string(a.sam), vision::to_string(b.sam));
-    add("sam.pixel_norm", detail::norm_string(a.sam_norm), detail::norm_string(b.sam_norm));
-  }
-  add("aligner_config", detail::aligner_string(a.aligner), detail::aligner_string(b.aligner));
-  for (const auto& d : language::differences(a.language, b.language)) out.push_back("language_config." + d);
-  return out;
 }
 
 }  // namespace dsvl::models

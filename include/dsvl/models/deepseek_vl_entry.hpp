@@ -40,8 +40,8 @@ struct DeepSeekVLEntry {
   }
 
   static constexpr std::array<Preset<Config>, 2> presets{{
-      {"1.3b", "deepseek-ai/deepseek-vl-1.3b-chat", kDeepSeekVL_1_3B},
-      {"7b", "deepseek-ai/deepseek-vl-7b-chat", kDeepSeekVL_7B},
+      {"1.3b", "deepseek-ai/deepseek-vl-1.3b-chat", kDeepSeekVL1_3B},
+      {"7b", "deepseek-ai/deepseek-vl-7b-chat", kDeepSeekVL7B},
   }};
 
   // The architecture in a few lines: towers, image tokens, every block's sizes.
@@ -51,7 +51,7 @@ struct DeepSeekVLEntry {
        << "\n  images: " << c.image_size() << "x" << c.image_size() << " px, " << c.num_image_tokens()
        << " tokens each\n  SigLIP: " << vision::to_string(c.siglip) << "\n";
     if (c.hybrid()) os << "  SAM: " << vision::to_string(c.sam) << "\n";
-    os << "  aligner: " << detail::aligner_string(c.aligner) << "\n  language: " << c.language << "\n";
+    os << "  aligner: " << vision::to_string(c.aligner) << "\n  language: " << c.language << "\n";
     return os.str();
   }
 

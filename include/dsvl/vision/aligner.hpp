@@ -19,50 +19,67 @@
 #include <utility>
 #include <vector>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
-#include "dsvl/io/json.hpp"
+#include "dsvl/io/config_json.hpp"
+#include "dsvl/io/json_get.hpp"
 #include "dsvl/kernels/contracts.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
 
 namespace dsvl::vision {
 
-// The `aligner_config.params` of a DeepSeek-VL config.json.
+// The `aligner_config.params` of a DeepSeek-VL config.json (MlpProjector's cfg).
 struct AlignerConfig {
   enum class Type { mlp_gelu, low_high_hybrid_split_mlp_gelu };
+  static constexpr const char* kTypeNames[] = {"mlp_gelu", "low_high_hybrid_split_mlp_gelu"};
+
   Type projector_type = Type::mlp_gelu;
   std::int64_t depth = 2;
   std::int64_t input_dim = 0;
   std::int64_t n_embed = 0;
   constexpr bool hybrid() const noexcept { return projector_type == Type::low_high_hybrid_split_mlp_gelu; }
+
+  // Every field once (core/config.hpp); an absent depth is MlpProjector's default, 1.
+  static constexpr const char* kName = "AlignerConfig";
+  template <class Self, class V>
+  static constexpr void visit(Self& c, V& v) {
+    v.choice("projector_type", c.projector_type, config::required, kTypeNames);
+    v.field("depth", c.depth, std::int64_t{1});
+    v.field("input_dim", c.input_dim, config::required);
+    v.field("n_embed", c.n_embed, config::required);
+  }
+
   constexpr bool operator==(const AlignerConfig&) const = default;
 };
 
+using config::check_matches_preset;
+using config::differences;
+using config::to_string;
+
 // The 1.3B aligner (SigLIP-L 1024 -> 2048) and the 7B one (hybrid, 1024 -> 4096).
-inline constexpr AlignerConfig kAlignerVL_1_3B{AlignerConfig::Type::mlp_gelu, 2, 1024, 2048};
-inline constexpr AlignerConfig kAlignerVL_7B{AlignerConfig::Type::low_high_hybrid_split_mlp_gelu, 2, 1024, 4096};
+inline constexpr AlignerConfig kDeepSeekVL1_3BAligner{AlignerConfig::Type::mlp_gelu, 2, 1024, 2048};
+inline constexpr AlignerConfig kDeepSeekVL7BAligner{AlignerConfig::Type::low_high_hybrid_split_mlp_gelu, 2, 1024, 4096};
+
+// Checks what the aligner relies on; errors name `where` and the field.
+inline void check_config(const AlignerConfig& c, const std::string& where) {
+  if (c.depth < 1) fail(where, "field 'depth' is ", c.depth, ", expected at least 1");
+  if (c.input_dim < 1) fail(where, "field 'input_dim' is ", c.input_dim, ", expected at least 1");
+  if (c.n_embed < 1 || (c.hybrid() && c.n_embed % 2 != 0))
+    fail(where, "field 'n_embed' is ", c.n_embed, c.hybrid() ? ", expected a positive even number" : ", expected at least 1");
+}
 
 // Reads `aligner_config` (cls "MlpProjector", keys under params). Errors name `where` and the field.
-inline AlignerConfig parse_aligner_config(const nlohmann::json& aligner_config, const std::string& where) {
+template <io::JsonValue J>
+AlignerConfig parse_aligner_config(const J& aligner_config, const std::string& where) {
   const auto cls = io::json_get<std::string>(aligner_config, "cls", where);
   if (cls != "MlpProjector") fail(where, "field 'cls' is \"", cls, "\", expected \"MlpProjector\"");
   AlignerConfig c;
-  const auto type = io::json_get<std::string>(aligner_config, "params/projector_type", where);
-  if (type == "mlp_gelu") c.projector_type = AlignerConfig::Type::mlp_gelu;
-  else if (type == "low_high_hybrid_split_mlp_gelu") c.projector_type = AlignerConfig::Type::low_high_hybrid_split_mlp_gelu;
-  else
-    fail(where, "field 'params/projector_type' is \"", type,
-         "\", expected \"mlp_gelu\" or \"low_high_hybrid_split_mlp_gelu\"");
-  c.depth = io::json_get_or<std::int64_t>(aligner_config, "params/depth", 1, where);
-  c.input_dim = io::json_get<std::int64_t>(aligner_config, "params/input_dim", where);
-  c.n_embed = io::json_get<std::int64_t>(aligner_config, "params/n_embed", where);
-  if (c.depth < 1) fail(where, "field 'params/depth' is ", c.depth, ", expected at least 1");
-  if (c.input_dim < 1) fail(where, "field 'params/input_dim' is ", c.input_dim, ", expected at least 1");
-  if (c.n_embed < 1 || (c.hybrid() && c.n_embed % 2 != 0))
-    fail(where, "field 'params/n_embed' is ", c.n_embed, c.hybrid() ? ", expected a positive even number" : ", expected at least 1");
+  io::json_get_fields(aligner_config, "params", c, where);
+  check_config(c, where);
   return c;
 }
 

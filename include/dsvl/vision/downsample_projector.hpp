@@ -26,11 +26,13 @@
 #include <utility>
 #include <vector>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
-#include "dsvl/io/json.hpp"
+#include "dsvl/io/config_json.hpp"
+#include "dsvl/io/json_get.hpp"
 #include "dsvl/kernels/contracts.hpp"
 #include "dsvl/nn/weights.hpp"
 #include "dsvl/policy/policy.hpp"
@@ -41,6 +43,8 @@ namespace dsvl::vision {
 // projector_type "downsample_mlp_gelu" without token_pooling.
 struct DownsampleProjectorConfig {
   enum class Type { downsample_mlp_gelu };
+  static constexpr const char* kTypeNames[] = {"downsample_mlp_gelu"};
+
   Type projector_type = Type::downsample_mlp_gelu;
   std::int64_t input_dim = 1152;
   std::int64_t n_embed = 2048;
@@ -51,39 +55,57 @@ struct DownsampleProjectorConfig {
   // The number of Linear layers: max(depth, 2).
   constexpr std::int64_t num_linear() const noexcept { return depth < 2 ? 2 : depth; }
   constexpr std::int64_t hidden_dim() const noexcept { return n_embed * mlp_ratio; }
+
+  // Every field once (core/config.hpp), with MlpProjectorConfig's defaults for absent keys (the
+  // released configs give only n_embed).
+  static constexpr const char* kName = "DownsampleProjectorConfig";
+  template <class Self, class V>
+  static constexpr void visit(Self& c, V& v) {
+    v.choice("projector_type", c.projector_type, Type::downsample_mlp_gelu, kTypeNames);
+    v.field("input_dim", c.input_dim, std::int64_t{1152});
+    v.field("n_embed", c.n_embed, std::int64_t{2048});
+    v.field("depth", c.depth, std::int64_t{2});
+    v.field("mlp_ratio", c.mlp_ratio, std::int64_t{1});
+    v.field("downsample_ratio", c.downsample_ratio, std::int64_t{2});
+  }
+
   constexpr bool operator==(const DownsampleProjectorConfig&) const = default;
 };
 
+using config::check_matches_preset;
+using config::differences;
+using config::to_string;
+
 // deepseek-ai/deepseek-vl2-tiny, -small and deepseek-vl2: SO400M's 1152 channels to the language
 // model's hidden size (1280, 2048, 2560).
-inline constexpr DownsampleProjectorConfig kDownsampleProjectorVL2Tiny{
+inline constexpr DownsampleProjectorConfig kDeepSeekVL2TinyProjector{
     DownsampleProjectorConfig::Type::downsample_mlp_gelu, 1152, 1280, 2, 1, 2};
-inline constexpr DownsampleProjectorConfig kDownsampleProjectorVL2Small{
+inline constexpr DownsampleProjectorConfig kDeepSeekVL2SmallProjector{
     DownsampleProjectorConfig::Type::downsample_mlp_gelu, 1152, 2048, 2, 1, 2};
-inline constexpr DownsampleProjectorConfig kDownsampleProjectorVL2{
+inline constexpr DownsampleProjectorConfig kDeepSeekVL2BaseProjector{
     DownsampleProjectorConfig::Type::downsample_mlp_gelu, 1152, 2560, 2, 1, 2};
 
-// Reads `projector_config`; absent fields take MlpProjectorConfig's defaults (the released configs
-// give only n_embed). Errors name `where` and the field.
-inline DownsampleProjectorConfig parse_downsample_projector_config(const nlohmann::json& projector_config,
-                                                                   const std::string& where) {
-  const nlohmann::json& j = projector_config;
-  DownsampleProjectorConfig c;
-  const auto type = io::json_get_or<std::string>(j, "projector_type", "downsample_mlp_gelu", where);
-  if (type != "downsample_mlp_gelu")
-    fail(where, "field 'projector_type' is \"", type, "\", expected \"downsample_mlp_gelu\"");
-  if (io::json_get_or<bool>(j, "token_pooling", false, where))
-    fail(where, "field 'token_pooling' is true, which is not supported");
-  const auto positive = [&](const char* key, std::int64_t fallback) {
-    const auto v = io::json_get_or<std::int64_t>(j, key, fallback, where);
+// Checks what the projector relies on; errors name `where` and the field.
+inline void check_config(const DownsampleProjectorConfig& c, const std::string& where) {
+  const auto positive = [&](const char* key, std::int64_t v) {
     if (v < 1) fail(where, "field '", key, "' is ", v, ", expected at least 1");
-    return v;
   };
-  c.input_dim = positive("input_dim", c.input_dim);
-  c.n_embed = positive("n_embed", c.n_embed);
-  c.depth = positive("depth", c.depth);
-  c.mlp_ratio = positive("mlp_ratio", c.mlp_ratio);
-  c.downsample_ratio = positive("downsample_ratio", c.downsample_ratio);
+  positive("input_dim", c.input_dim);
+  positive("n_embed", c.n_embed);
+  positive("depth", c.depth);
+  positive("mlp_ratio", c.mlp_ratio);
+  positive("downsample_ratio", c.downsample_ratio);
+}
+
+// Reads `projector_config`; errors name `where` and the field. token_pooling, when present, must be
+// false.
+template <io::JsonValue J>
+DownsampleProjectorConfig parse_downsample_projector_config(const J& projector_config, const std::string& where) {
+  DownsampleProjectorConfig c;
+  io::json_get_fields(projector_config, "", c, where);
+  if (io::json_get_or<bool>(projector_config, "token_pooling", false, where))
+    fail(where, "field 'token_pooling' is true, which is not supported");
+  check_config(c, where);
   return c;
 }
 

@@ -18,6 +18,15 @@ struct PixelNorm {
   std::array<double, 3> std{1.0, 1.0, 1.0};
 
   constexpr bool is_identity() const noexcept { return *this == PixelNorm{}; }
+
+  // Every field once (core/config.hpp), as a tower's params give them.
+  static constexpr const char* kName = "PixelNorm";
+  template <class Self, class V>
+  static constexpr void visit(Self& c, V& v) {
+    v.field("pixel_mean", c.mean, std::array<double, 3>{0.0, 0.0, 0.0});
+    v.field("pixel_std", c.std, std::array<double, 3>{1.0, 1.0, 1.0});
+  }
+
   constexpr bool operator==(const PixelNorm&) const = default;
 };
 

@@ -21,17 +21,15 @@
 //   num_tokens()     = out_grid()^2 (576), out_dim() = downsample_channels[1]
 
 #include <array>
-#include <charconv>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
-#include <utility>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/inline_list.hpp"
-#include "dsvl/io/json.hpp"
+#include "dsvl/io/json_get.hpp"
 
 namespace dsvl::vision {
 
@@ -74,22 +72,26 @@ struct SamConfig {
   constexpr std::int64_t num_tokens() const noexcept { return out_grid() * out_grid(); }
   constexpr std::int64_t out_dim() const noexcept { return downsample_channels[1]; }
 
-  // Every field with its name, for printing, comparing and tests.
-  template <class V>
-  constexpr void visit(V&& v) const {
-    v("image_size", image_size);
-    v("patch_size", patch_size);
-    v("width", width);
-    v("layers", layers);
-    v("heads", heads);
-    v("mlp_ratio", mlp_ratio);
-    v("window_size", window_size);
-    v("global_attn_indexes", global_attn_indexes);
-    v("prompt_embed_dim", prompt_embed_dim);
-    v("downsample_channels", downsample_channels);
-    v("neck_resize", neck_resize);
-    v("layer_norm_eps", layer_norm_eps);
-    v("layer_norm2d_eps", layer_norm2d_eps);
+  // Every field once (core/config.hpp). The keys are SAMViTCfg's: SAM_MODEL_CONFIG entries give
+  // width, layers, heads, global_attn_indexes and downsample_channels; prompt_embed_dim and
+  // patch_size take SAMViTCfg's defaults; image_size comes from high_res_cfg. The rest the official
+  // code fixes.
+  static constexpr const char* kName = "SamConfig";
+  template <class Self, class V>
+  static constexpr void visit(Self& c, V& v) {
+    v.field("image_size", c.image_size, std::int64_t{1024});
+    v.field("patch_size", c.patch_size, std::int64_t{16});
+    v.field("width", c.width, config::required);
+    v.field("layers", c.layers, config::required);
+    v.field("heads", c.heads, config::required);
+    v.fixed("mlp_ratio", c.mlp_ratio);
+    v.fixed("window_size", c.window_size);
+    v.field("global_attn_indexes", c.global_attn_indexes, config::required);
+    v.field("prompt_embed_dim", c.prompt_embed_dim, std::int64_t{256});
+    v.field("downsample_channels", c.downsample_channels, config::required);
+    v.fixed("neck_resize", c.neck_resize);
+    v.fixed("layer_norm_eps", c.layer_norm_eps);
+    v.fixed("layer_norm2d_eps", c.layer_norm2d_eps);
   }
 
   constexpr bool operator==(const SamConfig&) const = default;
@@ -100,29 +102,12 @@ struct SamConfig {
 // downsamples 256 -> 512 -> 1024: 576 features of width 1024.
 inline constexpr SamConfig kSamBDownsample{};
 
-// "image_size=1024, ..., global_attn_indexes=[2, 5, 8, 11], ..." for messages and logs.
-inline std::string to_string(const SamConfig& c) {
-  std::string s;
-  c.visit([&](const char* name, const auto& value) {
-    using T = std::remove_cvref_t<decltype(value)>;
-    std::string text;
-    if constexpr (std::is_same_v<T, double>) {
-      char buf[32];
-      text.assign(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
-    } else if constexpr (std::is_same_v<T, std::int64_t>) {
-      text = std::to_string(value);
-    } else {
-      text = "[";
-      for (std::size_t i = 0; i < value.size(); ++i) text += (i ? ", " : "") + std::to_string(value[i]);
-      text += "]";
-    }
-    s += (s.empty() ? "" : ", ") + std::string(name) + "=" + text;
-  });
-  return s;
-}
+using config::check_matches_preset;
+using config::differences;
+using config::to_string;
 
 // Checks what a forward pass relies on; errors name `where` and the field.
-inline void check_sam_config(const SamConfig& c, const std::string& where) {
+inline void check_config(const SamConfig& c, const std::string& where) {
   DSVL_CHECK(c.patch_size >= 1 && c.image_size >= c.patch_size, where, "patch_size (", c.patch_size,
              ") must be at least 1 and at most image_size (", c.image_size, ")");
   DSVL_CHECK(c.width >= 1 && c.heads >= 1 && c.width % c.heads == 0, where, "width (", c.width,
@@ -160,8 +145,9 @@ inline std::span<const NamedSamConfig> sam_model_configs() {
 // params.high_res_cfg.model_name (looked up in `extra_names` first, then sam_model_configs()),
 // then params.high_res_cfg.image_size. select_feature, when present, must be "same". Errors name
 // `where` and the field.
-inline SamConfig parse_sam_config_v1(const nlohmann::json& vision_config, const std::string& where,
-                                     std::span<const NamedSamConfig> extra_names = {}) {
+template <io::JsonValue J>
+SamConfig parse_sam_config_v1(const J& vision_config, const std::string& where,
+                              std::span<const NamedSamConfig> extra_names = {}) {
   const auto cls = io::json_get<std::string>(vision_config, "cls", where);
   if (cls != "HybridVisionTower")
     fail(where, "field 'cls' is \"", cls, "\", expected \"HybridVisionTower\" (the only DeepSeek-VL tower with SAM)");
@@ -179,7 +165,7 @@ inline SamConfig parse_sam_config_v1(const nlohmann::json& vision_config, const 
   const auto feature = io::json_get_or<std::string>(vision_config, base + "select_feature", "same", where);
   if (feature != "same")
     fail(where, "field '", base, "select_feature' is \"", feature, "\", only \"same\" is supported");
-  check_sam_config(c, where);
+  check_config(c, where);
   return c;
 }
 

@@ -138,7 +138,7 @@ class SamVit {
   };
 
   explicit SamVit(SamConfig c) : config_(std::move(c)) {
-    check_sam_config(config_, "SamVit");
+    check_config(config_, "SamVit");
     blocks_.resize(static_cast<std::size_t>(config_.layers));
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
       Block& b = blocks_[i];

@@ -104,8 +104,8 @@ class SiglipVit {
   // Sizes read at run time; with a compile-time preset, `c` must equal it (an error names the
   // first field that differs).
   explicit SiglipVit(const VitConfig& c) : config_(c) {
-    if constexpr (is_fixed) check_vit_config_equal(Fixed, c, "SiglipVit");
-    check_vit_config(config_, "SiglipVit");
+    if constexpr (is_fixed) check_matches_preset(c, Fixed, "SiglipVit");
+    check_config(config_, "SiglipVit");
     blocks_.resize(static_cast<std::size_t>(config().depth()));
     for (auto& b : blocks_) {
       b.width = config().width;

@@ -52,7 +52,7 @@ class VisionNameTables {
         c.layers = io::json_get<std::int64_t>(e, "layers", at);
         c.heads = io::json_get<std::int64_t>(e, "heads", at);
         c.mlp_ratio = io::json_get<double>(e, "mlp_ratio", at);
-        check_vit_config(c, at);
+        check_config(c, at);
         t.siglip_.push_back({t.names_.emplace_back(name), c});
       }
     }
@@ -72,7 +72,7 @@ class VisionNameTables {
         c.global_attn_indexes.assign(global.begin(), global.end());
         c.downsample_channels = {channels[0], channels[1]};
         c.prompt_embed_dim = io::json_get_or<std::int64_t>(e, "prompt_embed_dim", c.prompt_embed_dim, at);
-        check_sam_config(c, at);
+        check_config(c, at);
         t.sam_.push_back({t.names_.emplace_back(name), c});
       }
     }

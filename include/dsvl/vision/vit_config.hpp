@@ -21,17 +21,16 @@
 //                  select_layer > 0 gives min(layers, select_layer) (DeepSeek-VL's
 //                  create_siglip_vit; -1, the released value, runs every block)
 
-#include <charconv>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
-#include <utility>
 #include <vector>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
-#include "dsvl/io/json.hpp"
+#include "dsvl/io/config_json.hpp"
+#include "dsvl/io/json_get.hpp"
 
 namespace dsvl::vision {
 
@@ -58,19 +57,23 @@ struct VitConfig {
     return d < layers ? (d < 0 ? 0 : d) : layers;
   }
 
-  // Every field with its name, for printing, comparing and tests.
-  template <class V>
-  constexpr void visit(V&& v) const {
-    v("image_size", image_size);
-    v("patch_size", patch_size);
-    v("width", width);
-    v("layers", layers);
-    v("heads", heads);
-    v("mlp_ratio", mlp_ratio);
-    v("select_layer", select_layer);
-    v("layer_norm_eps", layer_norm_eps);
-    v("final_norm", final_norm);
-    v("gelu_tanh", gelu_tanh);
+  // Every field once (core/config.hpp). The keys are VisionEncoderConfig's (DeepSeek-VL2's
+  // vision_config, DeepSeek-VL's SigLIP_MODEL_CONFIG entries), with its defaults for absent keys;
+  // select_layer is a key of DeepSeek-VL's tower params (parse_siglip_config_v1 reads it), the rest
+  // the official code fixes.
+  static constexpr const char* kName = "VitConfig";
+  template <class Self, class V>
+  static constexpr void visit(Self& c, V& v) {
+    v.field("image_size", c.image_size, std::int64_t{384});
+    v.field("patch_size", c.patch_size, std::int64_t{16});
+    v.field("width", c.width, std::int64_t{1024});
+    v.field("layers", c.layers, std::int64_t{24});
+    v.field("heads", c.heads, std::int64_t{16});
+    v.field("mlp_ratio", c.mlp_ratio, 4.0);
+    v.fixed("select_layer", c.select_layer);
+    v.fixed("layer_norm_eps", c.layer_norm_eps);
+    v.fixed("final_norm", c.final_norm);
+    v.fixed("gelu_tanh", c.gelu_tanh);
   }
 
   constexpr bool operator==(const VitConfig&) const = default;
@@ -87,46 +90,12 @@ inline constexpr VitConfig kSiglipSo400m14_384{384, 14, 1152, 27, 16, 3.7362, -1
 // blocks that also take a compile-time preset).
 inline constexpr VitConfig kDynamicVit{0, 0, 0, 0, 0, 0.0, 0, 0.0, false};
 
-namespace detail {
-// (name, value as text) of every field, in declaration order.
-inline std::vector<std::pair<const char*, std::string>> vit_fields(const VitConfig& c) {
-  std::vector<std::pair<const char*, std::string>> out;
-  c.visit([&](const char* name, auto value) {
-    std::string s;
-    if constexpr (std::is_same_v<decltype(value), bool>) {
-      s = value ? "true" : "false";
-    } else if constexpr (std::is_same_v<decltype(value), double>) {
-      char buf[32];
-      s.assign(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
-    } else {
-      s = std::to_string(value);
-    }
-    out.emplace_back(name, std::move(s));
-  });
-  return out;
-}
-}  // namespace detail
-
-// "image_size=384, patch_size=16, ..." for messages and logs.
-inline std::string to_string(const VitConfig& c) {
-  std::string s;
-  for (const auto& [name, value] : detail::vit_fields(c))
-    s += (s.empty() ? "" : ", ") + std::string(name) + "=" + value;
-  return s;
-}
-
-// A config read at run time against a block's compile-time preset: the first differing field is
-// an error that names it.
-inline void check_vit_config_equal(const VitConfig& fixed, const VitConfig& got, const std::string& where) {
-  const auto a = detail::vit_fields(fixed), b = detail::vit_fields(got);
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (a[i].second != b[i].second)
-      fail(where, "field '", a[i].first, "' is ", b[i].second, " but the compile-time VitConfig fixes it to ",
-           a[i].second);
-}
+using config::check_matches_preset;
+using config::differences;
+using config::to_string;
 
 // Checks what a forward pass relies on; errors name `where` and the field.
-inline void check_vit_config(const VitConfig& c, const std::string& where) {
+inline void check_config(const VitConfig& c, const std::string& where) {
   DSVL_CHECK(c.patch_size >= 1 && c.image_size >= c.patch_size, where, "patch_size (", c.patch_size,
              ") must be at least 1 and at most image_size (", c.image_size, ")");
   DSVL_CHECK(c.width >= 1 && c.heads >= 1 && c.width % c.heads == 0, where, "width (", c.width,
@@ -165,8 +134,9 @@ inline const VitConfig* find_vit_config(std::string_view name, std::span<const N
 // For cls "CLIPVisionTower" the keys are under params; for "HybridVisionTower" (7B) under
 // params.low_res_cfg. select_feature, when present, must be "same" (the tower's output as is).
 // Errors name `where` and the field: unknown cls or model_name, missing or mistyped fields.
-inline VitConfig parse_siglip_config_v1(const nlohmann::json& vision_config, const std::string& where,
-                                        std::span<const NamedVitConfig> extra_names = {}) {
+template <io::JsonValue J>
+VitConfig parse_siglip_config_v1(const J& vision_config, const std::string& where,
+                                 std::span<const NamedVitConfig> extra_names = {}) {
   const auto cls = io::json_get<std::string>(vision_config, "cls", where);
   std::string base;
   if (cls == "CLIPVisionTower") base = "params/";
@@ -182,23 +152,19 @@ inline VitConfig parse_siglip_config_v1(const nlohmann::json& vision_config, con
   const auto feature = io::json_get_or<std::string>(vision_config, base + "select_feature", "same", where);
   if (feature != "same")
     fail(where, "field '", base, "select_feature' is \"", feature, "\", only \"same\" is supported");
-  check_vit_config(c, where);
+  check_config(c, where);
   return c;
 }
 
 // DeepSeek-VL2: the `vision_config` object of config.json (VisionEncoderConfig). Absent keys take
 // the class defaults (the released configs omit heads and image_size: 16 and 384). VL2 runs every
 // block (no select_layer), with the tanh GELU.
-inline VitConfig parse_siglip_config_vl2(const nlohmann::json& vision_config, const std::string& where) {
+template <io::JsonValue J>
+VitConfig parse_siglip_config_vl2(const J& vision_config, const std::string& where) {
   VitConfig c = kSiglipLarge16_384;  // VisionEncoderConfig's defaults are SigLIP-L/16 at 384
-  c.image_size = io::json_get_or<std::int64_t>(vision_config, "image_size", c.image_size, where);
-  c.patch_size = io::json_get_or<std::int64_t>(vision_config, "patch_size", c.patch_size, where);
-  c.width = io::json_get_or<std::int64_t>(vision_config, "width", c.width, where);
-  c.layers = io::json_get_or<std::int64_t>(vision_config, "layers", c.layers, where);
-  c.heads = io::json_get_or<std::int64_t>(vision_config, "heads", c.heads, where);
-  c.mlp_ratio = io::json_get_or<double>(vision_config, "mlp_ratio", c.mlp_ratio, where);
   c.gelu_tanh = true;
-  check_vit_config(c, where);
+  io::json_get_fields(vision_config, "", c, where);
+  check_config(c, where);
   return c;
 }
 
