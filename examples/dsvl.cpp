@@ -1,19 +1,15 @@
-// dsvl: the command-line tool.
-//
-//   dsvl run ...         a DeepSeek-VL model directory on images and a prompt (dsvl run --help)
-//   dsvl forward ...     one forward pass, saving input ids, pixels, image embeddings and logits
-//   dsvl inspect ...     a model directory's architecture, parameters, dtypes and weight problems
-//   dsvl quantize ...    a copy of a model directory with its language model stored quantized
-//   dsvl random-model .. a random-weight model directory of a released size, for benchmarks
-//   dsvl info            what this build has: version, threads, instruction set, native kernels
-//   dsvl tokenize ...    text to token ids with a tokenizer.json (dsvl tokenize --help)
-//   dsvl detokenize ...  token ids to text
-//   dsvl bench [...]     kernel benchmarks (dsvl bench --help)
-#include <cstring>
+// dsvl: the command-line tool. `dsvl --help` lists the commands, `dsvl <command> --help` a
+// command's options (examples/cli.hpp declares each flag once). The model commands run any model
+// directory of a generation in the registry through the model shell (dsvl/models/model.hpp).
+#include <iomanip>
 #include <iostream>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "dsvl/policy/hwy.hpp"
+#include "dsvl/policy/xsimd.hpp"
 
 #include <hwy/highway.h>
 
@@ -28,23 +24,23 @@
 
 namespace {
 
-void usage(std::ostream& os) {
-  os << "usage: dsvl <command> [options]\n\n"
-        "commands:\n"
+std::vector<dsvl::tool::Command> commands() {
+  std::vector<dsvl::tool::Command> all;
 #if DSVL_WITH_IMAGE
-        "  run           answer a prompt about images with a DeepSeek-VL model (dsvl run --help)\n"
-        "  forward       one forward pass, saving its tensors (dsvl forward --help)\n"
-        "  inspect       a model directory's architecture, parameters and weight problems\n"
-        "  quantize      store a model's language model quantized, q8 or q4 (dsvl quantize --help)\n"
-        "  random-model  write a random-weight model of a released size (dsvl random-model --help)\n"
+  all = dsvl::tool::model_commands();
 #endif
-        "  info          version, threads, instruction set and the native-kernel matrix\n"
-        "  tokenize      text to token ids with a tokenizer.json (dsvl tokenize --help)\n"
-        "  detokenize    token ids to text (dsvl detokenize --help)\n"
+  for (const auto& c : dsvl::tool::tokenize_commands()) all.push_back(c);
+  return all;
+}
+
+void usage(std::ostream& os) {
+  os << "usage: dsvl <command> [options]\n\ncommands:\n";
+  for (const auto& c : commands()) os << "  " << std::left << std::setw(14) << c.name << c.summary << "\n";
+  os << "  " << std::setw(14) << "info" << "version, threads, instruction set and the native-kernel matrix\n";
 #ifdef DSVL_TOOL_WITH_BENCH
-        "  bench         kernel benchmarks at the models' shapes (dsvl bench --help)\n"
+  os << "  " << std::setw(14) << "bench" << "kernel benchmarks at the models' shapes (dsvl bench --help)\n";
 #endif
-        ;
+  os << "\n`dsvl <command> --help` lists a command's options.\n";
 }
 
 int info() {
@@ -66,16 +62,6 @@ int main(int argc, char** argv) {
   const std::string_view cmd = argv[1];
   try {
     if (cmd == "info") return info();
-    const std::span<char*> rest(argv + 2, static_cast<std::size_t>(argc - 2));
-#if DSVL_WITH_IMAGE
-    if (cmd == "run") return dsvl::tool::run_model(rest);
-    if (cmd == "forward") return dsvl::tool::forward_model(rest);
-    if (cmd == "inspect") return dsvl::tool::inspect_model(rest);
-    if (cmd == "quantize") return dsvl::tool::quantize_model(rest);
-    if (cmd == "random-model") return dsvl::tool::random_model(rest);
-#endif
-    if (cmd == "tokenize") return dsvl::tool::tokenize(rest);
-    if (cmd == "detokenize") return dsvl::tool::detokenize(rest);
 #ifdef DSVL_TOOL_WITH_BENCH
     if (cmd == "bench") return dsvl::bench::run(argc - 1, argv + 1);
 #endif
@@ -83,6 +69,9 @@ int main(int argc, char** argv) {
       usage(std::cout);
       return 0;
     }
+    const std::span<char*> rest(argv + 2, static_cast<std::size_t>(argc - 2));
+    for (const auto& c : commands())
+      if (c.name == cmd) return dsvl::tool::run_command(c, rest, std::cout);
     std::cerr << "dsvl: unknown command '" << cmd << "'\n";
     usage(std::cerr);
     return 2;

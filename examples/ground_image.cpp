@@ -1,17 +1,19 @@
-// ground_image: DeepSeek-VL2 finds what a phrase names in an image, using the library directly
-// (docs/models.md walks through it): the image is tiled, the answer's <|det|> boxes are printed in
-// pixels and drawn into OUT.png.
+// ground_image: finds what a phrase names in an image with a model that has grounding tokens
+// (DeepSeek-VL2; a DeepSeek-VL directory gets the processor's error), through the model shell
+// (docs/models.md walks through it): the answer's <|det|> boxes are printed in pixels and drawn
+// into OUT.png.
 //
 //   ground_image MODEL_DIR IMAGE PHRASE [OUT.png]
 #include <cstdint>
-#include <filesystem>
 #include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <dsvl/dsvl.hpp>
 #include <dsvl/io/image.hpp>
+#include <dsvl/language/grounding.hpp>
+#include <dsvl/models/model.hpp>
+#include <dsvl/vision/draw.hpp>
 
 int main(int argc, char** argv) {
   using namespace dsvl;
@@ -19,32 +21,19 @@ int main(int argc, char** argv) {
     std::cerr << "usage: ground_image MODEL_DIR IMAGE PHRASE [OUT.png]\n";
     return 2;
   }
-  const std::filesystem::path dir = argv[1];
   try {
-    using P = policies::HwyBF16;  // Highway kernels, bf16 weights (read in place), f32 activations
-    const auto model = models::DeepSeekVL2<P>::from_directory(dir);
-    const auto tok = io::Tokenizer::from_file(dir / "tokenizer.json");
-    const auto proc = vision::read_vl2_image_processor_config(dir / "processor_config.json");
-
+    const models::Model model = models::open_model(argv[1]);
     auto rgb = io::read_image(argv[2]);
-    const auto tiles = vision::tile_image(std::as_const(rgb).view(), proc, vision::cropping_enabled(1));
-    const auto prompt = language::deepseek_vl2::encode_prompt(
-        tok, language::Conversation{}.user("<image>\n<|ref|>" + std::string(argv[3]) + "<|/ref|>.").assistant(),
-        {static_cast<std::size_t>(model.image_token_count(tiles.width_tiles, tiles.height_tiles))});
-
-    const auto tokens = model.encode_tiles(vision::tile_pixel_values(tiles, proc).view());  // (tiles, 196, D)
-    const auto image = model.image_embeddings(tokens.view(), tiles.width_tiles, tiles.height_tiles);
-    const auto x = model.embed(prompt.input_ids, prompt.image_token_id, image.view());     // (T, D)
-    auto cache = model.language_model().make_cache(x.shape(0) + 128);
-    std::vector<std::int32_t> history = prompt.input_ids, answer;
-    language::Sampler greedy;
-    const auto stop = language::deepseek_vl2::stop_token_ids(tok);
-    language::generate(model.language_model(), x.view(), cache, history, {128, stop}, greedy, [&](std::int32_t id) {
-      if (id != stop.front() && tok.id_to_token(id)) answer.push_back(id);
+    const auto prompt = model.encode(models::Request::ask("<|ref|>" + std::string(argv[3]) + "<|/ref|>.",
+                                                          {models::RequestImage::from_rgb(rgb.clone())}));
+    std::vector<std::int32_t> answer;
+    const auto stop = model.stop_ids();
+    model.generate(prompt, {.max_new_tokens = 128}, [&](std::int32_t id) {
+      if (id != stop.front() && model.tokenizer().id_to_token(id)) answer.push_back(id);
       return true;
     });
 
-    const std::string text = tok.decode(answer);  // with <|ref|>, <|det|> and their boxes
+    const std::string text = model.tokenizer().decode(answer);  // with <|ref|>, <|det|> and their boxes
     std::cout << text << "\n";
     const auto g = language::parse_grounding(text, static_cast<int>(rgb.shape(1)), static_cast<int>(rgb.shape(0)));
     for (const auto& b : g.boxes)

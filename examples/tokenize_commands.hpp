@@ -5,51 +5,15 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cli.hpp"
 #include "dsvl/io/json.hpp"
 #include "dsvl/io/tokenizer.hpp"
 
 namespace dsvl::tool {
-
-inline constexpr const char* kTokenizeUsage =
-    "usage: dsvl tokenize --tokenizer FILE [--add-special] [--jsonl IN]\n"
-    "  Encodes text with a tokenizer.json (or a folder holding one and tokenizer_config.json).\n"
-    "  --jsonl IN     read JSON lines {\"text\": ...} from IN ('-' for stdin) and write one line\n"
-    "                 {\"ids\": [...]} per input line, in order; without it, all of stdin is one text\n"
-    "  --add-special  add BOS/EOS as the tokenizer says (special tokens written in the text are\n"
-    "                 recognised either way)\n";
-
-inline constexpr const char* kDetokenizeUsage =
-    "usage: dsvl detokenize --tokenizer FILE [--skip-special]\n"
-    "  Reads whitespace-separated ids from stdin and prints their text.\n";
-
-struct TokenizerArgs {
-  std::string tokenizer, jsonl;
-  bool add_special = false, skip_special = false, help = false;
-};
-
-inline TokenizerArgs parse_tokenizer_args(std::span<char*> args, bool detokenize) {
-  TokenizerArgs a;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) fail("dsvl", "option ", arg, " needs a value");
-      return args[++i];
-    };
-    if (arg == "--tokenizer") a.tokenizer = value();
-    else if (arg == "--jsonl" && !detokenize) a.jsonl = value();
-    else if (arg == "--add-special" && !detokenize) a.add_special = true;
-    else if (arg == "--skip-special" && detokenize) a.skip_special = true;
-    else if (arg == "--help" || arg == "-h") a.help = true;
-    else fail("dsvl", "unknown option '", arg, "'");
-  }
-  if (!a.help && a.tokenizer.empty()) fail("dsvl", "--tokenizer FILE is required");
-  return a;
-}
 
 inline void write_ids(std::ostream& os, const std::vector<std::int32_t>& ids) {
   os << "{\"ids\": [";
@@ -57,12 +21,8 @@ inline void write_ids(std::ostream& os, const std::vector<std::int32_t>& ids) {
   os << "]}\n";
 }
 
-inline int tokenize(std::span<char*> args) {
-  const TokenizerArgs a = parse_tokenizer_args(args, false);
-  if (a.help) {
-    std::cout << kTokenizeUsage;
-    return 0;
-  }
+inline int tokenize(const Options& a) {
+  if (a.tokenizer.empty()) fail("dsvl tokenize", "--tokenizer FILE is required");
   const io::Tokenizer tok = io::Tokenizer::from_file(a.tokenizer);
   std::ios::sync_with_stdio(false);
   if (a.jsonl.empty()) {
@@ -91,12 +51,8 @@ inline int tokenize(std::span<char*> args) {
   return 0;
 }
 
-inline int detokenize(std::span<char*> args) {
-  const TokenizerArgs a = parse_tokenizer_args(args, true);
-  if (a.help) {
-    std::cout << kDetokenizeUsage;
-    return 0;
-  }
+inline int detokenize(const Options& a) {
+  if (a.tokenizer.empty()) fail("dsvl detokenize", "--tokenizer FILE is required");
   const io::Tokenizer tok = io::Tokenizer::from_file(a.tokenizer);
   std::vector<std::int32_t> ids;
   for (std::string word; std::cin >> word;) {
@@ -113,6 +69,22 @@ inline int detokenize(std::span<char*> args) {
   }
   std::cout << tok.decode(ids, a.skip_special);
   return 0;
+}
+
+inline const std::vector<Command>& tokenize_commands() {
+  static const std::vector<Command> commands = {
+      {"tokenize", "text to token ids with a tokenizer.json",
+       "Encodes all of stdin as one text (or, with --jsonl, each line's text) with a tokenizer.json (or a folder "
+       "holding one and tokenizer_config.json) and writes {\"ids\": [...]} lines; special tokens written in the "
+       "text are recognised either way.",
+       {"--tokenizer", "--add-special", "--jsonl"},
+       tokenize},
+      {"detokenize", "token ids to text",
+       "Reads whitespace-separated ids from stdin and prints their text.",
+       {"--tokenizer", "--skip-special"},
+       detokenize},
+  };
+  return commands;
 }
 
 }  // namespace dsvl::tool

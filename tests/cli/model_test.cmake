@@ -1,6 +1,6 @@
 # `dsvl inspect`, `dsvl run` and `dsvl forward` on the tiny DeepSeek-VL and DeepSeek-VL2 fixtures
 # (tests/data/deepseek_vl, tests/data/deepseek_vl2), their errors on a missing image or model
-# directory, the ground_image example, the demo model on the README pictures, and dsvl quantize.
+# directory, the describe_image and ground_image examples, the demo model on the README pictures, and dsvl quantize.
 set(dir "${DATA}/deepseek_vl")
 file(MAKE_DIRECTORY "${WORK}")
 
@@ -79,16 +79,28 @@ endforeach()
 
 expect_failure("boxes without grounding" "--draw-boxes needs --grounding" "${DSVL}" run --model "${vl2}/tiny-mha"
                --image "${vl2}/image_a.png" --prompt "x" --draw-boxes "${WORK}/x.png")
-expect_failure("grounding on DeepSeek-VL" "need a DeepSeek-VL2 model" "${DSVL}" run --model "${dir}/tiny-siglip"
+expect_failure("grounding on DeepSeek-VL" "DeepSeek-VL has no grounding tokens" "${DSVL}" run --model "${dir}/tiny-siglip"
                --image "${dir}/image.png" --prompt "x" --grounding)
 
+# The examples on the model shell, with either generation.
+expect_success("describe_image, DeepSeek-VL" "${DESCRIBE_IMAGE}" "${dir}/tiny-siglip" "${dir}/image.png")
+expect_success("describe_image, DeepSeek-VL2" "${DESCRIBE_IMAGE}" "${vl2}/tiny-mla" "${vl2}/image_a.png" "What is it?")
+expect_failure("ground_image, DeepSeek-VL" "DeepSeek-VL has no grounding tokens" "${GROUND_IMAGE}" "${dir}/tiny-siglip"
+               "${dir}/image.png" "the red box")
 file(REMOVE "${WORK}/ground.png")
 expect_success("ground_image" "${GROUND_IMAGE}" "${vl2}/tiny-mla-noaux" "${vl2}/image_a.png" "the red box"
                "${WORK}/ground.png")
 if(NOT EXISTS "${WORK}/ground.png")
   message(FATAL_ERROR "ground_image wrote no image:\n${out}\n${err}")
 endif()
-expect_failure("routed experts on DeepSeek-VL" "--routed-experts is for the DeepSeek-VL2 presets" "${DSVL}"
+# Each command takes and shows only its own flags.
+expect_failure("a flag of another command" "dsvl inspect: unknown option '--prompt'" "${DSVL}" inspect --model
+               "${dir}/tiny-siglip" --prompt "x")
+expect_success("inspect --help" "${DSVL}" inspect --help)
+if(NOT out MATCHES "--model DIR" OR out MATCHES "--prompt")
+  message(FATAL_ERROR "dsvl inspect --help shows other commands' flags:\n${out}")
+endif()
+expect_failure("routed experts on DeepSeek-VL" "preset 1.3b \\(DeepSeek-VL\\) has no routed experts" "${DSVL}"
                random-model --preset 1.3b --routed-experts 4 --out "${WORK}/random")
 
 # The demo model examples/models/shapes-vl on the README's pictures: `dsvl run` gives every
@@ -158,11 +170,11 @@ execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${WORK}/q8-vq4-at-loa
 if(differ)
   message(FATAL_ERROR "forward on the copy with quantized vision differs from quantizing at load")
 endif()
-expect_failure("stored vision codes under float weights" "vision matrices are stored as q4, which needs --weights q8 or q4"
+expect_failure("stored vision codes under float weights" "vision matrices are stored as q4, which needs weights q8 or q4"
                "${DSVL}" run --model "${q8dir}" --weights bf16 --image "${examples}/images/${image}" --prompt "x")
 expect_failure("other stored vision codes" "stored quantized|holds quantized codes" "${DSVL}" run --model "${q8dir}"
                --vision-weights q8 --image "${examples}/images/${image}" --prompt "x")
-expect_failure("quantized vision with float weights" "--vision-weights q8, which needs --weights q8 or q4" "${DSVL}"
+expect_failure("quantized vision with float weights" "vision weights q8, which needs weights q8 or q4" "${DSVL}"
                run --model "${examples}/models/shapes-vl" --vision-weights q8 --image "${examples}/images/${image}"
                --prompt "x")
 expect_failure("unknown vision weights" "--vision-weights is 'q2'" "${DSVL}" run --model

@@ -160,17 +160,9 @@ Outputs run(Model& model, const io::Tokenizer& tok, const Case& c, const Process
     const auto tokens = model.encode_tiles(std::as_const(p.pixels).view(), pool);  // (n_tiles, t^2, D)
     o.projector = Tensor<float, 2>({n_tiles * t * t, D});
     std::copy_n(tokens.data(), tokens.size(), o.projector.data());
-    std::int64_t total = 0;
-    for (const auto& img : p.images) total += model.image_token_count(img.width_tiles, img.height_tiles);
-    image_embeds = Tensor<float, 2>({total, D});
-    std::int64_t tile = 0, row = 0;
-    for (const auto& img : p.images) {
-      const auto e = model.image_embeddings(std::as_const(tokens).view().slice(0, tile, tile + img.num_tiles()),
-                                            img.width_tiles, img.height_tiles);
-      std::copy_n(e.data(), e.size(), image_embeds.data() + row * D);
-      tile += img.num_tiles();
-      row += e.shape(0);
-    }
+    std::vector<models::ImageGrid> grids;
+    for (const auto& img : p.images) grids.push_back({img.width_tiles, img.height_tiles});
+    image_embeds = model.encode_images(std::as_const(p.pixels).view(), grids, pool);
   }
   o.inputs_embeds = model.embed(o.input_ids, prompt.image_token_id, std::as_const(image_embeds).view());
 

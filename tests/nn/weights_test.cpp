@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dsvl/io/safetensors.hpp"  // io::Checkpoint and the walks that read and write it
 #include "dsvl/nn/weights.hpp"
 
 namespace {

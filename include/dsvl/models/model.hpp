@@ -380,7 +380,7 @@ inline Formats resolve_formats(const ModelOptions& o, const io::Checkpoint& ckpt
     f.weights = stored != WeightFormat::automatic ? stored : stored_float_format(ckpt);
   if (f.vision_weights == WeightFormat::automatic) f.vision_weights = stored_vision;
   if (f.vision_weights == WeightFormat::f32 || f.vision_weights == WeightFormat::bf16)
-    fail("dsvl::models::open_model", "vision_weights is ", weight_format_name(f.vision_weights),
+    fail("models::open_model", "vision_weights is ", weight_format_name(f.vision_weights),
          ", expected auto, q8 or q4 (a float vision side takes the language model's float type)");
   if (is_quantized(f.vision_weights) && !is_quantized(f.weights))
     fail(ckpt.path().string(),
@@ -409,7 +409,7 @@ decltype(auto) with_policies(const Formats& formats, F&& f) {
     case WeightFormat::q4: return with_vision(policies::HwyQ4{});
     case WeightFormat::automatic: break;
   }
-  fail("dsvl::models", "no weight format resolved");
+  fail("models::open_model", "no weight format resolved");
 }
 
 // Touches every page of the checkpoint once.
@@ -429,11 +429,13 @@ inline void prefetch(const io::Checkpoint& ckpt, const std::function<void(std::s
 
 }  // namespace detail
 
-// Opens a model directory of any generation in the registry: config.json (which picks the
+// Opens a model directory of any generation in the registry R: config.json (which picks the
 // generation), the safetensors file or shards, tokenizer.json and the processor's config.
-// Errors name the file, field or tensor.
-inline Model open_model(const std::filesystem::path& dir, const ModelOptions& options = {}) {
-  return with_entry(dir, [&](auto entry) {
+// Errors name the file, field or tensor. Builds every model type of R's generations (one per
+// weight format); a registry of fewer entries builds fewer.
+template <class R = Registry>
+Model open_model(const std::filesystem::path& dir, const ModelOptions& options = {}) {
+  return with_entry<R>(dir, [&](auto entry) {
     using E = decltype(entry);
     const typename E::Config config = E::read_config(dir);
     auto processor = E::processor(dir, config, options.pillow);
@@ -468,8 +470,9 @@ struct ModelSummary {
   std::string weight_problems;       // every missing, misshapen or unexpected tensor, or ""
 };
 
-inline ModelSummary inspect_model(const std::filesystem::path& dir) {
-  return with_entry(dir, [&](auto entry) {
+template <class R = Registry>
+ModelSummary inspect_model(const std::filesystem::path& dir) {
+  return with_entry<R>(dir, [&](auto entry) {
     using E = decltype(entry);
     ModelSummary s;
     const typename E::Config config = E::read_config(dir);
@@ -496,9 +499,10 @@ inline ModelSummary inspect_model(const std::filesystem::path& dir) {
 }
 
 // The released sizes of every generation, "name (repository)", for help texts.
-inline std::vector<std::string> preset_names() {
+template <class R = Registry>
+std::vector<std::string> preset_names() {
   std::vector<std::string> names;
-  for_each_entry([&](auto entry) {
+  for_each_entry<R>([&](auto entry) {
     for (const auto& p : decltype(entry)::presets) names.emplace_back(p.name);
   });
   return names;
@@ -513,10 +517,11 @@ struct RandomModelOptions {
 // Writes a model directory with random weights in the exact shapes of the released size `preset`
 // (preset_names()): its JSON files and model.safetensors (no tokenizer). Needs memory for one
 // tensor at a time.
-inline void write_random_model(std::string_view preset, const std::filesystem::path& dir,
-                               const RandomModelOptions& options = {}) {
+template <class R = Registry>
+void write_random_model(std::string_view preset, const std::filesystem::path& dir,
+                        const RandomModelOptions& options = {}) {
   bool found = false;
-  for_each_entry([&](auto entry) {
+  for_each_entry<R>([&](auto entry) {
     using E = decltype(entry);
     for (const auto& p : E::presets) {
       if (p.name != preset) continue;
@@ -526,7 +531,7 @@ inline void write_random_model(std::string_view preset, const std::filesystem::p
         if constexpr (requires { E::with_routed_experts(config, options.routed_experts); })
           config = E::with_routed_experts(config, options.routed_experts);
         else
-          fail("dsvl::models::write_random_model", "preset ", preset, " (", E::name, ") has no routed experts");
+          fail("models::write_random_model", "preset ", preset, " (", E::name, ") has no routed experts");
       }
       std::filesystem::create_directories(dir);
       E::write_config_files(dir, config);
@@ -539,13 +544,13 @@ inline void write_random_model(std::string_view preset, const std::filesystem::p
       };
       if (options.dtype == DType::bf16) write(policies::ScalarBF16{});
       else if (options.dtype == DType::f32) write(policies::ScalarF32{});
-      else fail("dsvl::models::write_random_model", "dtype ", dtype_name(options.dtype), ", expected bf16 or f32");
+      else fail("models::write_random_model", "dtype ", dtype_name(options.dtype), ", expected bf16 or f32");
     }
   });
   if (!found) {
     std::string names;
-    for (const auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
-    fail("dsvl::models::write_random_model", "no preset '", preset, "'; the presets are ", names);
+    for (const auto& n : preset_names<R>()) names += (names.empty() ? "" : ", ") + n;
+    fail("models::write_random_model", "no preset '", preset, "'; the presets are ", names);
   }
 }
 

@@ -31,6 +31,8 @@
 
 namespace dsvl::models {
 
+// The shell's functions take a registry as a template argument, this one by default; a program
+// that runs one generation can name a registry of its entry alone and build only its types.
 using Registry = std::tuple<DeepSeekVLEntry, DeepSeekVL2Entry>;
 
 template <class E>
@@ -44,24 +46,24 @@ concept RegistryEntry = requires(const nlohmann::json& j, const std::filesystem:
   E::write_config_files(dir, c);
 };
 
-// Calls f(E{}) for every entry E, in order.
-template <class F>
+// Calls f(E{}) for every entry E of R, in order.
+template <class R = Registry, class F>
 void for_each_entry(F&& f) {
-  std::apply([&](auto... entry) { (f(entry), ...); }, Registry{});
+  std::apply([&](auto... entry) { (f(entry), ...); }, R{});
 }
 
 namespace detail {
-template <std::size_t I, class F>
+template <class R, std::size_t I, class F>
 decltype(auto) dispatch_entry(const nlohmann::json& config, const std::filesystem::path& file, F& f) {
-  if constexpr (I + 1 < std::tuple_size_v<Registry>) {
-    using E = std::tuple_element_t<I, Registry>;
+  if constexpr (I + 1 < std::tuple_size_v<R>) {
+    using E = std::tuple_element_t<I, R>;
     if (E::recognises(config)) return f(E{});
-    return dispatch_entry<I + 1>(config, file, f);
+    return dispatch_entry<R, I + 1>(config, file, f);
   } else {
-    using E = std::tuple_element_t<I, Registry>;
+    using E = std::tuple_element_t<I, R>;
     if (!E::recognises(config)) {
       std::string expected;
-      for_each_entry([&](auto e) {
+      for_each_entry<R>([&](auto e) {
         expected += std::string(expected.empty() ? "" : ", or ") + std::string(e.recognised_by) + " (" +
                     std::string(e.name) + ")";
       });
@@ -74,14 +76,14 @@ decltype(auto) dispatch_entry(const nlohmann::json& config, const std::filesyste
 }
 }  // namespace detail
 
-// f(E{}) for the entry E that recognises the model directory `dir` (its config.json), else an
-// error naming the file and what each generation looks for. f returns the same type for every E.
-template <class F>
+// f(E{}) for the entry E of R that recognises the model directory `dir` (its config.json), else
+// an error naming the file and what each generation looks for. f returns the same type for every E.
+template <class R = Registry, class F>
 decltype(auto) with_entry(const std::filesystem::path& dir, F&& f) {
-  if (dir.empty()) fail("dsvl::models", "no model directory given");
+  if (dir.empty()) fail("models::open_model", "no model directory given");
   if (!std::filesystem::is_directory(dir)) fail(dir.string(), "no such model directory");
   const std::filesystem::path file = dir / "config.json";
-  return detail::dispatch_entry<0>(io::read_json(file), file, f);
+  return detail::dispatch_entry<R, 0>(io::read_json(file), file, f);
 }
 
 }  // namespace dsvl::models

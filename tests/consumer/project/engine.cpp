@@ -1,11 +1,13 @@
 // An engine built against the installed package: it opens each test model directory through the
 // model shell (dsvl::models::open_model), without naming a generation or a policy, runs the
 // parity fixtures' requests with their images, and checks the input ids and the greedy tokens
-// against what the official code computed (tests/data/*/README.md).
+// against what the official code computed (tests/data/*/README.md); and a two-turn chat whose
+// second turn runs only the tokens its KV cache does not hold.
 //
 //   engine TESTS_DATA_DIR
 #include <dsvl/models/model.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -64,6 +66,49 @@ void run(const fs::path& model_dir, const fs::path& image_dir, const std::vector
   }
 }
 
+// Two turns of a chat: the second request repeats the first turn and the reply, and only what
+// follows them runs.
+void chat(const fs::path& model_dir, const fs::path& image) {
+  const auto model = dsvl::models::open_model(model_dir);
+  auto chat = model.chat();
+  Request r = Request::ask("Describe this picture in detail.", {RequestImage::from_file(image)});
+  const auto first = chat.send(r, 8);
+  const auto first_run = chat.last_prompt_tokens();
+  std::vector<std::int32_t> reply;  // ids past the tokenizer's vocabulary have no text
+  for (const auto id : first.tokens)
+    if (model.tokenizer().id_to_token(id)) reply.push_back(id);
+  r.conversation.assistant(model.tokenizer().decode(reply, /*skip_special_tokens=*/true)).user("And its colours?");
+  const auto whole = model.process(r).input_ids;
+  chat.send(r, 8);
+  const auto held = chat.tokens();
+  const bool prefix = held.size() > whole.size() && std::equal(whole.begin(), whole.end(), held.begin());
+  const bool cached = chat.last_prompt_tokens() < static_cast<std::int64_t>(whole.size()) - first_run;
+  std::printf("chat on %s: turn 1 ran %lld tokens, turn 2 ran %lld of %zu; the chat holds the conversation: %s\n",
+              model_dir.filename().c_str(), static_cast<long long>(first_run),
+              static_cast<long long>(chat.last_prompt_tokens()), whole.size(), prefix ? "yes" : "NO");
+  failures += !prefix + !cached;
+}
+
+// The compile-time route (the composed model and processor with the policy named) gives the
+// shell's logits bit for bit.
+void same_bits(const fs::path& model_dir, const fs::path& image) {
+  using P = dsvl::policies::HwyF32;  // the shell's choice for an f32 checkpoint
+  const auto model = dsvl::models::open_model(model_dir);
+  const auto typed = dsvl::models::DeepSeekVL2<P>::from_directory(model_dir);
+  const auto processor = dsvl::models::DeepSeekVL2Processor::from_directory(model_dir, typed.config());
+  const Request r = Request::ask("Describe this picture in detail.", {RequestImage::from_file(image)});
+  auto cache = model.make_cache(512);
+  const auto shell = model.prefill(model.encode(r), cache);
+  const auto inputs = processor(r);
+  const auto x = typed.embed(inputs, typed.encode_images(inputs).view());
+  auto typed_cache = typed.language_model().make_cache(512);
+  const auto logits = typed.language_model().forward(x.view(), typed_cache, dsvl::language::LogitRows::last);
+  const bool same = shell.size() == logits.size() && std::equal(shell.data(), shell.data() + shell.size(), logits.data());
+  std::printf("compile-time route on %s: logits %s the shell's\n", model_dir.filename().c_str(),
+              same ? "bit-identical to" : "DIFFER from");
+  failures += !same;
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: engine TESTS_DATA_DIR\n");
@@ -108,6 +153,9 @@ int main(int argc, char** argv) {
          Conversation{}.user("Hello!").assistant("Hi, how can I help?").user("<|grounding|>What is 12345 + 678?").assistant()},
     };
     for (const char* variant : {"tiny-mha", "tiny-mla", "tiny-mla-noaux"}) run(vl2 / variant, vl2, vl2_cases, 16);
+    chat(vl2 / "tiny-mla", vl2 / "image_a.png");
+    same_bits(vl2 / "tiny-mla", vl2 / "image_a.png");
+    chat(vl / "tiny-hybrid", vl / "image.png");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engine: %s\n", e.what());
     return 1;
