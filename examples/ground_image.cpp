@@ -24,8 +24,10 @@ int main(int argc, char** argv) {
   try {
     const models::Model model = models::open_model(argv[1]);
     auto rgb = io::read_image(argv[2]);
-    const auto prompt = model.encode(models::Request::ask("<|ref|>" + std::string(argv[3]) + "<|/ref|>.",
-                                                          {models::RequestImage::from_rgb(rgb.clone())}));
+    auto request = models::Request::ask("<|ref|>" + std::string(argv[3]) + "<|/ref|>.",
+                                        {models::RequestImage::from_rgb(rgb.clone())});
+    request.grounding = true;  // a grounded answer; the <|ref|> already asks, so no <|grounding|> is added
+    const auto prompt = model.encode(request);
     std::vector<std::int32_t> answer;
     const auto stop = model.stop_ids();
     model.generate(prompt, {.max_new_tokens = 128}, [&](std::int32_t id) {

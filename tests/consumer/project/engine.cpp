@@ -82,7 +82,9 @@ void chat(const fs::path& model_dir, const fs::path& image) {
   chat.send(r, 8);
   const auto held = chat.tokens();
   const bool prefix = held.size() > whole.size() && std::equal(whole.begin(), whole.end(), held.begin());
-  const bool cached = chat.last_prompt_tokens() < static_cast<std::int64_t>(whole.size()) - first_run;
+  // The first turn's prompt comes from the cache (the reply too where its text encodes to the ids
+  // generated; a random model's reply may not).
+  const bool cached = chat.last_prompt_tokens() <= static_cast<std::int64_t>(whole.size()) - first_run;
   std::printf("chat on %s: turn 1 ran %lld tokens, turn 2 ran %lld of %zu; the chat holds the conversation: %s\n",
               model_dir.filename().c_str(), static_cast<long long>(first_run),
               static_cast<long long>(chat.last_prompt_tokens()), whole.size(), prefix ? "yes" : "NO");
