@@ -14,9 +14,11 @@
 //
 // Reading image files needs libpng and libjpeg: link dsvl::image.
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -81,30 +83,37 @@ inline std::vector<Tensor<std::uint8_t, 3>> decode_images(const std::vector<Requ
   return out;
 }
 
+// `text` asking for a grounded answer: "<|grounding|>" first unless it holds "<|ref|>" or
+// "<|grounding|>" already.
+inline std::string grounded(std::string text) {
+  if (text.find("<|ref|>") == std::string::npos && text.find("<|grounding|>") == std::string::npos)
+    text = "<|grounding|>" + text;
+  return text;
+}
+
+// The image-tag convenience: one tag per image, each followed by `separator`, before `text`.
+inline std::string with_image_tags(const std::string& text, std::size_t images, std::string_view tag,
+                                   std::string_view separator) {
+  std::string tags;
+  for (std::size_t i = 0; i < images; ++i) tags += std::string(tag) + std::string(separator);
+  return tags + text;
+}
+
 // The conversation to encode: the grounding tag, the image-tag convenience and the generation
 // prompt applied (see Request). `tag_separator` follows each image tag that the convenience adds.
 inline language::Conversation prepared_conversation(const Request& r, std::string_view image_tag,
                                                     std::string_view tag_separator) {
   language::Conversation c = r.conversation;
-  auto last_user = c.messages.rend();
-  for (auto it = c.messages.rbegin(); it != c.messages.rend(); ++it)
-    if (it->role == language::Role::user) {
-      last_user = it;
-      break;
-    }
-  if (r.grounding && last_user != c.messages.rend() && last_user->content.find("<|ref|>") == std::string::npos &&
-      last_user->content.find("<|grounding|>") == std::string::npos)
-    last_user->content = "<|grounding|>" + last_user->content;
-  bool tagged = false;
-  for (const auto& m : c.messages) tagged = tagged || m.content.find(image_tag) != std::string::npos;
+  const auto is_user = [](const language::Message& m) { return m.role == language::Role::user; };
+  if (r.grounding)
+    if (const auto last_user = std::find_if(c.messages.rbegin(), c.messages.rend(), is_user); last_user != c.messages.rend())
+      last_user->content = grounded(std::move(last_user->content));
+  const bool tagged = std::any_of(c.messages.begin(), c.messages.end(), [&](const language::Message& m) {
+    return m.content.find(image_tag) != std::string::npos;
+  });
   if (!tagged && !r.images.empty())
-    for (auto& m : c.messages)
-      if (m.role == language::Role::user) {
-        std::string tags;
-        for (std::size_t i = 0; i < r.images.size(); ++i) tags += std::string(image_tag) + std::string(tag_separator);
-        m.content = tags + m.content;
-        break;
-      }
+    if (const auto first_user = std::find_if(c.messages.begin(), c.messages.end(), is_user); first_user != c.messages.end())
+      first_user->content = with_image_tags(first_user->content, r.images.size(), image_tag, tag_separator);
   if (r.generation_prompt && (c.messages.empty() || c.messages.back().role != language::Role::assistant))
     c.assistant();
   return c;
@@ -112,13 +121,9 @@ inline language::Conversation prepared_conversation(const Request& r, std::strin
 
 // The raw prompt with the grounding tag and the image-tag convenience applied.
 inline std::string prepared_raw_prompt(const Request& r, std::string_view image_tag, std::string_view tag_separator) {
-  std::string text = r.raw_prompt;
-  if (r.grounding && text.find("<|ref|>") == std::string::npos && text.find("<|grounding|>") == std::string::npos)
-    text = "<|grounding|>" + text;
+  const std::string text = r.grounding ? grounded(r.raw_prompt) : r.raw_prompt;
   if (r.images.empty() || text.find(image_tag) != std::string::npos) return text;
-  std::string tags;
-  for (std::size_t i = 0; i < r.images.size(); ++i) tags += std::string(image_tag) + std::string(tag_separator);
-  return tags + text;
+  return with_image_tags(text, r.images.size(), image_tag, tag_separator);
 }
 
 }  // namespace detail
