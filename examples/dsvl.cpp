@@ -1,6 +1,7 @@
 // dsvl: the command-line tool. `dsvl --help` lists the commands, `dsvl <command> --help` a
 // command's options (examples/cli.hpp declares each flag once). The model commands run any model
 // directory of a generation in the registry through the model shell (dsvl/models/model.hpp).
+#include <csignal>
 #include <iomanip>
 #include <iostream>
 #include <span>
@@ -59,6 +60,9 @@ int main(int argc, char** argv) {
     usage(std::cerr);
     return 2;
   }
+  // A write past `ulimit -f` fails with EFBIG and an error naming the file, instead of killing the
+  // process mid-file.
+  std::signal(SIGXFSZ, SIG_IGN);
   const std::string_view cmd = argv[1];
   try {
     if (cmd == "info") return info();

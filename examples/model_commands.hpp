@@ -62,6 +62,13 @@ inline models::Request request(const Options& o, bool raw, const std::vector<Ten
   return r;
 }
 
+// Refuses an output path (`flag`'s value) that is one of the run's inputs: the model's files, the images.
+inline void refuse_input(const Options& o, const std::string& out, std::string_view flag) {
+  std::vector<std::filesystem::path> inputs = o.model.empty() ? std::vector<std::filesystem::path>{} : models::model_files(o.model);
+  inputs.insert(inputs.end(), o.images.begin(), o.images.end());
+  io::refuse_input(out, inputs, flag);
+}
+
 inline std::vector<Tensor<std::uint8_t, 3>> read_images(const Options& o) {
   std::vector<Tensor<std::uint8_t, 3>> images;
   for (const auto& path : o.images) images.push_back(io::read_image(path));
@@ -91,6 +98,7 @@ inline int run(const Options& o) {
   if (o.prompt.empty()) fail("dsvl run", "--prompt TEXT is required");
   if (!o.draw_boxes.empty() && !o.grounding) fail("dsvl run", "--draw-boxes needs --grounding");
   if (o.grounding && o.images.empty()) fail("dsvl run", "--grounding needs an --image");
+  if (!o.draw_boxes.empty()) refuse_input(o, o.draw_boxes, "--draw-boxes");
   const auto t_load = Clock::now();
   const models::Model model = open_model(o, "run");
   const double load_s = seconds_since(t_load);
@@ -144,6 +152,7 @@ inline int run(const Options& o) {
 
 inline int forward(const Options& o) {
   if (o.out.empty()) fail("dsvl forward", "--out FILE.safetensors is required");
+  refuse_input(o, o.out, "--out");
   const models::Model model = open_model(o, "forward");
   const models::Prompt p = model.encode(request(o, /*raw=*/true, read_images(o)));
   const std::int64_t T = p.inputs_embeds.shape(0);
@@ -193,19 +202,12 @@ inline int quantize(const Options& o) {
   if (o.out.empty()) fail("dsvl quantize", "--out DIR is required");
   if (o.model.empty()) fail("dsvl quantize", "--model DIR is required");
   const fs::path out = o.out;
-  std::error_code ec;
-  if (fs::equivalent(out, o.model, ec)) fail("dsvl quantize", "--out is the model directory itself: ", o.out);
+  refuse_input(o, o.out, "--out");
   if (const auto q = models::stored_quantization(io::Checkpoint::open(o.model)))
     fail(o.model, "is already quantized (", models::weight_format_name(*q), "); quantize the original model");
   const auto t0 = Clock::now();
   const models::Model model = open_model(o, "quantize");
-  fs::create_directories(out);
-  model.save_weights(out / "model.safetensors");
-  for (const auto& e : fs::directory_iterator(o.model)) {
-    const fs::path name = e.path().filename();
-    if (!e.is_regular_file() || name.extension() == ".safetensors" || name == "model.safetensors.index.json") continue;
-    fs::copy_file(e.path(), out / name, fs::copy_options::overwrite_existing);
-  }
+  model.save(out);
   std::cerr << "wrote " << (out / "model.safetensors").string() << " (" << std::fixed << std::setprecision(2)
             << static_cast<double>(fs::file_size(out / "model.safetensors")) / 1e9 << " GB, "
             << models::weight_format_name(model.weights())
@@ -219,9 +221,7 @@ inline int quantize(const Options& o) {
 inline int random_model(const Options& o) {
   namespace fs = std::filesystem;
   if (o.out.empty()) fail("dsvl random-model", "--out DIR is required");
-  models::write_random_model(o.preset, o.out, {o.dtype, o.seed, o.routed_experts});
-  if (!o.tokenizer.empty())
-    fs::copy_file(o.tokenizer, fs::path(o.out) / "tokenizer.json", fs::copy_options::overwrite_existing);
+  models::write_random_model(o.preset, o.out, {o.dtype, o.seed, o.routed_experts, o.tokenizer});
   std::cerr << "wrote " << (fs::path(o.out) / "model.safetensors").string() << " ("
             << static_cast<double>(fs::file_size(fs::path(o.out) / "model.safetensors")) / 1e9 << " GB)\n";
   return 0;
@@ -262,7 +262,8 @@ inline const std::vector<Command>& model_commands() {
       {"quantize", "store a model's matrices quantized, q8 or q4",
        "Writes to --out a copy of a model directory whose language-model matrices (and with --vision-weights the "
        "vision side's) are stored as --weights q8 or q4 holds them (docs/quantization.md), so that loading reads "
-       "them in place; every other file is copied. dsvl run recognises the copy with --weights auto.",
+       "them in place; every other file is copied. The folder appears complete or not at all; an existing --out is "
+       "replaced only when dsvl wrote it. dsvl run recognises the copy with --weights auto.",
        {"--model", "--weights", "--vision-weights", "--out"},
        quantize},
       {"random-model", "write a random-weight model of a released size", random_description,

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "cli.hpp"
@@ -32,6 +34,8 @@ inline int tokenize(const Options& a) {
   }
   std::ifstream file;
   if (a.jsonl != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_directory(a.jsonl, ec)) fail(a.jsonl, "is a folder, expected a JSON-lines file");
     file.open(a.jsonl, std::ios::binary);
     if (!file) fail(a.jsonl, "cannot open");
   }
@@ -48,6 +52,7 @@ inline int tokenize(const Options& a) {
     tok.encode(j["text"].get_ref<const std::string&>(), a.add_special, ids);
     write_ids(std::cout, ids);
   }
+  if (in.bad()) fail(name, "error while reading");
   return 0;
 }
 

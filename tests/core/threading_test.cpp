@@ -1,13 +1,17 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "dsvl/core/error.hpp"
 #include "dsvl/core/threading.hpp"
 
 using namespace dsvl;
@@ -88,4 +92,21 @@ TEST_CASE("many short jobs back to back") {
   for (int r = 0; r < 2000; ++r)
     pool.parallel_for(0, 64, [&](std::int64_t b, std::int64_t e) { sum += e - b; });
   CHECK(sum.load() == 2000 * 64);
+}
+
+TEST_CASE("DSVL_NUM_THREADS is a positive number, capped at the hardware threads") {
+  const char* saved = std::getenv("DSVL_NUM_THREADS");
+  const std::string restore = saved ? saved : "";
+  const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const char* bad : {"", "abc", "0", "-1", "2x", " 2", "99999999999999999999"}) {
+    ::setenv("DSVL_NUM_THREADS", bad, 1);
+    CHECK_THROWS_WITH_AS(ThreadPool::default_threads(), doctest::Contains("expected a positive number of threads"),
+                         Error);
+  }
+  ::setenv("DSVL_NUM_THREADS", "1", 1);
+  CHECK(ThreadPool::default_threads() == 1);
+  ::setenv("DSVL_NUM_THREADS", "99999999999", 1);
+  CHECK(ThreadPool::default_threads() == hardware);
+  if (saved) ::setenv("DSVL_NUM_THREADS", restore.c_str(), 1);
+  else ::unsetenv("DSVL_NUM_THREADS");
 }

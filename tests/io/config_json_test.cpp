@@ -47,11 +47,11 @@ struct Toy {
   template <class Self, class V>
   static constexpr void visit(Self& c, V& v) {
     v.field("width", c.width, config::required);
-    v.field("heads", c.heads, std::int64_t{2});
+    v.field("heads", c.heads, std::int64_t{2}, config::kHeads);
     v.field("kv_heads", c.kv_heads, c.heads);  // read in order: defaults to heads
-    v.nullable("rank", c.rank, std::int64_t{16});
+    v.nullable("rank", c.rank, std::int64_t{16}, config::Range<std::int64_t>{1, 64});
     v.choice("mode", c.mode, Mode::exact, kModeNames);
-    v.field("layers", c.layers, InlineList<std::int64_t, 4>{1});
+    v.field("layers", c.layers, InlineList<std::int64_t, 4>{1}, config::kLayers);
     v.field("flag", c.flag, false);
     v.fixed("eps", c.eps);
     v.child("inner", c.inner);
@@ -150,4 +150,17 @@ TEST_CASE("config: to_string, differences and the preset check walk the same dec
   CHECK_THROWS_WITH_AS(config::check_matches_preset(a, b, "toy"),
                        doctest::Contains("field 'inner.scale' is [1, 2] but the compile-time Toy fixes it to [1, 2.5]"),
                        Error);
+}
+
+TEST_CASE("config: a value read from a file outside its range is refused with the field and the bound") {
+  const auto refused = [](const char* text, const char* message) {
+    CHECK_THROWS_WITH_AS(read(nlohmann::json::parse(text)), doctest::Contains(message), Error);
+  };
+  refused(R"({"width": 8, "heads": 1000000000})", "toy.json: field 'heads' is 1000000000, dsvl accepts 0 to 1024");
+  refused(R"({"width": 8, "heads": -1})", "field 'heads' is -1, dsvl accepts 0 to 1024");
+  refused(R"({"width": 8, "rank": 0})", "field 'rank' is 0, dsvl accepts 1 to 64");
+  refused(R"({"width": 8, "layers": [1, 5000]})", "field 'layers' is 5000, dsvl accepts 0 to 1024");
+  // The bounds hold for what a file says; null and the fallbacks are not read from it.
+  CHECK(read(nlohmann::json::parse(R"({"width": 8, "rank": null})")).rank == 0);
+  CHECK(read(nlohmann::json::parse(R"({"width": 8, "heads": 1024, "rank": 64, "layers": [0, 1024]})")).heads == 1024);
 }

@@ -216,11 +216,11 @@ TEST_CASE("write_png: each problem is a dsvl::Error naming the file") {
     FAIL("no error");
   } catch (const dsvl::Error& e) {
     CHECK(e.where() == no_dir.string());
-    CHECK(e.problem() == "cannot create image file");
+    CHECK(e.problem() == "cannot create a file beside it: No such file or directory");
   }
   CHECK_FALSE(std::filesystem::exists(no_dir));
   const auto dir = std::filesystem::temp_directory_path();
-  CHECK_THROWS_WITH_AS(io::write_png(dir, img.view()), doctest::Contains("cannot create image file"), dsvl::Error);
+  CHECK_THROWS_WITH_AS(io::write_png(dir, img.view()), doctest::Contains("is a folder, expected a file name"), dsvl::Error);
 
   TempFile f("bad.png");
   Tensor<std::uint8_t, 3> rgba({4, 5, 4});

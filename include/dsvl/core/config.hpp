@@ -18,11 +18,13 @@
 //   }
 //
 // Each call is one field, in declaration order:
-//   field(key, member, fallback)     a key; the fallback is what an absent key means (the official
+//   field(key, member, fallback[, range])
+//                                    a key; the fallback is what an absent key means (the official
 //                                    class default; config::required makes absence an error). It is
 //                                    evaluated where visit reaches it, so it may name a member read
-//                                    before (LlamaConfig's num_key_value_heads).
-//   nullable(key, member, fallback)  as field, and null reads as 0 (T{}), which is written as null
+//                                    before (LlamaConfig's num_key_value_heads). A range (below)
+//                                    bounds the value read from a file, each element of a list.
+//   nullable(key, member, fallback[, range])  as field, and null reads as 0 (T{}), written as null
 //   choice(key, member, fallback, names)  an enum, spelled names[enumerator] in the JSON and in text
 //   child(key, member)               a config with its own visit, the object under key
 //   fixed(key, member)               a value with no key in this JSON object: one the official code
@@ -55,6 +57,34 @@ namespace dsvl::config {
 // The fallback of a key that must be present.
 struct Required {};
 inline constexpr Required required{};
+
+// The values a size read from a file may take. A file's sizes decide what is allocated and how
+// long loops run before its checkpoint is checked against them, so each is bounded where it is
+// read (io/config_json.hpp), with the field and the bound in the error.
+template <class T>
+struct Range {
+  T lo, hi;
+};
+
+// The bounds: far above every released model (the largest, DeepSeek-VL-7B and the
+// DeepSeek-VL2 family: width 4096, FFN 11008, 30 layers, 72 experts, vocabulary 129280, context
+// 16384, 1024-pixel SAM images), small enough that no config within them exhausts memory or time
+// before its checkpoint is checked.
+inline constexpr Range<std::int64_t> kWidths{0, 1 << 17};       // hidden, FFN, latent, head widths; channels
+inline constexpr Range<std::int64_t> kLayers{0, 1024};          // layers, depths, layer indices
+inline constexpr Range<std::int64_t> kHeads{0, 1024};
+inline constexpr Range<std::int64_t> kExperts{0, 4096};         // experts, groups, experts per token
+inline constexpr Range<std::int64_t> kVocabulary{0, 1 << 22};
+inline constexpr Range<std::int64_t> kPositions{0, 1 << 18};
+inline constexpr Range<std::int64_t> kPixels{0, 1 << 14};       // image and patch sides
+inline constexpr Range<std::int64_t> kRatios{0, 64};            // MLP and downsampling factors
+inline constexpr Range<double> kMlpRatios{0.0, 64.0};
+
+// Refuses a value read from a file outside `r`: "<where>: field '<field>' is 5000, dsvl accepts 0 to 1024".
+template <class T, class R>
+void check_range(const T& value, const Range<R>& r, const std::string& where, std::string_view field) {
+  if (value < r.lo || value > r.hi) fail(where, "field '", field, "' is ", value, ", dsvl accepts ", r.lo, " to ", r.hi);
+}
 
 namespace detail {
 
@@ -102,12 +132,12 @@ struct FlatFields {
   std::string prefix;
   std::vector<std::pair<std::string, std::string>> fields;
 
-  template <class T, class F>
-  void field(const char* key, const T& value, const F&) {
+  template <class T, class F, class... R>
+  void field(const char* key, const T& value, const F&, const R&...) {
     fields.emplace_back(prefix + key, format_value(value));
   }
-  template <class T, class F>
-  void nullable(const char* key, const T& value, const F&) {
+  template <class T, class F, class... R>
+  void nullable(const char* key, const T& value, const F&, const R&...) {
     fields.emplace_back(prefix + key, format_value(value));
   }
   template <class E, class F, std::size_t N>
@@ -145,12 +175,12 @@ struct FieldPrinter {
   void add(const char* key, const std::string& value) {
     text += (text.empty() ? "" : ", ") + std::string(key) + "=" + value;
   }
-  template <class T, class F>
-  void field(const char* key, const T& value, const F&) {
+  template <class T, class F, class... R>
+  void field(const char* key, const T& value, const F&, const R&...) {
     add(key, format_value(value));
   }
-  template <class T, class F>
-  void nullable(const char* key, const T& value, const F&) {
+  template <class T, class F, class... R>
+  void nullable(const char* key, const T& value, const F&, const R&...) {
     add(key, format_value(value));
   }
   template <class E, class F, std::size_t N>

@@ -9,12 +9,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include "dsvl/core/error.hpp"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -102,12 +108,24 @@ class ThreadPool {
     return pool;
   }
 
+  // DSVL_NUM_THREADS when set: a positive decimal integer (anything else is an error naming it),
+  // capped, with a warning on stderr, at the hardware threads, past which a spinning pool only
+  // loses; else every hardware thread.
   static int default_threads() {
-    if (const char* env = std::getenv("DSVL_NUM_THREADS")) {
-      const int n = std::atoi(env);
-      if (n > 0) return n;
+    const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const char* env = std::getenv("DSVL_NUM_THREADS");
+    if (env == nullptr) return hardware;
+    const std::string_view text = env;
+    long long n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || n < 1)
+      fail("DSVL_NUM_THREADS", "is '", text, "', expected a positive number of threads");
+    if (n > hardware) {
+      std::fprintf(stderr, "dsvl: DSVL_NUM_THREADS=%s exceeds the %d hardware threads; using %d\n", env, hardware,
+                   hardware);
+      return hardware;
     }
-    return std::max(1u, std::thread::hardware_concurrency());
+    return static_cast<int>(n);
   }
 
  private:

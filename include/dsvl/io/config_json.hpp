@@ -6,8 +6,9 @@
 //       itself): an absent key takes the field's fallback (config::required: "missing field
 //       'language_config/hidden_size'"), a nullable key's null reads as 0, a choice must be one of
 //       its names ("field 'language_config/topk_method' is \"random\", dsvl supports \"greedy\",
-//       ..."), a child is read from the object under its key; fields declared fixed keep the value
-//       c holds. Values convert as io::json_get does (no silent narrowing); lists must have the
+//       ..."), a value outside its field's range is refused ("field 'language_config/num_hidden_layers'
+//       is 1000000000, dsvl accepts 0 to 1024"), a child is read from the object under its key;
+//       fields declared fixed keep the value c holds. Values convert as io::json_get does (no silent narrowing); lists must have the
 //       length of a std::array ("field 'params/pixel_std' has 2 values, expected 3") or fit an
 //       InlineList. Errors are prefixed by `where` (the file, and the part of it).
 //   io::json_set_fields(out, c)  writes every field but the fixed ones into the object `out`
@@ -78,8 +79,8 @@ class ConfigReader {
   ConfigReader(const J& j, std::string prefix, const std::string& where)
       : j_(j), prefix_(std::move(prefix)), where_(where) {}
 
-  template <class T, class F>
-  void field(const char* key, T& value, const F& fallback) {
+  template <class T, class F, class... R>
+  void field(const char* key, T& value, const F& fallback, const config::Range<R>&... range) {
     const std::string path = prefix_ + key;
     const J* node = json_find(j_, path);
     if (node == nullptr) {
@@ -88,12 +89,13 @@ class ConfigReader {
       return;
     }
     value = config_value<T>(*node, path, where_);
+    (check_range(path, value, range), ...);
   }
-  template <class T, class F>
-  void nullable(const char* key, T& value, const F& fallback) {
+  template <class T, class F, class... R>
+  void nullable(const char* key, T& value, const F& fallback, const config::Range<R>&... range) {
     const J* node = json_find(j_, prefix_ + key);
     if (node != nullptr && node->is_null()) value = T{};
-    else field(key, value, fallback);
+    else field(key, value, fallback, range...);
   }
   template <class E, class F, std::size_t N>
   void choice(const char* key, E& value, const F& fallback, const char* const (&names)[N]) {
@@ -123,6 +125,15 @@ class ConfigReader {
   }
 
  private:
+  template <class T, class R>
+  void check_range(const std::string& path, const T& value, const config::Range<R>& r) const {
+    if constexpr (is_std_array<T>::value || is_inline_list<T>::value) {
+      for (const auto& e : value) check_range(path, e, r);
+    } else {
+      config::check_range(value, r, where_, path);
+    }
+  }
+
   const J& j_;
   std::string prefix_;
   const std::string& where_;
@@ -133,12 +144,12 @@ class ConfigWriter {
  public:
   explicit ConfigWriter(J& out) : out_(out) {}
 
-  template <class T, class F>
-  void field(const char* key, const T& value, const F&) {
+  template <class T, class F, class... R>
+  void field(const char* key, const T& value, const F&, const R&...) {
     out_[key] = config_json<T, J>(value);
   }
-  template <class T, class F>
-  void nullable(const char* key, const T& value, const F&) {
+  template <class T, class F, class... R>
+  void nullable(const char* key, const T& value, const F&, const R&...) {
     out_[key] = value == T{} ? J(nullptr) : config_json<T, J>(value);
   }
   template <class E, class F, std::size_t N>

@@ -59,6 +59,7 @@
 
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
+#include "dsvl/io/output.hpp"
 
 namespace dsvl::io {
 
@@ -552,16 +553,13 @@ inline std::vector<std::uint8_t> encode_png(View<const std::uint8_t, 3> rgb, con
   return out;
 }
 
-// Writes an RGB8 image [H, W, 3] (any strides) to `path` as an 8-bit RGB PNG, replacing the file.
-// The image is encoded before the file is opened, so an encoding error leaves no file behind.
+// Writes an RGB8 image [H, W, 3] (any strides) to `path` as an 8-bit RGB PNG, atomically
+// (io/output.hpp): the file is replaced only by a complete image.
 inline void write_png(const std::filesystem::path& path, View<const std::uint8_t, 3> rgb) {
-  const std::string where = path.string();
-  const std::vector<std::uint8_t> bytes = encode_png(rgb, where);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail(where, "cannot create image file");
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) fail(where, "error while writing image file");
+  const std::vector<std::uint8_t> bytes = encode_png(rgb, path.string());
+  AtomicFile out(path);
+  out.write(std::as_bytes(std::span(bytes)));
+  out.commit();
 }
 
 // The image libraries this header was compiled against, e.g. "libpng 1.6.39, libjpeg-turbo 2.1.5"

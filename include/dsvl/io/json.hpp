@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -106,8 +107,17 @@ inline nlohmann::json parse_json(std::string_view text, const std::string& where
   return j;
 }
 
-// Reads and parses a whole file. Errors name the file: cannot be opened, or as parse_json.
+// The largest JSON file read, far above any model's (a tokenizer.json is about 10 MB).
+inline constexpr std::uintmax_t kMaxJsonBytes = std::uintmax_t{1} << 28;
+
+// Reads and parses a whole file. Errors name the file: a folder, over kMaxJsonBytes, cannot be
+// opened, or as parse_json.
 inline nlohmann::json read_json(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(path.string(), "is a folder, expected a JSON file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxJsonBytes)
+    fail(path.string(), "is ", size, " bytes, dsvl reads JSON files of at most ", kMaxJsonBytes);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path.string(), "cannot open JSON file");
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

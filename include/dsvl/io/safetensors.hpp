@@ -47,7 +47,6 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -73,6 +72,7 @@
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/io/json.hpp"
+#include "dsvl/io/output.hpp"
 
 namespace dsvl::io {
 
@@ -574,7 +574,8 @@ class SafeTensorsWriter {
 
   void set_metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
 
-  // Errors (naming the path): a name that is not valid UTF-8; the file cannot be written.
+  // Writes the file atomically (io/output.hpp): complete or not at all. Errors (naming the path):
+  // a name that is not valid UTF-8; the file cannot be written.
   void write(const std::filesystem::path& path) const {
     std::vector<const Entry*> order;
     for (const auto& e : entries_) order.push_back(&e);
@@ -599,10 +600,9 @@ class SafeTensorsWriter {
     std::array<char, 8> len{};
     for (std::size_t i = 0; i < 8; ++i) len[i] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
 
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) fail(path.string(), "cannot create file");
-    out.write(len.data(), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    AtomicFile out(path);
+    out.write(std::as_bytes(std::span(len)));
+    out.write(text);
     std::vector<std::byte> buffer;
     for (const Entry* e : order) {
       const std::byte* bytes = e->bytes.data();
@@ -611,10 +611,9 @@ class SafeTensorsWriter {
         e->fill(std::span<std::byte>(buffer));
         bytes = buffer.data();
       }
-      out.write(reinterpret_cast<const char*>(bytes), static_cast<std::streamsize>(e->size));
+      out.write({bytes, e->size});
     }
-    out.close();
-    if (!out) fail(path.string(), "error while writing the file");
+    out.commit();
   }
 
  private:

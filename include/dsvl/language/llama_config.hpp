@@ -53,15 +53,15 @@ struct LlamaConfig {
   static constexpr const char* kName = "LlamaConfig";
   template <class Self, class V>
   static constexpr void visit(Self& c, V& v) {
-    v.field("hidden_size", c.hidden_size, config::required);
-    v.field("intermediate_size", c.intermediate_size, config::required);
-    v.field("num_hidden_layers", c.num_hidden_layers, config::required);
-    v.field("num_attention_heads", c.num_attention_heads, config::required);
-    v.field("num_key_value_heads", c.num_key_value_heads, c.num_attention_heads);
+    v.field("hidden_size", c.hidden_size, config::required, config::kWidths);
+    v.field("intermediate_size", c.intermediate_size, config::required, config::kWidths);
+    v.field("num_hidden_layers", c.num_hidden_layers, config::required, config::kLayers);
+    v.field("num_attention_heads", c.num_attention_heads, config::required, config::kHeads);
+    v.field("num_key_value_heads", c.num_key_value_heads, c.num_attention_heads, config::kHeads);
     v.field("rms_norm_eps", c.rms_norm_eps, 1e-6);
     v.field("rope_theta", c.rope_theta, 10000.0);
-    v.field("vocab_size", c.vocab_size, config::required);
-    v.field("max_position_embeddings", c.max_position_embeddings, std::int64_t{2048});
+    v.field("vocab_size", c.vocab_size, config::required, config::kVocabulary);
+    v.field("max_position_embeddings", c.max_position_embeddings, std::int64_t{2048}, config::kPositions);
     v.field("tie_word_embeddings", c.tie_word_embeddings, false);
   }
 

@@ -5,7 +5,6 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -13,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dsvl/io/json.hpp"
+#include "dsvl/io/output.hpp"
 #include "dsvl/models/deepseek_vl2.hpp"
 #include "dsvl/models/deepseek_vl2_config.hpp"
 #include "dsvl/models/deepseek_vl2_processor.hpp"
@@ -76,7 +76,7 @@ struct DeepSeekVL2Entry {
   static void write_config_files(const std::filesystem::path& dir, const Config& c) {
     const vision::CandidateResolutions candidates(vision::kCandidateResolutionsVL2);
     const nlohmann::json config = to_config_json(c, candidates);
-    std::ofstream(dir / "config.json") << config.dump(2) << "\n";
+    io::write_file(dir / "config.json", config.dump(2) + "\n");
     const nlohmann::json pj = {{"processor_class", "DeepseekVLV2Processor"},
                                {"candidate_resolutions", config["candidate_resolutions"]},
                                {"patch_size", c.vision.patch_size},
@@ -86,7 +86,7 @@ struct DeepSeekVL2Entry {
                                {"normalize", true},
                                {"image_token", "<image>"},
                                {"sft_format", "deepseek"}};
-    std::ofstream(dir / "processor_config.json") << pj.dump(2) << "\n";
+    io::write_file(dir / "processor_config.json", pj.dump(2) + "\n");
   }
 };
 

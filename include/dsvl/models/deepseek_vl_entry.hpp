@@ -4,7 +4,6 @@
 
 #include <array>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dsvl/io/json.hpp"
+#include "dsvl/io/output.hpp"
 #include "dsvl/models/deepseek_vl.hpp"
 #include "dsvl/models/deepseek_vl_config.hpp"
 #include "dsvl/models/deepseek_vl_processor.hpp"
@@ -58,13 +58,13 @@ struct DeepSeekVLEntry {
   // config.json and preprocessor_config.json of a model directory of this config (with the
   // released processor settings of its tower kind).
   static void write_config_files(const std::filesystem::path& dir, const Config& c) {
-    std::ofstream(dir / "config.json") << to_config_json(c).dump(2) << "\n";
+    io::write_file(dir / "config.json", to_config_json(c).dump(2) + "\n");
     const auto proc = c.hybrid() ? vision::kDeepSeekVL7BImageProcessor : vision::kDeepSeekVL1_3BImageProcessor;
     const nlohmann::json pj = {{"image_processor_type", "VLMImageProcessor"}, {"image_size", proc.image_size},
                                {"min_size", proc.min_size},   {"image_mean", proc.image_mean},
                                {"image_std", proc.image_std}, {"rescale_factor", proc.rescale_factor},
                                {"do_normalize", proc.do_normalize}};
-    std::ofstream(dir / "preprocessor_config.json") << pj.dump(2) << "\n";
+    io::write_file(dir / "preprocessor_config.json", pj.dump(2) + "\n");
   }
 };
 

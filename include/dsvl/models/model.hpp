@@ -42,6 +42,7 @@
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/io/checkpoint.hpp"
+#include "dsvl/io/output.hpp"
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/io/tokenizer.hpp"
 #include "dsvl/language/dense_decoder.hpp"
@@ -100,6 +101,26 @@ struct LanguageModelSizes {
 
 class Model;
 
+// Whether `dir` holds a checkpoint that dsvl wrote (Model::save, write_random_model: metadata keys
+// "dsvl.*" in model.safetensors), which a new one may replace.
+inline bool written_by_dsvl(const std::filesystem::path& dir) {
+  try {
+    const io::SafeTensorsFile f(dir / "model.safetensors");
+    return std::any_of(f.metadata().begin(), f.metadata().end(), [](const auto& kv) { return kv.first.starts_with("dsvl."); });
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// A model directory and its files: the inputs that an output must not replace (io::refuse_input).
+inline std::vector<std::filesystem::path> model_files(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files{dir};
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.is_regular_file(ec)) files.push_back(e.path());
+  return files;
+}
+
 namespace detail {
 
 // What the shell calls on a generation's model and processor (ModelOf below).
@@ -138,7 +159,11 @@ class LanguageModel {
     embed(ids, out.view());
     return out;
   }
+  // Errors: more positions than max_position_embeddings.
   KvCache make_cache(std::int64_t max_positions, DType dtype = DType::f32) const {
+    DSVL_CHECK(max_positions >= 1 && max_positions <= m_->sizes.max_position_embeddings, "Model::make_cache",
+               "a cache of ", max_positions, " positions; the model takes 1 to max_position_embeddings = ",
+               m_->sizes.max_position_embeddings);
     return m_->make_cache(max_positions, dtype);
   }
   // As the decoders' forward: x (T, D) after the cached tokens; logits (T, V) or (1, V).
@@ -255,8 +280,10 @@ class Model {
   }
 
   // Writes the weights as held (quantized matrices as codes and scales) to a safetensors file,
-  // with the formats in the metadata, so that open_model reads them in place.
+  // atomically, with the formats in the metadata, so that open_model reads them in place. Errors:
+  // `file` is one of this model's files.
   void save_weights(const std::filesystem::path& file) const {
+    io::refuse_input(file, model_files(directory()), "save_weights");
     io::SafeTensorsWriter w;
     m_->save_weights(w);
     w.set_metadata(kWeightsMetadata, std::string(weight_format_name(weights())));
@@ -265,6 +292,23 @@ class Model {
     w.write(file);
   }
   std::int64_t parameter_count() const { return m_->parameter_count(); }
+
+  // Writes a model directory at `dir`: model.safetensors (save_weights) and a copy of every other
+  // file of this model's directory but its checkpoint (configs, tokenizer), published as a whole
+  // (io::StagedFolder). An existing non-empty `dir` is replaced only when dsvl wrote it
+  // (written_by_dsvl); one holding this model's files is refused.
+  void save(const std::filesystem::path& dir) const {
+    namespace fs = std::filesystem;
+    io::refuse_input(dir, model_files(directory()), "the output folder");
+    io::StagedFolder out(dir);
+    save_weights(out.path() / "model.safetensors");
+    for (const auto& e : fs::directory_iterator(directory())) {
+      const fs::path name = e.path().filename();
+      if (!e.is_regular_file() || name.extension() == ".safetensors" || name == "model.safetensors.index.json") continue;
+      fs::copy_file(e.path(), out.path() / name);
+    }
+    out.commit(written_by_dsvl);
+  }
 
  private:
   std::shared_ptr<detail::ErasedModel> m_;
@@ -512,11 +556,12 @@ struct RandomModelOptions {
   DType dtype = DType::bf16;        // bf16 or f32
   std::uint64_t seed = 0;
   std::int64_t routed_experts = 0;  // > 0: this many routed experts per MoE layer (generations with MoE)
+  std::filesystem::path tokenizer;  // a tokenizer.json to copy into the folder (none when empty)
 };
 
 // Writes a model directory with random weights in the exact shapes of the released size `preset`
-// (preset_names()): its JSON files and model.safetensors (no tokenizer). Needs memory for one
-// tensor at a time.
+// (preset_names()): its JSON files, model.safetensors (the seed in its metadata) and the tokenizer
+// of the options, published as a whole as Model::save does. Needs memory for one tensor at a time.
 template <class R = Registry>
 void write_random_model(std::string_view preset, const std::filesystem::path& dir,
                         const RandomModelOptions& options = {}) {
@@ -533,18 +578,21 @@ void write_random_model(std::string_view preset, const std::filesystem::path& di
         else
           fail("models::write_random_model", "preset ", preset, " (", E::name, ") has no routed experts");
       }
-      std::filesystem::create_directories(dir);
-      E::write_config_files(dir, config);
+      io::StagedFolder out(dir);
+      E::write_config_files(out.path(), config);
+      if (!options.tokenizer.empty()) std::filesystem::copy_file(options.tokenizer, out.path() / "tokenizer.json");
       io::SafeTensorsWriter w;
+      w.set_metadata(kRandomSeedMetadata, std::to_string(options.seed));
       const auto write = [&](auto policy) {
         typename E::template Model<decltype(policy), decltype(policy)> model(config);
         nn::RandomWeightSaver saver(w, options.seed);
         model.visit(saver);
-        w.write(dir / "model.safetensors");
+        w.write(out.path() / "model.safetensors");
       };
       if (options.dtype == DType::bf16) write(policies::ScalarBF16{});
       else if (options.dtype == DType::f32) write(policies::ScalarF32{});
       else fail("models::write_random_model", "dtype ", dtype_name(options.dtype), ", expected bf16 or f32");
+      out.commit(written_by_dsvl);
     }
   });
   if (!found) {

@@ -29,5 +29,7 @@ constexpr bool is_quantized(WeightFormat f) noexcept { return f == WeightFormat:
 // and the vision side's where it is quantized too.
 inline constexpr const char* kWeightsMetadata = "dsvl.weights";
 inline constexpr const char* kVisionWeightsMetadata = "dsvl.vision_weights";
+// The seed of a random-weight checkpoint (write_random_model).
+inline constexpr const char* kRandomSeedMetadata = "dsvl.random_seed";
 
 }  // namespace dsvl::models

@@ -48,9 +48,9 @@ struct AlignerConfig {
   template <class Self, class V>
   static constexpr void visit(Self& c, V& v) {
     v.choice("projector_type", c.projector_type, config::required, kTypeNames);
-    v.field("depth", c.depth, std::int64_t{1});
-    v.field("input_dim", c.input_dim, config::required);
-    v.field("n_embed", c.n_embed, config::required);
+    v.field("depth", c.depth, std::int64_t{1}, config::kLayers);
+    v.field("input_dim", c.input_dim, config::required, config::kWidths);
+    v.field("n_embed", c.n_embed, config::required, config::kWidths);
   }
 
   constexpr bool operator==(const AlignerConfig&) const = default;

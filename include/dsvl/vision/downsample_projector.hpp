@@ -62,11 +62,11 @@ struct DownsampleProjectorConfig {
   template <class Self, class V>
   static constexpr void visit(Self& c, V& v) {
     v.choice("projector_type", c.projector_type, Type::downsample_mlp_gelu, kTypeNames);
-    v.field("input_dim", c.input_dim, std::int64_t{1152});
-    v.field("n_embed", c.n_embed, std::int64_t{2048});
-    v.field("depth", c.depth, std::int64_t{2});
-    v.field("mlp_ratio", c.mlp_ratio, std::int64_t{1});
-    v.field("downsample_ratio", c.downsample_ratio, std::int64_t{2});
+    v.field("input_dim", c.input_dim, std::int64_t{1152}, config::kWidths);
+    v.field("n_embed", c.n_embed, std::int64_t{2048}, config::kWidths);
+    v.field("depth", c.depth, std::int64_t{2}, config::kLayers);
+    v.field("mlp_ratio", c.mlp_ratio, std::int64_t{1}, config::kRatios);
+    v.field("downsample_ratio", c.downsample_ratio, std::int64_t{2}, config::kRatios);
   }
 
   constexpr bool operator==(const DownsampleProjectorConfig&) const = default;

@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
@@ -62,16 +63,27 @@ inline constexpr std::array<Resolution, 23> kCandidateResolutionsVL2{{
 // side (the first candidate's width).
 class CandidateResolutions {
  public:
+  // Bounds on a list read from a file (the released models have 23 candidates of at most 9 tiles).
+  static constexpr std::size_t kMaxCandidates = 1024;
+  static constexpr std::int64_t kMaxTiles = 256;
+
   explicit CandidateResolutions(std::vector<Resolution> list, const std::string& where = "candidate_resolutions")
       : list_(std::move(list)) {
     if (list_.empty()) fail(where, "the list of candidate resolutions is empty");
+    if (list_.size() > kMaxCandidates)
+      fail(where, "has ", list_.size(), " candidates, dsvl accepts at most ", kMaxCandidates);
     const std::int64_t S = list_[0].width;
     if (S < 1) fail(where, "the tile size candidate_resolutions[0][0] = ", S, " must be at least 1");
     for (std::size_t i = 0; i < list_.size(); ++i) {
       const Resolution r = list_[i];
+      config::check_range(r.width, config::kPixels, where, "candidate " + std::to_string(i) + " width");
+      config::check_range(r.height, config::kPixels, where, "candidate " + std::to_string(i) + " height");
       if (r.width < S || r.height < S || r.width % S != 0 || r.height % S != 0)
         fail(where, "candidate ", i, " (", r.width, ", ", r.height, ") is not a multiple of the tile size ", S,
              " on both sides");
+      if ((r.width / S) * (r.height / S) > kMaxTiles)
+        fail(where, "candidate ", i, " (", r.width, ", ", r.height, ") has ", (r.width / S) * (r.height / S),
+             " tiles, dsvl accepts at most ", kMaxTiles);
     }
   }
   explicit CandidateResolutions(std::span<const Resolution> list)
@@ -126,6 +138,8 @@ inline VL2ImageProcessorConfig parse_vl2_image_processor_config(const nlohmann::
   c.candidate_resolutions = parse_candidate_resolutions(j, where);
   c.patch_size = io::json_get<std::int64_t>(j, "patch_size", where);
   c.downsample_ratio = io::json_get<std::int64_t>(j, "downsample_ratio", where);
+  config::check_range(c.patch_size, config::kPixels, where, "patch_size");
+  config::check_range(c.downsample_ratio, config::kRatios, where, "downsample_ratio");
   if (c.patch_size < 1) fail(where, "field 'patch_size' is ", c.patch_size, ", expected at least 1");
   if (c.downsample_ratio < 1) fail(where, "field 'downsample_ratio' is ", c.downsample_ratio, ", expected at least 1");
   const auto triple = [&](const char* key, std::array<double, 3> fallback) {

@@ -51,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "dsvl/core/config.hpp"
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
@@ -434,6 +435,8 @@ inline VLMImageProcessorConfig parse_vlm_image_processor_config(const nlohmann::
   VLMImageProcessorConfig c;
   c.image_size = io::json_get<std::int64_t>(j, "image_size", where);
   c.min_size = io::json_get_or<std::int64_t>(j, "min_size", c.min_size, where);
+  config::check_range(c.image_size, config::kPixels, where, "image_size");
+  config::check_range(c.min_size, config::kPixels, where, "min_size");
   const auto triple = [&](const char* key, std::array<double, 3> fallback) {
     const auto v = io::json_get_or<std::vector<double>>(j, key, {fallback.begin(), fallback.end()}, where);
     if (v.size() != 3) fail(where, "field '", key, "' has ", v.size(), " values, expected 3");

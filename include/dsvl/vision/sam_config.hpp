@@ -79,16 +79,16 @@ struct SamConfig {
   static constexpr const char* kName = "SamConfig";
   template <class Self, class V>
   static constexpr void visit(Self& c, V& v) {
-    v.field("image_size", c.image_size, std::int64_t{1024});
-    v.field("patch_size", c.patch_size, std::int64_t{16});
-    v.field("width", c.width, config::required);
-    v.field("layers", c.layers, config::required);
-    v.field("heads", c.heads, config::required);
+    v.field("image_size", c.image_size, std::int64_t{1024}, config::kPixels);
+    v.field("patch_size", c.patch_size, std::int64_t{16}, config::kPixels);
+    v.field("width", c.width, config::required, config::kWidths);
+    v.field("layers", c.layers, config::required, config::kLayers);
+    v.field("heads", c.heads, config::required, config::kHeads);
     v.fixed("mlp_ratio", c.mlp_ratio);
     v.fixed("window_size", c.window_size);
-    v.field("global_attn_indexes", c.global_attn_indexes, config::required);
-    v.field("prompt_embed_dim", c.prompt_embed_dim, std::int64_t{256});
-    v.field("downsample_channels", c.downsample_channels, config::required);
+    v.field("global_attn_indexes", c.global_attn_indexes, config::required, config::kLayers);
+    v.field("prompt_embed_dim", c.prompt_embed_dim, std::int64_t{256}, config::kWidths);
+    v.field("downsample_channels", c.downsample_channels, config::required, config::kWidths);
     v.fixed("neck_resize", c.neck_resize);
     v.fixed("layer_norm_eps", c.layer_norm_eps);
     v.fixed("layer_norm2d_eps", c.layer_norm2d_eps);
@@ -162,6 +162,7 @@ SamConfig parse_sam_config_v1(const J& vision_config, const std::string& where,
     fail(where, "field '", base, "model_name' is \"", name, "\", which is not a known SAM model with downsamples");
   SamConfig c = *sizes;
   c.image_size = io::json_get<std::int64_t>(vision_config, base + "image_size", where);
+  config::check_range(c.image_size, config::kPixels, where, base + "image_size");
   const auto feature = io::json_get_or<std::string>(vision_config, base + "select_feature", "same", where);
   if (feature != "same")
     fail(where, "field '", base, "select_feature' is \"", feature, "\", only \"same\" is supported");

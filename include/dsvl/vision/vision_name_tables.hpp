@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/io/config_json.hpp"
 #include "dsvl/io/json.hpp"
 #include "dsvl/vision/sam_config.hpp"
 #include "dsvl/vision/vit_config.hpp"
@@ -46,12 +47,7 @@ class VisionNameTables {
       for (const auto& [name, e] : siglip->items()) {
         const std::string at = where + ": SigLIP_MODEL_CONFIG/" + name;
         VitConfig c;
-        c.image_size = io::json_get<std::int64_t>(e, "image_size", at);
-        c.patch_size = io::json_get<std::int64_t>(e, "patch_size", at);
-        c.width = io::json_get<std::int64_t>(e, "width", at);
-        c.layers = io::json_get<std::int64_t>(e, "layers", at);
-        c.heads = io::json_get<std::int64_t>(e, "heads", at);
-        c.mlp_ratio = io::json_get<double>(e, "mlp_ratio", at);
+        io::json_get_fields(e, "", c, at);
         check_config(c, at);
         t.siglip_.push_back({t.names_.emplace_back(name), c});
       }
@@ -62,16 +58,7 @@ class VisionNameTables {
         const auto channels = io::json_get<std::vector<std::int64_t>>(e, "downsample_channels", at);
         if (channels.size() != 2) continue;
         SamConfig c;
-        c.width = io::json_get<std::int64_t>(e, "width", at);
-        c.layers = io::json_get<std::int64_t>(e, "layers", at);
-        c.heads = io::json_get<std::int64_t>(e, "heads", at);
-        const auto global = io::json_get<std::vector<std::int64_t>>(e, "global_attn_indexes", at);
-        if (global.size() > c.global_attn_indexes.capacity())
-          fail(at, "field 'global_attn_indexes' has ", global.size(), " entries, at most ",
-               c.global_attn_indexes.capacity(), " are supported");
-        c.global_attn_indexes.assign(global.begin(), global.end());
-        c.downsample_channels = {channels[0], channels[1]};
-        c.prompt_embed_dim = io::json_get_or<std::int64_t>(e, "prompt_embed_dim", c.prompt_embed_dim, at);
+        io::json_get_fields(e, "", c, at);
         check_config(c, at);
         t.sam_.push_back({t.names_.emplace_back(name), c});
       }

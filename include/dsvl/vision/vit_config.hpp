@@ -64,12 +64,12 @@ struct VitConfig {
   static constexpr const char* kName = "VitConfig";
   template <class Self, class V>
   static constexpr void visit(Self& c, V& v) {
-    v.field("image_size", c.image_size, std::int64_t{384});
-    v.field("patch_size", c.patch_size, std::int64_t{16});
-    v.field("width", c.width, std::int64_t{1024});
-    v.field("layers", c.layers, std::int64_t{24});
-    v.field("heads", c.heads, std::int64_t{16});
-    v.field("mlp_ratio", c.mlp_ratio, 4.0);
+    v.field("image_size", c.image_size, std::int64_t{384}, config::kPixels);
+    v.field("patch_size", c.patch_size, std::int64_t{16}, config::kPixels);
+    v.field("width", c.width, std::int64_t{1024}, config::kWidths);
+    v.field("layers", c.layers, std::int64_t{24}, config::kLayers);
+    v.field("heads", c.heads, std::int64_t{16}, config::kHeads);
+    v.field("mlp_ratio", c.mlp_ratio, 4.0, config::kMlpRatios);
     v.fixed("select_layer", c.select_layer);
     v.fixed("layer_norm_eps", c.layer_norm_eps);
     v.fixed("final_norm", c.final_norm);
@@ -149,6 +149,7 @@ VitConfig parse_siglip_config_v1(const J& vision_config, const std::string& wher
   VitConfig c = *sizes;
   c.image_size = io::json_get<std::int64_t>(vision_config, base + "image_size", where);
   c.select_layer = io::json_get_or<std::int64_t>(vision_config, base + "select_layer", c.select_layer, where);
+  config::check_range(c.image_size, config::kPixels, where, base + "image_size");
   const auto feature = io::json_get_or<std::string>(vision_config, base + "select_feature", "same", where);
   if (feature != "same")
     fail(where, "field '", base, "select_feature' is \"", feature, "\", only \"same\" is supported");
