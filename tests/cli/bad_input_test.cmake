@@ -143,6 +143,12 @@ string(JSON json SET "${json}" image_std 1 0)
 file(WRITE "${WORK}/std/processor_config.json" "${json}")
 expect_refusal("image_std 0" "std/processor_config.json: field 'image_std/1' is 0"
   COMMAND "${DSVL}" run --model "${WORK}/std" --prompt x)
+file(COPY "${DATA}/deepseek_vl/tiny-siglip/" DESTINATION "${WORK}/vl-min-size")
+file(READ "${WORK}/vl-min-size/preprocessor_config.json" json)
+string(JSON json SET "${json}" min_size 0)
+file(WRITE "${WORK}/vl-min-size/preprocessor_config.json" "${json}")
+expect_refusal("min_size 0" "vl-min-size/preprocessor_config.json: image_size \\(192\\) must be at least min_size \\(0\\)"
+  COMMAND "${DSVL}" run --model "${WORK}/vl-min-size" --prompt x)
 expect_refusal("tokenize --jsonl of a folder" "is a folder, expected a JSON-lines file"
   COMMAND "${DSVL}" tokenize --tokenizer "${model}/tokenizer.json" --jsonl "${WORK}")
 
