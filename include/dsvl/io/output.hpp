@@ -113,6 +113,13 @@ inline void write_file(const std::filesystem::path& path, std::string_view text)
   f.commit();
 }
 
+// Copies the file `from` to `to`, a new file (in a StagedFolder). Errors name both.
+inline void copy_file(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::error_code ec;
+  std::filesystem::copy_file(from, to, ec);
+  if (ec) fail(from.string(), "cannot copy it to ", to.string(), ": ", ec.message());
+}
+
 class StagedFolder {
  public:
   // Creates the staging folder beside `destination`. Errors (naming it): its parent does not

@@ -305,7 +305,7 @@ class Model {
     for (const auto& e : fs::directory_iterator(directory())) {
       const fs::path name = e.path().filename();
       if (!e.is_regular_file() || name.extension() == ".safetensors" || name == "model.safetensors.index.json") continue;
-      fs::copy_file(e.path(), out.path() / name);
+      io::copy_file(e.path(), out.path() / name);
     }
     out.commit(written_by_dsvl);
   }
@@ -580,7 +580,7 @@ void write_random_model(std::string_view preset, const std::filesystem::path& di
       }
       io::StagedFolder out(dir);
       E::write_config_files(out.path(), config);
-      if (!options.tokenizer.empty()) std::filesystem::copy_file(options.tokenizer, out.path() / "tokenizer.json");
+      if (!options.tokenizer.empty()) io::copy_file(options.tokenizer, out.path() / "tokenizer.json");
       io::SafeTensorsWriter w;
       w.set_metadata(kRandomSeedMetadata, std::to_string(options.seed));
       const auto write = [&](auto policy) {
