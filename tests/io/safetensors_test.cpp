@@ -297,12 +297,22 @@ TEST_CASE("safetensors: the file itself is broken") {
   CHECK(error_of(short5, [&] { SafeTensorsFile f(short5); }) == "file is 5 bytes, shorter than the 8-byte header length");
 
   const fs::path past = write_raw(dir / "past.safetensors", "{}", "", 1000);
-  CHECK(error_of(past, [&] { SafeTensorsFile f(past); }) == "header length 1000 runs past the end of the file (10 bytes)");
+  CHECK(error_of(past, [&] { SafeTensorsFile f(past); }) ==
+        "not a safetensors file, or a truncated one: the header length 1000 runs past the end of the file (10 bytes)");
+  // Another file's first bytes are no length: the message gives no number for them.
+  const std::string not_safetensors =
+      "not a safetensors file: its first 8 bytes, read as the header length, give more than 100000000 bytes";
   const fs::path huge = write_raw(dir / "huge.safetensors", "{}", "", std::uint64_t{1} << 63);
-  CHECK(error_of(huge, [&] { SafeTensorsFile f(huge); }) ==
-        "header length 9223372036854775808 runs past the end of the file (10 bytes)");
+  CHECK(error_of(huge, [&] { SafeTensorsFile f(huge); }) == not_safetensors);
   const fs::path all_ones = write_raw(dir / "ones.safetensors", "{}", "", ~std::uint64_t{0});
-  CHECK(error_of(all_ones, [&] { SafeTensorsFile f(all_ones); }).find("header length 18446744073709551615") == 0);
+  CHECK(error_of(all_ones, [&] { SafeTensorsFile f(all_ones); }) == not_safetensors);
+  const fs::path text = dir / "config.json";
+  write_bytes(text, "{\n  \"architectures\": [\"MultiModalityCausalLM\"]\n}\n" + std::string(100, ' '));
+  CHECK(error_of(text, [&] { SafeTensorsFile f(text); }) == not_safetensors);
+  // A header over the bound is refused even when the file is that long (a sparse file).
+  const fs::path big = write_raw(dir / "big.safetensors", "{}", "", 100'000'001);
+  fs::resize_file(big, 100'000'100);
+  CHECK(error_of(big, [&] { SafeTensorsFile f(big); }) == not_safetensors);
   const fs::path zero = write_raw(dir / "zero.safetensors", "", "");
   CHECK(error_of(zero, [&] { SafeTensorsFile f(zero); }).find("invalid JSON: parse error at line 1, column 1") == 0);
 
@@ -475,8 +485,12 @@ TEST_CASE("checkpoint: sharded, through model.safetensors.index.json") {
   CHECK(index_error(R"({"weight_map": []})") == "field 'weight_map' is an array, expected an object");
   CHECK(index_error(R"([])") == "index is an array, expected a JSON object");
   CHECK(index_error(R"({"weight_map": {"a": 1}})") == "weight_map entry 'a' is an integer, expected a shard file name");
-  CHECK(index_error(R"({"weight_map": {"a": "/etc/x.safetensors"}})") ==
-        "weight_map entry 'a' names shard \"/etc/x.safetensors\", expected a relative file name");
+  for (const char* outside : {"/etc/x.safetensors", "../x.safetensors", "../../../../etc/passwd", "a/../../x"}) {
+    CAPTURE(outside);
+    CHECK(index_error(R"({"weight_map": {"a": ")" + std::string(outside) + "\"}}") ==
+          "weight_map entry 'a' names shard \"" + std::string(outside) +
+              "\", expected a relative file name inside the model folder");
+  }
   CHECK(index_error(R"({"weight_map": {"a": "a.safetensors", "a": "b.safetensors"}})") ==
         "invalid JSON: duplicate key \"a\" in object /weight_map");
   CHECK(index_error(R"({"weight_map": {"layers.0.w": "model-00001-of-00002.safetensors", "q": "gone.safetensors"}})") ==
@@ -490,18 +504,52 @@ TEST_CASE("checkpoint: sharded, through model.safetensors.index.json") {
 }
 
 TEST_CASE("checkpoint: symlinked files, as in the Hugging Face cache") {
+  // <repo>/snapshots/<revision>/<file> -> ../../blobs/<hash>
   TempDir dir;
-  fs::create_directories(dir / "blobs");
-  fs::create_directories(dir / "snapshot");
+  const fs::path repo = dir / "models--deepseek-ai--deepseek-vl2-tiny", snapshot = repo / "snapshots" / "abc123";
+  fs::create_directories(repo / "blobs");
+  fs::create_directories(snapshot);
   SafeTensorsWriter w;
   w.add("a", Tensor<float, 1>({2}));
-  w.write(dir / "blobs" / "1234");
-  write_bytes(dir / "blobs" / "5678", R"({"weight_map": {"a": "model-00001-of-000001.safetensors"}})");
-  fs::create_symlink("../blobs/1234", dir / "snapshot" / "model-00001-of-000001.safetensors");
-  fs::create_symlink("../blobs/5678", dir / "snapshot" / "model.safetensors.index.json");
-  const Checkpoint c = Checkpoint::open(dir / "snapshot");
+  w.write(repo / "blobs" / "1234");
+  write_bytes(repo / "blobs" / "5678", R"({"weight_map": {"a": "model-00001-of-000001.safetensors"}})");
+  fs::create_symlink("../../blobs/1234", snapshot / "model-00001-of-000001.safetensors");
+  fs::create_symlink("../../blobs/5678", snapshot / "model.safetensors.index.json");
+  const Checkpoint c = Checkpoint::open(snapshot);
   CHECK(c.names() == std::vector<std::string_view>{"a"});
   CHECK(c.view<float, 1>("a").shape(0) == 2);
+}
+
+TEST_CASE("checkpoint: a shard that a symlink takes outside the model folder is refused unopened") {
+  TempDir dir;
+  const fs::path model = dir / "model", elsewhere = dir / "elsewhere";
+  fs::create_directories(model);
+  fs::create_directories(elsewhere);
+  SafeTensorsWriter w;
+  w.add("a", Tensor<float, 1>({2}));
+  w.write(elsewhere / "secret.safetensors");
+  w.write(model / "inside.safetensors");
+  fs::create_symlink("../elsewhere/secret.safetensors", model / "link.safetensors");
+  fs::create_symlink(elsewhere, model / "sub");
+  fs::create_symlink("inside.safetensors", model / "alias.safetensors");
+  const fs::path index = model / "model.safetensors.index.json";
+  const auto index_error = [&](const std::string& shard) {
+    write_bytes(index, R"({"weight_map": {"a": ")" + shard + "\"}}");
+    return error_of(index, [&] { Checkpoint::open(model); });
+  };
+  for (const char* shard : {"link.safetensors", "sub/secret.safetensors"}) {
+    CAPTURE(shard);
+    CHECK(index_error(shard) ==
+          "weight_map entry 'a' names shard \"" + std::string(shard) + "\", which resolves outside the model folder");
+  }
+  // Checked before any shard is opened: an outside shard listed after a broken one is still named.
+  write_bytes(model / "a-broken.safetensors", "xx");
+  write_bytes(index, R"({"weight_map": {"a": "a-broken.safetensors", "b": "link.safetensors"}})");
+  CHECK(error_of(index, [&] { Checkpoint::open(model); }) ==
+        "weight_map entry 'b' names shard \"link.safetensors\", which resolves outside the model folder");
+  // A link that stays inside is fine.
+  write_bytes(index, R"({"weight_map": {"a": "alias.safetensors"}})");
+  CHECK(Checkpoint::open(model).names() == std::vector<std::string_view>{"a"});
 }
 
 TEST_CASE("checkpoint: the real DeepSeek-VL2 index") {

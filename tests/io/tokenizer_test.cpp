@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dsvl/io/detokenizer.hpp"
@@ -277,6 +278,42 @@ TEST_CASE("regex: searches stay linear on long runs") {
   n = 0;
   Regex("\\p{N}{1,3}").for_each_match(digits, [&](const Regex::Match&) { ++n; });
   CHECK(n == 33334);
+}
+
+TEST_CASE("regex: nested repetitions and look-aheads take steps linear in the text") {
+  // A backtracking matcher without the memo takes exponential time on these (seconds at 24 code
+  // points, for ever at 10000): the steps are bounded by 4 x program size x (text size + 1).
+  using Spans = std::vector<std::pair<std::size_t, std::size_t>>;
+  auto run = [](const char* pattern, const std::u32string& text) {
+    CAPTURE(pattern);
+    const Regex re(pattern);
+    Spans out;
+    const std::size_t steps =
+        re.for_each_match(text, [&](const Regex::Match& m) { out.emplace_back(m.begin, m.end); });
+    CHECK(steps <= 4 * re.program_size() * (text.size() + 1));
+    return out;
+  };
+  const std::u32string a(10000, U'a'), ab = a + U"b", spaces(10000, U' ');
+  CHECK(run("(a+)+$", std::u32string(26, U'a') + U"b").empty());
+  CHECK(run("(a+)+$", ab).empty());
+  CHECK(run("(a+)+$", a) == Spans{{0, 10000}});
+  CHECK(run("(a|a)+$", ab).empty());
+  CHECK(run("(a|aa)+c", ab).empty());
+  CHECK(run("(a+)*b", a).empty());
+  CHECK(run("(a+)*b", ab) == Spans{{0, 10001}});
+  CHECK(run("(\\s+\\s+)+$", spaces + U"x").empty());
+  CHECK(run("(\\s+\\s+)+$", spaces) == Spans{{0, 10000}});
+  CHECK(run("(?:a{1,3}?)+?b", ab) == Spans{{0, 10001}});
+  // Look-aheads: each body result is remembered, failing or matching.
+  CHECK(run("a(?=(a+)+b)", a).empty());
+  const Spans each_a = run("a(?=(a+)+b)", ab);
+  CHECK(each_a.size() == 9999);  // every 'a' followed by a's and the 'b', all but the last
+  CHECK(each_a.back() == std::pair<std::size_t, std::size_t>{9998, 9999});
+  CHECK(run("a(?=[ab]*c)", a).empty());
+  CHECK(run("a(?!(a|a)+$)", a) == Spans{{9999, 10000}});
+  CHECK(run("a(?!(a|a)+$)", ab).size() == 10000);
+  // `(a*)*b` repeats something that can match the empty string: refused, as before.
+  CHECK_THROWS_AS(Regex("(a*)*b"), dsvl::Error);
 }
 
 // ---- byte alphabet, BPE, added tokens ------------------------------------------------------

@@ -11,9 +11,11 @@
 // look-behind, case folding, possessive quantifiers, nested classes, ...) is refused with an error
 // that names the pattern and the offset, rather than matched differently.
 //
-// Matching is a backtracking machine whose visited (instruction, position) states are remembered
-// on long inputs, so a search is linear in the input (the bit-state method of RE2): patterns such
-// as `\s+$` stay linear on long runs of spaces.
+// Matching is a backtracking machine that remembers the (instruction, position) states it has
+// executed, so that no state runs twice (the bit-state method of RE2, extended to look-aheads):
+// the work is linear in the input times the program size, for nested repetitions such as `(a+)+$`
+// as for `\s+$` on long runs of spaces. On short inputs the memo is turned on only once the steps
+// outrun that bound.
 
 #include <algorithm>
 #include <cstddef>
@@ -49,27 +51,32 @@ class Regex {
 
   const std::string& pattern() const noexcept { return pattern_; }
 
+  // The number of instructions of the compiled pattern.
+  std::size_t program_size() const noexcept { return prog_.size(); }
+
   // The leftmost-first match in text[from, text.size()), if any. Anchors and look-aheads see
   // `text` as the whole subject.
   std::optional<Match> find(std::span<const char32_t> text, std::size_t from = 0) const {
-    Memo memo(memo_size(text), text.size());
+    Memo memo(*this, text.size());
+    if (text.size() >= kMemoMinLength) memo.turn_on(*this);
     return find(text, from, memo);
   }
 
   // Calls f(Match) for each successive match, each search starting where the last match ended
-  // (what an iterator over matches does).
+  // (what an iterator over matches does). Returns the number of steps the matcher took, which is
+  // at most 4 x program_size() x (text.size() + 1).
   template <class F>
-  void for_each_match(std::span<const char32_t> text, F&& f) const {
-    Memo memo(memo_size(text), text.size());
+  std::size_t for_each_match(std::span<const char32_t> text, F&& f) const {
+    Memo memo(*this, text.size());
+    if (text.size() >= kMemoMinLength) memo.turn_on(*this);
     for (std::size_t from = 0; from < text.size();) {
       const auto m = find(text, from, memo);
-      if (!m) return;
+      if (!m) break;
       f(*m);
-      // States at positions before the end are never looked at again; those at the end may lie on
-      // the path that matched, so they are forgotten. All others are known failures.
-      memo.forget(m->end);
+      memo.forget(m->end, prog_.size());
       from = m->end;
     }
+    return memo.steps;
   }
 
  private:
@@ -520,6 +527,7 @@ class Regex {
     std::vector<std::pair<int, const Node*>> lookaheads;
     compile(root, lookaheads);
     emit({Op::kMatch});
+    look_begin_ = static_cast<int>(prog_.size());
     // Look-ahead bodies follow the main program, each a sub-program ending in kMatch.
     for (std::size_t k = 0; k < lookaheads.size(); ++k) {
       const auto [at, body] = lookaheads[k];
@@ -585,48 +593,72 @@ class Regex {
   }
 
   // ---- matching ----------------------------------------------------------------------------
+  // Inputs at least this long use the memo from the start; shorter ones turn it on when the
+  // steps outrun their budget.
   static constexpr std::size_t kMemoMinLength = 256;
+  // The memo costs one bit per (instruction, position) state, two for the instructions of
+  // look-ahead bodies; a pattern and text that would need more are refused.
+  static constexpr std::size_t kMaxMemoBytes = std::size_t{1} << 30;
 
-  // Visited (instruction, position) states of one search; empty (no memo) for short inputs.
   struct Frame {
     int pc;
+    bool take_one;      // a lazy kStarClass at pc: consume one more code point, then go on
     std::size_t pos;
-    bool take_one;  // a lazy kStarClass at pc: consume one more code point, then go on
+    std::size_t trail;  // the length of Memo::trail at this branch (look-ahead bodies)
   };
 
+  struct Bits {
+    std::vector<std::uint64_t> w;
+    void reset(std::size_t n) { w.assign((n + 63) / 64, 0); }
+    bool test(std::size_t k) const { return (w[k >> 6] >> (k & 63)) & 1; }
+    void set(std::size_t k) { w[k >> 6] |= std::uint64_t{1} << (k & 63); }
+    void clear(std::size_t k) { w[k >> 6] &= ~(std::uint64_t{1} << (k & 63)); }
+  };
+
+  // The states one search (or one for_each_match) has executed, once the memo is on. No
+  // instruction repeats at a position without consuming (an unbounded repetition of something
+  // that can match empty is refused), so a depth-first run has finished exploring a state before
+  // it meets that state again: in the main program a state met twice is a known failure. A
+  // look-ahead asks only whether its body matches, so for its states `reaches` also records the
+  // ones known to match: those on the trail of the path that matched.
   struct Memo {
-    std::vector<std::uint64_t> bits;
-    std::size_t stride = 0;
-    std::vector<Frame> stack;  // scratch for run()
-    Memo(std::size_t prog_size, std::size_t n) {
-      if (prog_size == 0) return;
-      stride = n + 1;
-      bits.assign((prog_size * stride + 63) / 64, 0);
+    std::size_t stride;
+    std::size_t budget;  // steps allowed before the memo turns on
+    std::size_t steps = 0;
+    bool on = false, exhausted = false;
+    Bits visited;
+    Bits reaches;  // look-ahead body states, from look_begin_
+    std::vector<Frame> stack;
+    std::vector<std::size_t> trail;  // `reaches` indices of the current path in look-ahead bodies
+
+    Memo(const Regex& re, std::size_t n) : stride(n + 1), budget(2 * re.prog_.size() * stride) {}
+    void turn_on(const Regex& re) {
+      const std::size_t prog = re.prog_.size(), look = prog - static_cast<std::size_t>(re.look_begin_);
+      if (stride > kMaxMemoBytes * 8 / (prog + look))
+        fail(re.where(), "matching ", stride - 1, " code points would need more than ", kMaxMemoBytes >> 20,
+             " MiB of memo; the pattern is too large for a text this long");
+      visited.reset(prog * stride);
+      reaches.reset(look * stride);
+      on = true;
+      exhausted = false;
     }
-    void forget(std::size_t pos) {
-      for (std::size_t k = pos; (k >> 6) < bits.size(); k += stride)
-        bits[k >> 6] &= ~(std::uint64_t{1} << (k & 63));
-    }
-    // True when the state was already visited; marks it.
-    bool visit(int pc, std::size_t pos) {
-      if (bits.empty()) return false;
-      const std::size_t k = static_cast<std::size_t>(pc) * stride + pos;
-      const std::uint64_t m = std::uint64_t{1} << (k & 63);
-      if (bits[k >> 6] & m) return true;
-      bits[k >> 6] |= m;
-      return false;
+    // States at positions before `pos` are never looked at again; those at `pos` may lie on the
+    // path that matched up to it, so they are forgotten. All others are known failures.
+    void forget(std::size_t pos, std::size_t prog) {
+      if (on)
+        for (std::size_t pc = 0; pc < prog; ++pc) visited.clear(pc * stride + pos);
     }
   };
-
-  std::size_t memo_size(std::span<const char32_t> text) const {
-    return text.size() >= kMemoMinLength ? prog_.size() : 0;
-  }
 
   std::optional<Match> find(std::span<const char32_t> text, std::size_t from, Memo& memo) const {
-    std::vector<Frame>& stack = memo.stack;
     for (std::size_t start = from; start < text.size(); ++start) {
       if (!may_start(text[start])) continue;
-      if (const auto end = run(0, start, text, &memo, stack)) return Match{start, *end};
+      auto end = memo.on ? run<true, false>(0, start, text, memo) : run<false, false>(0, start, text, memo);
+      if (memo.exhausted) {
+        memo.turn_on(*this);
+        end = run<true, false>(0, start, text, memo);
+      }
+      if (end) return Match{start, *end};
     }
     return std::nullopt;
   }
@@ -644,23 +676,50 @@ class Regex {
   }
 
   // Runs the program from `pc0` anchored at `pos0`; the end of the first match in priority order.
-  // Backtracking frames go on `stack` above what is there (a look-ahead runs on the same stack).
-  std::optional<std::size_t> run(int pc0, std::size_t pos0, std::span<const char32_t> t,
-                                 Memo* memo, std::vector<Frame>& stack) const {
-    const std::size_t base = stack.size();
-    stack.push_back({pc0, pos0, false});
+  // `memo`: m.on; `look`: pc0 starts a look-ahead body. Backtracking frames go on the memo's
+  // stack above what is there (a look-ahead runs on the same stack). Without the memo, a run that
+  // outruns the budget stops with m.exhausted set.
+  template <bool memo, bool look>
+  std::optional<std::size_t> run(int pc0, std::size_t pos0, std::span<const char32_t> t, Memo& m) const {
+    std::vector<Frame>& stack = m.stack;
+    const std::size_t base = stack.size(), trail_base = m.trail.size();
+    const std::size_t stride = m.stride, budget = m.budget;
+    std::size_t steps = m.steps;
+    stack.push_back({pc0, false, pos0, trail_base});
     while (stack.size() > base) {
-      Frame f = stack.back();
+      const Frame f = stack.back();
       stack.pop_back();
       int pc = f.pc;
       std::size_t pos = f.pos;
+      if constexpr (memo && look) truncate(m.trail, f.trail);
       if (f.take_one) {
         if (pos == t.size() || !classes_[static_cast<std::size_t>(prog_[pc].a)].contains(t[pos]))
           continue;
         ++pos;
       }
       for (;;) {
-        if (memo && memo->visit(pc, pos)) break;
+        if constexpr (memo) {
+          const std::size_t k = static_cast<std::size_t>(pc) * stride + pos;
+          if constexpr (look) {
+            const std::size_t r = static_cast<std::size_t>(pc - look_begin_) * stride + pos;
+            if (m.reaches.test(r)) {
+              look_matched(m, trail_base);
+              truncate(stack, base);
+              m.steps = steps;
+              return pos;  // not this body's end, but a look-ahead asks only whether it matches
+            }
+            if (m.visited.test(k)) break;
+            m.trail.push_back(r);
+          } else if (m.visited.test(k)) {
+            break;
+          }
+          m.visited.set(k);
+        } else if (steps == budget) {
+          m.exhausted = true;
+          truncate(stack, base);
+          return std::nullopt;
+        }
+        ++steps;
         const Inst& in = prog_[static_cast<std::size_t>(pc)];
         bool ok = true;
         switch (in.op) {
@@ -672,17 +731,17 @@ class Regex {
           // so the memo sees every position of the run.
           case Op::kStarClass:
             if (!in.flag) {
-              stack.push_back({pc, pos, true});
+              stack.push_back({pc, true, pos, m.trail.size()});
               ++pc;
             } else if (pos < t.size() && classes_[static_cast<std::size_t>(in.a)].contains(t[pos])) {
-              stack.push_back({pc + 1, pos, false});
+              stack.push_back({pc + 1, false, pos, m.trail.size()});
               ++pos;
             } else {
               ++pc;
             }
             break;
           case Op::kSplit:
-            stack.push_back({in.b, pos, false});
+            stack.push_back({in.b, false, pos, m.trail.size()});
             pc = in.a;
             break;
           case Op::kJump: pc = in.a; break;
@@ -691,17 +750,39 @@ class Regex {
             ++pc;
             break;
           case Op::kLookahead:
-            ok = run(in.a, pos, t, nullptr, stack).has_value() != in.flag;
+            m.steps = steps;
+            ok = run<memo, true>(in.a, pos, t, m).has_value() != in.flag;
+            steps = m.steps;
+            if (!memo && m.exhausted) {
+              truncate(stack, base);
+              return std::nullopt;
+            }
             ++pc;
             break;
           case Op::kMatch:
-            stack.resize(base);
+            if constexpr (memo && look) look_matched(m, trail_base);
+            truncate(stack, base);
+            m.steps = steps;
             return pos;
         }
         if (!ok) break;
       }
     }
+    if constexpr (memo && look) truncate(m.trail, trail_base);
+    m.steps = steps;
     return std::nullopt;
+  }
+
+  // Shrinks `v` to `n` elements (resize() would bring in its growing path).
+  template <class T>
+  static void truncate(std::vector<T>& v, std::size_t n) {
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(n), v.end());
+  }
+
+  // A look-ahead body matched: every state on the trail of its path reaches the end.
+  static void look_matched(Memo& m, std::size_t trail_base) {
+    for (std::size_t i = trail_base; i < m.trail.size(); ++i) m.reaches.set(m.trail[i]);
+    truncate(m.trail, trail_base);
   }
 
   void build_first_filter() {
@@ -728,6 +809,7 @@ class Regex {
   std::string pattern_;
   std::vector<CharClass> classes_;
   std::vector<Inst> prog_;
+  int look_begin_ = 0;  // the first instruction of the look-ahead bodies
   std::optional<std::vector<int>> first_;
   std::uint64_t first_ascii_[2] = {0, 0};
 };

@@ -11,7 +11,9 @@
 // Everything is validated when a file is opened, so no later access can read outside the mapping.
 // Each failure is a dsvl::Error whose where() is the file path and whose message names the tensor
 // when there is one:
-//   - the file is missing or unreadable, shorter than 8 bytes, or N runs past its end;
+//   - the file is missing or unreadable, shorter than 8 bytes, or N is over 100 MB (the reference
+//     reader's bound; then the file is said not to be a safetensors file, without the number) or
+//     runs past its end;
 //   - the header is not valid JSON (with line and column), repeats a key, or is not an object;
 //   - an entry is not an object, lacks "dtype", "shape" or "data_offsets", or has one of the
 //     wrong JSON type; the dtype is not F32, BF16, F16, I64 or I32; an extent is negative, not
@@ -258,6 +260,9 @@ struct SafeTensorsState {
   std::map<std::string, std::string> metadata;
 };
 
+// The largest header accepted, as the reference reader (a real header is at most a few MB).
+inline constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+
 inline std::unique_ptr<SafeTensorsState> open_safetensors(const std::filesystem::path& path) {
   const std::string where = path.string();
   auto s = std::make_unique<SafeTensorsState>(SafeTensorsState{path, MappedFile(path), {}, {}, {}});
@@ -265,8 +270,12 @@ inline std::unique_ptr<SafeTensorsState> open_safetensors(const std::filesystem:
   if (file.size() < 8) fail(where, "file is ", file.size(), " bytes, shorter than the 8-byte header length");
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | std::to_integer<std::uint64_t>(file[static_cast<std::size_t>(i)]);
+  if (n > kMaxHeaderBytes)
+    fail(where, "not a safetensors file: its first 8 bytes, read as the header length, give more than ",
+         kMaxHeaderBytes, " bytes");
   if (n > file.size() - 8)
-    fail(where, "header length ", n, " runs past the end of the file (", file.size(), " bytes)");
+    fail(where, "not a safetensors file, or a truncated one: the header length ", n, " runs past the end of the file (",
+         file.size(), " bytes)");
   const std::string_view text(reinterpret_cast<const char*>(file.data()) + 8, static_cast<std::size_t>(n));
   const std::span<const std::byte> data = file.subspan(8 + static_cast<std::size_t>(n));
 
@@ -407,7 +416,8 @@ class SafeTensorsFile {
 
 // The weight_map of a model.safetensors.index.json: tensor name -> shard file name (relative to
 // the index's folder). Errors (naming the index file): as read_json; no "weight_map" object; a
-// value that is not a string, is empty, or is an absolute path.
+// value that is not a string, is empty, or is not a path inside the folder (absolute, or with a
+// ".." component).
 inline std::map<std::string, std::string> read_safetensors_index(const std::filesystem::path& index) {
   const std::string where = index.string();
   const nlohmann::json j = read_json(index);
@@ -420,12 +430,34 @@ inline std::map<std::string, std::string> read_safetensors_index(const std::file
     if (!file.is_string())
       fail(where, "weight_map entry '", name, "' is ", detail::json_kind(file), ", expected a shard file name");
     const auto& f = file.get_ref<const std::string&>();
-    if (f.empty() || std::filesystem::path(f).is_absolute())
-      fail(where, "weight_map entry '", name, "' names shard \"", f, "\", expected a relative file name");
+    const std::filesystem::path p(f);
+    if (f.empty() || p.has_root_path() || std::find(p.begin(), p.end(), "..") != p.end())
+      fail(where, "weight_map entry '", name, "' names shard \"", f,
+           "\", expected a relative file name inside the model folder");
     out.emplace(name, f);
   }
   return out;
 }
+
+namespace detail {
+
+// Whether `file`, named inside the model folder `folder`, stays there once symlinks are resolved.
+// A folder that is a snapshot of the Hugging Face cache (<repo>/snapshots/<revision>) holds
+// links into <repo>/blobs, which count as inside.
+inline bool resolves_inside(const std::filesystem::path& folder, const std::filesystem::path& file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::canonical(folder.empty() ? fs::path(".") : folder, ec);
+  if (ec) return false;
+  const fs::path target = fs::weakly_canonical(file, ec);
+  if (ec) return false;
+  const auto under = [&](const fs::path& root) {
+    return std::mismatch(root.begin(), root.end(), target.begin(), target.end()).first == root.end();
+  };
+  return under(dir) || (dir.parent_path().filename() == "snapshots" && under(dir.parent_path().parent_path() / "blobs"));
+}
+
+}  // namespace detail
 
 // The tensors of a model: one .safetensors file, or the shards of a model.safetensors.index.json
 // (each shard opened once). open() takes
@@ -435,7 +467,8 @@ inline std::map<std::string, std::string> read_safetensors_index(const std::file
 //     Hugging Face transformers tries them).
 // With an index, the tensors are exactly those of its weight_map; other tensors in the shards are
 // ignored. Errors: the path does not exist, or a directory holds neither file (naming the path);
-// those of SafeTensorsFile and read_safetensors_index; a shard file does not exist, or does not
+// those of SafeTensorsFile and read_safetensors_index; a shard resolves (through symlinks) outside
+// the index's folder, checked before any shard is opened; a shard file does not exist, or does not
 // contain a tensor the index maps to it (naming the index, the shard and the tensor).
 class Checkpoint {
  public:
@@ -504,6 +537,11 @@ class Checkpoint {
     const auto weight_map = read_safetensors_index(index);
     std::map<std::string_view, std::string_view> first_tensor;  // shard -> a tensor it should hold
     for (const auto& [name, shard] : weight_map) first_tensor.emplace(shard, name);
+
+    for (const auto& [shard, tensor] : first_tensor)
+      if (!detail::resolves_inside(index.parent_path(), index.parent_path() / shard))
+        fail(where, "weight_map entry '", tensor, "' names shard \"", shard,
+             "\", which resolves outside the model folder");
 
     Checkpoint c;
     c.path_ = given;
