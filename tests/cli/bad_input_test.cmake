@@ -131,6 +131,30 @@ expect_refusal("run past the context" "the prompt has [0-9]+ tokens, max_positio
 expect_refusal("an image over the pixel limit" "huge.png: the PNG image is 100000x100000 = 10000000000 pixels, over the limit"
   COMMAND "${DSVL}" run --model "${model}" --image "${DATA}/images/huge.png" --prompt x)
 
+# ---- a model folder cannot hang the process or reach outside itself ----------------------------
+file(READ "${model}/tokenizer.json" json)
+string(JSON json SET "${json}" pre_tokenizer pretokenizers 0 pattern Regex "\"(a+)+$\"")
+file(WRITE "${WORK}/nested.json" "${json}")
+string(REPEAT "a" 40 text)
+file(WRITE "${WORK}/text.jsonl" "{\"text\": \"${text}!\"}\n")
+execute_process(COMMAND "${DSVL}" tokenize --tokenizer "${WORK}/nested.json" --jsonl "${WORK}/text.jsonl"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 20)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "ids")
+  message(FATAL_ERROR "a nested-repetition pre-tokenizer pattern: '${rc}' (a hang times out after 20 s)\n${out}\n${err}")
+endif()
+file(REMOVE "${WORK}/nested.json" "${WORK}/text.jsonl")
+file(COPY "${model}/" DESTINATION "${WORK}/escape")
+file(REMOVE "${WORK}/escape/model.safetensors")
+file(WRITE "${WORK}/escape/model.safetensors.index.json"
+     "{\"weight_map\": {\"lm_head.weight\": \"../../../../../../../../etc/passwd\"}}")
+expect_refusal("a shard outside the model folder" "model.safetensors.index.json: .*inside the model folder"
+  COMMAND "${DSVL}" run --model "${WORK}/escape" --prompt x)
+file(COPY_FILE "${model}/model.safetensors" "${WORK}/outside.safetensors")
+file(WRITE "${WORK}/escape/model.safetensors.index.json" "{\"weight_map\": {\"lm_head.weight\": \"link.safetensors\"}}")
+file(CREATE_LINK "${WORK}/outside.safetensors" "${WORK}/escape/link.safetensors" SYMBOLIC)
+expect_refusal("a shard linked outside the model folder" "resolves outside the model folder"
+  COMMAND "${DSVL}" run --model "${WORK}/escape" --prompt x)
+
 # ---- messages name the file and the field --------------------------------------------------------
 file(COPY "${model}/" DESTINATION "${WORK}/config-folder")
 file(REMOVE "${WORK}/config-folder/config.json")
@@ -157,7 +181,7 @@ file(COPY "${model}/" DESTINATION "${WORK}/truncated")
 file(REMOVE "${WORK}/truncated/model.safetensors")
 file(COPY "${DATA}/images/not_an_image.png" DESTINATION "${WORK}/truncated")  # any short file
 file(RENAME "${WORK}/truncated/not_an_image.png" "${WORK}/truncated/model.safetensors")
-expect_refusal("a checkpoint that is not safetensors" "truncated/model.safetensors: "
+expect_refusal("a checkpoint that is not safetensors" "truncated/model.safetensors: not a safetensors file"
   COMMAND "${DSVL}" run --model "${WORK}/truncated" --prompt x)
 file(COPY "${model}/" DESTINATION "${WORK}/badjson")
 file(WRITE "${WORK}/badjson/config.json" "{\"model_type\": ")
