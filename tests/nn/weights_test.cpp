@@ -9,7 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "dsvl/io/safetensors.hpp"  // io::Checkpoint and the walks that read and write it
@@ -152,6 +155,68 @@ TEST_CASE("weights: a bad checkpoint gets one error listing every problem by nam
   dsvl::nn::WeightLoader part(ckpt, "blocks.0.");
   m.visit(part);
   CHECK_THROWS_WITH(part.finish("blocks.0."), doctest::Contains("1 problem(s)"));
+}
+
+TEST_CASE("weights: a NaN or infinite weight is reported with its file, tensor and index") {
+  // One bad element in "blocks.1.up.weight" ([5, 3]) at [3, 2], stored as f32, bf16 or f16, and
+  // loaded in place (the same dtype) or converted.
+  const float bad[] = {NAN, INFINITY, -INFINITY};
+  const char* said[] = {"nan", "inf", "-inf"};
+  for (int k = 0; k < 3; ++k) {
+    for (const dsvl::DType dt : {dsvl::DType::f32, dsvl::DType::bf16, dsvl::DType::f16}) {
+      CAPTURE(said[k]);
+      CAPTURE(dsvl::dtype_name(dt));
+      TempFile f;
+      write_net(f.path, [&](auto& w, auto& net, auto&) {
+        dsvl::nn::WeightNames names;
+        net.visit(names);
+        for (const auto& e : names.entries) {
+          Tensor<float, 1> flat({static_cast<std::int64_t>(e.shape[0] * (e.shape.size() > 1 ? e.shape[1] : 1))});
+          if (e.name == "blocks.1.up.weight") flat.data()[3 * 3 + 2] = bad[k];
+          dsvl::visit_dtype(dt, [&](auto tag) {
+            using S = decltype(tag);
+            if constexpr (std::is_same_v<S, float> || std::is_same_v<S, bf16> || std::is_same_v<S, dsvl::f16>) {
+              std::vector<S> v(static_cast<std::size_t>(flat.size()));
+              for (std::size_t i = 0; i < v.size(); ++i) v[i] = dsvl::from_f32<S>(flat.data()[i]);
+              w.add_deferred(e.name, dt, e.shape,
+                             [v](std::span<std::byte> out) { std::memcpy(out.data(), v.data(), out.size()); });
+            }
+          });
+        }
+      });
+      const auto ckpt = dsvl::io::Checkpoint::open(f.path);
+      const std::string expected =
+          "tensor 'blocks.1.up.weight' holds the non-finite weight " + std::string(said[k]) + " at element 11 [3, 2]";
+      for (int as_bf16 = 0; as_bf16 < 2; ++as_bf16) {
+        std::string msg;
+        try {
+          if (as_bf16) dsvl::nn::load_weights(*std::make_unique<Net<bf16>>(2), ckpt);
+          else dsvl::nn::load_weights(*std::make_unique<Net<float>>(2), ckpt);
+        } catch (const dsvl::Error& e) {
+          msg = e.what();
+        }
+        CHECK(msg == f.path.string() + ": 1 problem(s) with the weights:\n  " + expected);
+      }
+    }
+  }
+  // Through a directory, the message names the file that holds the tensor.
+  const fs::path dir = fs::temp_directory_path() / ("dsvl_weights_dir_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  write_net(dir / "model.safetensors", [](auto& w, auto& net, auto& saver) {
+    net.blocks[0].bias.allocate({5}).data()[4] = INFINITY;
+    net.visit(saver);
+    (void)w;
+  });
+  std::string msg;
+  try {
+    Net<float> n(2);
+    dsvl::nn::load_weights(n, dsvl::io::Checkpoint::open(dir));
+  } catch (const dsvl::Error& e) {
+    msg = e.what();
+  }
+  fs::remove_all(dir);
+  CHECK(msg.find("tensor 'blocks.0.up.bias' in " + (dir / "model.safetensors").string() +
+                 " holds the non-finite weight inf at element 4 [4]") != std::string::npos);
 }
 
 namespace {

@@ -1,12 +1,13 @@
 #pragma once
 // The walks over a block's declared weights (nn/weights.hpp) that read or write a checkpoint:
 // WeightLoader and load_weights bind the weights to an io::Checkpoint (zero copy where the file
-// stores the block's type, one report of every problem), WeightSaver and RandomWeightSaver add
+// stores the block's type, one report of every problem, a NaN or infinite weight included), WeightSaver and RandomWeightSaver add
 // them to an io::SafeTensorsWriter. io/safetensors.hpp includes this header, so a program that
 // opens a checkpoint can load blocks from it; block headers include only nn/weights.hpp.
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -55,6 +56,68 @@ class RandomWeightSaver : public WeightVisitor<RandomWeightSaver> {
   std::uint64_t seed_;
 };
 
+namespace detail {
+
+// The first element of `n` (at `p`, any alignment) whose bits under kExponent are all ones (a NaN
+// or an infinity in an IEEE format), or -1. Blocks are tested without branches (vectorised).
+template <class U, U kExponent>
+std::int64_t first_all_ones(const std::byte* p, std::size_t n) {
+  constexpr std::size_t kBlock = 4096;
+  for (std::size_t b = 0; b < n; b += kBlock) {
+    const std::size_t e = std::min(n, b + kBlock);
+    unsigned hit = 0;
+    for (std::size_t i = b; i < e; ++i) {
+      U v;
+      std::memcpy(&v, p + i * sizeof(U), sizeof(U));
+      hit |= static_cast<unsigned>((v & kExponent) == kExponent);
+    }
+    if (hit == 0) continue;
+    for (std::size_t i = b; i < e; ++i) {
+      U v;
+      std::memcpy(&v, p + i * sizeof(U), sizeof(U));
+      if ((v & kExponent) == kExponent) return static_cast<std::int64_t>(i);
+    }
+  }
+  return -1;
+}
+
+// The first NaN or infinite element of an F32, BF16 or F16 tensor, or -1 (other dtypes: -1).
+inline std::int64_t first_non_finite(const io::TensorInfo& t) {
+  const std::byte* p = t.bytes.data();
+  switch (t.dtype) {
+    case DType::f32: return first_all_ones<std::uint32_t, 0x7F800000u>(p, t.bytes.size() / 4);
+    case DType::bf16: return first_all_ones<std::uint16_t, 0x7F80u>(p, t.bytes.size() / 2);
+    case DType::f16: return first_all_ones<std::uint16_t, 0x7C00u>(p, t.bytes.size() / 2);
+    default: return -1;
+  }
+}
+
+// Element i of a floating-point tensor, as text ("nan", "inf", "-inf", ...).
+inline std::string value_string(const io::TensorInfo& t, std::int64_t i) {
+  float v = 0;
+  visit_dtype(t.dtype, [&](auto tag) {
+    using S = decltype(tag);
+    if constexpr (std::is_same_v<S, float> || std::is_same_v<S, bf16> || std::is_same_v<S, f16>) {
+      S x;
+      std::memcpy(&x, t.bytes.data() + i * static_cast<std::int64_t>(sizeof(S)), sizeof(S));
+      v = to_f32(x);
+    }
+  });
+  return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+
+// The row-major index of flat element i.
+inline std::vector<std::int64_t> unravel(const std::vector<std::int64_t>& shape, std::int64_t i) {
+  std::vector<std::int64_t> idx(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    idx[d] = i % shape[d];
+    i /= shape[d];
+  }
+  return idx;
+}
+
+}  // namespace detail
+
 // Binds every declared weight to a checkpoint tensor of the same name.
 class WeightLoader : public WeightVisitor<WeightLoader> {
  public:
@@ -91,6 +154,14 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
       return;
     }
     if (!bind_) return;
+    if constexpr (!is_quant_format_v<W>) {  // the quantizer names the row and group itself
+      if (const std::int64_t i = detail::first_non_finite(t); i >= 0) {
+        problems_.push_back("tensor '" + full + "'" + (t.file == ckpt_->path() ? "" : " in " + t.file.string()) +
+                            " holds the non-finite weight " + detail::value_string(t, i) + " at element " +
+                            std::to_string(i) + " " + shape_string(detail::unravel(t.shape, i)));
+        return;
+      }
+    }
     try {
       bind(t, w);
     } catch (const Error& e) {  // from quantizing: a weight that is not finite or too large
@@ -103,7 +174,8 @@ class WeightLoader : public WeightVisitor<WeightLoader> {
   void unused(std::string_view name) { unused_.push_back(full_name(name)); }
 
   // After the walk: throws one dsvl::Error naming the checkpoint and listing every problem
-  // (missing, wrongly shaped or typed, and unexpected tensors under `scope`, "" for all).
+  // (missing, wrongly shaped or typed, non-finite, and unexpected tensors under `scope`, "" for
+  // all; a tensor in another file than the checkpoint's path is named with its file).
   void finish(std::string_view scope = {}) const {
     std::vector<std::string> all = problems_;
     for (const auto name : ckpt_->names()) {

@@ -14,8 +14,9 @@
 // A Weight holds the policy's storage type W. Loading borrows the memory-mapped checkpoint when
 // the file already stores W (zero copy) and converts once otherwise (bf16 or f16 to f32, f32 to
 // bf16 with round-to-nearest-even). The loader checks every declared shape and, at the end,
-// reports together every missing tensor, every tensor whose shape or dtype is wrong and every
-// tensor of the checkpoint that no block declared.
+// reports together every missing tensor, every tensor whose shape or dtype is wrong, every
+// tensor holding a NaN or an infinity (the first, by index) and every tensor of the checkpoint
+// that no block declared.
 //
 // A matrix of a quantized format F (core/quant.hpp) is a Weight<F, 2>: loading quantizes it from
 // the checkpoint's float tensor, so the official checkpoints load unchanged. WeightSaver writes it
