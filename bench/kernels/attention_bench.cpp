@@ -78,7 +78,8 @@ void add_cases(const char* impl) {
         for (std::int64_t i = 0; i < t->size(); ++i) t->data()[i] = 0.0005f * static_cast<float>(i % 997) - 0.25f;
       const float scale = 1.0f / std::sqrt(static_cast<float>(s.Dh));
       return std::function<void()>([st, s, scale, &pool] {
-        const auto q = std::as_const(st->q).view(), k = std::as_const(st->k).view(), v = std::as_const(st->v).view();
+        const auto q = std::as_const(st->q).view();
+        const auto k = std::as_const(st->k).view(), v = std::as_const(st->v).view();
         if constexpr (!bf16_kv) {
           if (s.side > 0) {
             kernels::attention(Tag{}, q, k, v,

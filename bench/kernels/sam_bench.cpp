@@ -55,7 +55,7 @@ void add_case(bool full) {
   c.flops = blocks_and_neck_flops(cfg);
   c.bound = bench::Bound::compute;
   c.threaded = true;
-  c.setup = [full, cfg](ThreadPool& pool) {
+  c.setup = [full](ThreadPool& pool) {
     auto m = sam<P>();
     const std::int64_t S = cfg.image_size, N = cfg.num_patches();
     struct State {

@@ -180,7 +180,8 @@ Tensor<std::uint8_t, 3> pattern(std::int64_t h, std::int64_t w) {
 }  // namespace
 
 TEST_CASE("write_png then read_image gives the same pixels") {
-  for (const auto& [h, w] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {7, 13}, {64, 3}, {120, 161}}) {
+  for (const auto& size : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {7, 13}, {64, 3}, {120, 161}}) {
+    const std::int64_t h = size.first, w = size.second;
     CAPTURE(h);
     CAPTURE(w);
     const auto img = pattern(h, w);

@@ -98,7 +98,8 @@ TEST_CASE_TEMPLATE("gemm is exact on small integers", Tag, xsimd_tag<>, hwy_tag)
     using W = decltype(weight_type);
     ThreadPool pool(2);
     std::uniform_int_distribution<int> dist(-3, 3);
-    for (auto [M, N, K] : {std::array<std::int64_t, 3>{37, 1100, 600}, {290, 65, 300}, {13, 5, 1}}) {
+    for (const auto& shape : {std::array<std::int64_t, 3>{37, 1100, 600}, {290, 65, 300}, {13, 5, 1}}) {
+      const std::int64_t M = shape[0], N = shape[1], K = shape[2];
       CAPTURE(M);
       CAPTURE(N);
       CAPTURE(K);

@@ -102,8 +102,9 @@ TEST_CASE_TEMPLATE("gemm over quantized weights matches the scalar reference", T
     using F = decltype(format);
     constexpr int G = F::group_size;
     ThreadPool pool(2);
-    for (auto [M, N, K] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{1, 1, 1}, {3, 5, 33}, {13, 40, 100},
-                           {40, 70, 300}, {7, 129, 600}, {0, 3, 32}, {2, 0, 32}, {150, 70, 1100}}) {
+    for (const auto& shape : {std::array<std::int64_t, 3>{1, 1, 1}, {3, 5, 33}, {13, 40, 100}, {40, 70, 300},
+                              {7, 129, 600}, {0, 3, 32}, {2, 0, 32}, {150, 70, 1100}}) {
+      const std::int64_t M = shape[0], N = shape[1], K = shape[2];
       CAPTURE(M);
       CAPTURE(N);
       CAPTURE(K);
@@ -149,8 +150,8 @@ TEST_CASE_TEMPLATE("gemm over quantized weights is exact on integer codes", Tag,
     ThreadPool pool(2);
     std::uniform_int_distribution<int> wdist(F::bits == 8 ? -127 : -8, F::bits == 8 ? 127 : 7), adist(-127, 127);
     // The last: two nc blocks of columns per thread, several row and k blocks of a (packed once, reused).
-    for (auto [M, N, K] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{13, 70, 96}, {37, 33, 600}, {6, 32, 32},
-                           {150, 2100, 600}}) {
+    for (const auto& shape : {std::array<std::int64_t, 3>{13, 70, 96}, {37, 33, 600}, {6, 32, 32}, {150, 2100, 600}}) {
+      const std::int64_t M = shape[0], N = shape[1], K = shape[2];
       CAPTURE(M);
       CAPTURE(N);
       CAPTURE(K);

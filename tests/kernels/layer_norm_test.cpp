@@ -42,7 +42,8 @@ TEST_CASE_TEMPLATE("layer_norm2d matches the scalar reference", Tag, xsimd_tag<>
     using W = decltype(weight_type);
     for (std::int64_t C : {0, 1, 3, 16, 33}) {
       // Pixel counts: empty, one, odd, not a multiple of any lane count, more than a 512-pixel block.
-      for (auto [H, Wd] : {std::pair<std::int64_t, std::int64_t>{0, 4}, {1, 1}, {3, 5}, {4, 8}, {7, 9}, {23, 31}}) {
+      for (const auto& size : {std::pair<std::int64_t, std::int64_t>{0, 4}, {1, 1}, {3, 5}, {4, 8}, {7, 9}, {23, 31}}) {
+        const std::int64_t H = size.first, Wd = size.second;
         CAPTURE(C);
         CAPTURE(H);
         CAPTURE(Wd);

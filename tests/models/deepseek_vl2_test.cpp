@@ -217,7 +217,9 @@ double compare(const Outputs& got, const Outputs& want, const std::string& label
   check("inputs_embeds", got.inputs_embeds, want.inputs_embeds);
   for (const auto& [name, x] : want.hidden) check(name, got.hidden.at(name), x);
   check("logits", got.logits, want.logits);
-  for (const auto& [layer, w] : want.routing) {
+  for (const auto& routing : want.routing) {
+    const auto& layer = routing.first;
+    const auto& w = routing.second;
     const auto& g = got.routing.at(layer);
     const std::int64_t T = w.experts.shape(0), k = w.experts.shape(1);
     REQUIRE(g.experts.shape(0) == T);

@@ -135,7 +135,9 @@ TEST_CASE("select_best_resolution and token counts equal the official processor'
   }
   const auto j = io::read_json(path);
   int compared = 0;
-  for (const auto& [name, l] : j.at("lists").items()) {
+  for (const auto& list : j.at("lists").items()) {
+    const std::string& name = list.key();
+    const auto& l = list.value();
     CAPTURE(name);
     const auto cands = vision::parse_candidate_resolutions(l, path.string());
     CHECK(cands.tile_size() == l.at("tile").get<std::int64_t>());

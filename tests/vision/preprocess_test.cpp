@@ -51,7 +51,9 @@ TEST_CASE("resize_bicubic equals Pillow's Image.resize(BICUBIC) byte for byte, f
   for (const auto& c : fx.cases.at("resize")) {
     CAPTURE(case_name(c));
     const auto in = test::pattern(c["pattern"], c["seed"], c["h"], c["w"]);
-    for (const auto& [name, version] : kVersions) {
+    for (const auto& v : kVersions) {
+      const char* name = v.first;
+      const vision::PillowVersion version = v.second;
       CAPTURE(name);
       const auto& e = c.at("expected").at(name);
       const auto out = vision::resize_bicubic(in.view(), c["out_h"], c["out_w"], version);
@@ -131,8 +133,9 @@ TEST_CASE("resize_bicubic: strided rows, one channel, threads and the same size"
 }
 
 TEST_CASE("resize_bicubic weights: Pillow's taps, summing to one in 22-bit fixed point") {
-  for (const auto& [in, out] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+  for (const auto& sizes : std::vector<std::pair<std::int64_t, std::int64_t>>{
            {1, 1}, {1, 7}, {7, 1}, {5, 17}, {17, 5}, {1000, 3}, {4032, 1024}, {384, 1024}, {3, 1000}}) {
+    const std::int64_t in = sizes.first, out = sizes.second;
     CAPTURE(in);
     CAPTURE(out);
     const auto ax = vision::detail::bicubic_axis(in, out);
@@ -256,7 +259,9 @@ TEST_CASE("vlm_preprocess equals the official VLMImageProcessor (Pillow + numpy)
     CHECK(size[1] == c["resized_w"].get<std::int64_t>());
     const auto bg = vision::vlm_background_color(cfg);
     CHECK(std::vector<int>(bg.begin(), bg.end()) == c["background"].get<std::vector<int>>());
-    for (const auto& [name, version] : kVersions) {
+    for (const auto& v : kVersions) {
+      const char* name = v.first;
+      const vision::PillowVersion version = v.second;
       CAPTURE(name);
       const auto& e = c.at("expected").at(name);
       const auto square = vision::vlm_resize_pad(rgb.view(), cfg, version);
@@ -308,7 +313,9 @@ TEST_CASE("contain_and_pad equals ImageOps.pad (DeepSeek-VL2's global view and t
           std::array<std::int64_t, 2>{c["contain_h"], c["contain_w"]});
     const auto color = c["color"].get<std::vector<std::uint8_t>>();
     const auto centering = c["centering"].get<std::vector<double>>();
-    for (const auto& [name, version] : kVersions) {
+    for (const auto& v : kVersions) {
+      const char* name = v.first;
+      const vision::PillowVersion version = v.second;
       CAPTURE(name);
       const auto& e = c.at("expected").at(name);
       const auto out = vision::contain_and_pad(img.view(), oh, ow, color, {centering[0], centering[1]}, version);

@@ -277,7 +277,9 @@ TEST_CASE_TEMPLATE("SamVit matches the official DeepSeek-VL code's SAM tower, bl
   }
 
   double worst = 0, worst_bound = 0;
-  for (const auto& [name, t] : got) {
+  for (const auto& tensor : got) {
+    const auto& name = tensor.first;
+    const auto& t = tensor.second;
     CAPTURE(name);
     const auto want = reference(ref, cfg, name.starts_with("high") ? "high" : name);
     const double e = relative_error(t.view(), want.view());
@@ -311,7 +313,9 @@ TEST_CASE_TEMPLATE("SamVit with q8 and q4 matrices stays close to the official t
   const auto sam = loaded_tower<P>(cfg, ckpt);
   const double bound = P::weight_type::bits == 8 ? 0.035 : 0.4;
   double worst = 0;
-  for (const auto& [name, t] : run_tower(sam, ref, pool)) {
+  for (const auto& tensor : run_tower(sam, ref, pool)) {
+    const auto& name = tensor.first;
+    const auto& t = tensor.second;
     CAPTURE(name);
     const double e = relative_error(t.view(), reference(ref, cfg, name.starts_with("high") ? "high" : name).view());
     CHECK(e <= bound);

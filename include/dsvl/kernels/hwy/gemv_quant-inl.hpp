@@ -195,7 +195,9 @@ HWY_INLINE hn::Vec<hn::Rebind<float, DPair>> PairScales(const float* s, int c) {
 // they are inlined here (as Highway's own x86_512-inl.h does, the warnings are off for them).
 HWY_DIAGNOSTICS(push)
 HWY_DIAGNOSTICS_OFF(disable : 4701, ignored "-Wuninitialized")
+#if HWY_COMPILER_GCC_ACTUAL  // clang has no -Wmaybe-uninitialized
 HWY_DIAGNOSTICS_OFF(disable : 4703 6001 26494, ignored "-Wmaybe-uninitialized")
+#endif
 
 template <class F>
 struct GemvQuantRows {
