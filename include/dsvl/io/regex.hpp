@@ -716,6 +716,7 @@ class Regex {
           m.visited.set(k);
         } else if (steps == budget) {
           m.exhausted = true;
+          m.steps = steps;
           truncate(stack, base);
           return std::nullopt;
         }
