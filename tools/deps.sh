@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs, with apt-get, whichever of dsvl's build dependencies are missing (Debian 12).
+# Installs, with apt-get, whichever of dsvl's build dependencies are missing (Debian 12), and the
+# packages named as arguments (tools/sanitize.sh: clang).
 set -euo pipefail
 pkgs=(cmake make g++ pkg-config libxsimd-dev libhwy-dev doctest-dev nlohmann-json3-dev libopenblas-dev
-      libpng-dev libjpeg62-turbo-dev)
+      libpng-dev libjpeg62-turbo-dev "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
