@@ -189,14 +189,15 @@ inline void refuse_input(const std::filesystem::path& output, std::span<const st
                          std::string_view what) {
   namespace fs = std::filesystem;
   std::error_code ec;
+  // Replacing a folder would remove the inputs inside it.
+  const bool folder = fs::is_directory(output, ec);
+  const fs::path out = folder ? fs::weakly_canonical(output, ec) : fs::path();
   for (const auto& input : inputs) {
     if (fs::equivalent(output, input, ec))
       fail(output.string(), "is an input of this run (", input.string(), "); ", what, " must name another path");
-    if (!fs::is_directory(output, ec)) continue;
-    // Replacing a folder would remove the inputs inside it.
-    const fs::path out = fs::weakly_canonical(output, ec), in = fs::weakly_canonical(input, ec);
-    const auto [o, i] = std::mismatch(out.begin(), out.end(), in.begin(), in.end());
-    if (o == out.end())
+    if (!folder) continue;
+    const fs::path in = fs::weakly_canonical(input, ec);
+    if (std::mismatch(out.begin(), out.end(), in.begin(), in.end()).first == out.end())
       fail(output.string(), "holds an input of this run (", input.string(), "); ", what, " must name another path");
   }
 }
