@@ -76,7 +76,7 @@ TEST_CASE("vector erf and tanh accuracy") {
 //   moves by 1.2e-7 |x|, plus a few roundings: 4e-7 of the row scale.
 // - gelu_tanh: tanh within 4 ulp (4.8e-7 absolute near +-1): 0.5 x (1 + tanh) moves by 2.4e-7 |x|,
 //   plus roundings: 6e-7 of the scale.
-// - silu, swiglu: exp within 1 ulp, then one add and one division: 3 ulp relative to each output,
+// - silu, swiglu, quick_gelu: exp within 1 ulp, then one add and one division: 3 ulp relative to each output,
 //   so 4e-7 of the scale.
 TEST_CASE_TEMPLATE("activations match the scalar reference", Tag, xsimd_tag<>, hwy_tag) {
   for (std::int64_t T : {0, 1, 3}) {
@@ -107,6 +107,11 @@ TEST_CASE_TEMPLATE("activations match the scalar reference", Tag, xsimd_tag<>, h
         kernels::silu(Tag{}, xv, gv);
         check(4e-7);
       }
+      SUBCASE("quick_gelu") {
+        kernels::quick_gelu(scalar_tag{}, xv, wv);
+        kernels::quick_gelu(Tag{}, xv, gv);
+        check(4e-7);
+      }
       SUBCASE("swiglu") {
         kernels::swiglu(scalar_tag{}, xv, uv, wv);
         kernels::swiglu(Tag{}, xv, uv, gv);
@@ -132,6 +137,7 @@ TEST_CASE_TEMPLATE("activations at known points, in place", Tag, scalar_tag, xsi
   run([](auto... a) { kernels::gelu_tanh(a...); },
       [](double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); });
   run([](auto... a) { kernels::silu(a...); }, [](double x) { return x / (1 + std::exp(-x)); });
+  run([](auto... a) { kernels::quick_gelu(a...); }, [](double x) { return x / (1 + std::exp(-1.702 * x)); });
   std::vector<float> g = xs, up(xs.size(), 3.0f);
   kernels::swiglu(Tag{}, view<const float>(g.data(), {1, 20}), view<const float>(up.data(), {1, 20}), view(g.data(), {1, 20}));
   for (std::size_t i = 0; i < xs.size(); ++i) CHECK(g[i] == doctest::Approx(3.0 * xs[i] / (1 + std::exp(-double(xs[i])))));

@@ -4,6 +4,7 @@
 //   gelu_erf   nn.GELU() / F.gelu(x):                    0.5 x (1 + erf(x / sqrt(2)))
 //   gelu_tanh  F.gelu(x, approximate="tanh"):            0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 //   silu       F.silu(x):                                x / (1 + exp(-x))
+//   quick_gelu CLIP's x * sigmoid(1.702 x) (OpenAI CLIP, DeepSeek-OCR's CLIP-L): x / (1 + exp(-1.702 x))
 //   swiglu     F.silu(gate) * up (LLaMA / DeepSeek MLP): out = silu(gate) * up
 // The xsimd and Highway versions use vector exp, erf and tanh within 2 ulp of exact (measured in
 // tests/kernels/activations_test.cpp); non-finite inputs may give different results per policy.
@@ -41,6 +42,8 @@ inline float gelu_tanh_scalar(float x) {
   return 0.5f * x * (1.0f + std::tanh(kGeluTanhBeta * (x + kGeluTanhKappa * (x * x * x))));
 }
 inline float silu_scalar(float x) { return x / (1.0f + std::exp(-x)); }
+inline constexpr float kQuickGeluAlpha = 1.702f;
+inline float quick_gelu_scalar(float x) { return x / (1.0f + std::exp(-kQuickGeluAlpha * x)); }
 
 // y[r, :] = f(x[r, :]) row by row.
 template <class F>
@@ -68,6 +71,11 @@ inline void silu(scalar_tag, View<const float, 2> x, View<float, 2> y) {
   detail::activation_map_rows(x, y, [](float v) { return detail::silu_scalar(v); });
 }
 
+inline void quick_gelu(scalar_tag, View<const float, 2> x, View<float, 2> y) {
+  detail::check_activation("kernels::quick_gelu", x, y);
+  detail::activation_map_rows(x, y, [](float v) { return detail::quick_gelu_scalar(v); });
+}
+
 inline void swiglu(scalar_tag, View<const float, 2> gate, View<const float, 2> up, View<float, 2> out) {
   detail::check_swiglu(gate, up, out);
   for (std::int64_t r = 0; r < gate.shape(0); ++r) {
@@ -81,6 +89,7 @@ inline void swiglu(scalar_tag, View<const float, 2> gate, View<const float, 2> u
 DSVL_DEVICE_KERNEL_REQUIRED(gelu_erf)
 DSVL_DEVICE_KERNEL_REQUIRED(gelu_tanh)
 DSVL_DEVICE_KERNEL_REQUIRED(silu)
+DSVL_DEVICE_KERNEL_REQUIRED(quick_gelu)
 DSVL_DEVICE_KERNEL_REQUIRED(swiglu)
 
 }  // namespace dsvl::kernels

@@ -30,6 +30,7 @@ DSVL_DECLARE_OP(softmax)
 DSVL_DECLARE_OP(gelu_erf)
 DSVL_DECLARE_OP(gelu_tanh)
 DSVL_DECLARE_OP(silu)
+DSVL_DECLARE_OP(quick_gelu)
 DSVL_DECLARE_OP(swiglu)
 DSVL_DECLARE_OP(rope_half)
 DSVL_DECLARE_OP(rope_interleaved)
@@ -42,7 +43,7 @@ DSVL_DECLARE_OP(pixel_unshuffle)
 DSVL_DECLARE_OP(topk)
 #undef DSVL_DECLARE_OP
 using all = std::tuple<gemm, gemv, gemm_quant, gemv_quant, rms_norm, layer_norm, layer_norm2d, softmax, gelu_erf, gelu_tanh, silu,
-                       swiglu, rope_half, rope_interleaved, add, mul, scale, conv2d, interpolate,
+                       quick_gelu, swiglu, rope_half, rope_interleaved, add, mul, scale, conv2d, interpolate,
                        pixel_unshuffle, topk>;
 }  // namespace op
 

@@ -36,6 +36,13 @@ HWY_INLINE V Silu(D d, V x) {
   return hn::Div(x, hn::Add(hn::Set(d, 1.0f), e));
 }
 
+// x / (1 + exp(-1.702 x)), capped as Silu.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V QuickGelu(D d, V x) {
+  const V e = hn::Exp(d, hn::Min(hn::Mul(hn::Set(d, -detail::kQuickGeluAlpha), x), hn::Set(d, 88.0f)));
+  return hn::Div(x, hn::Add(hn::Set(d, 1.0f), e));
+}
+
 // y = f(x) row by row, with the scalar reference on each row's tail.
 template <class VecF, class ScalarF>
 void MapRows(View<const float, 2> x, View<float, 2> y, VecF vf, ScalarF sf) {

@@ -11,6 +11,8 @@ inline constexpr bool native_v<op::gelu_tanh, hwy_tag> = true;
 template <>
 inline constexpr bool native_v<op::silu, hwy_tag> = true;
 template <>
+inline constexpr bool native_v<op::quick_gelu, hwy_tag> = true;
+template <>
 inline constexpr bool native_v<op::swiglu, hwy_tag> = true;
 
 inline void gelu_erf(hwy_tag, View<const float, 2> x, View<float, 2> y) {
@@ -29,6 +31,12 @@ inline void silu(hwy_tag, View<const float, 2> x, View<float, 2> y) {
   detail::check_activation("kernels::silu", x, y);
   HWY_NAMESPACE::MapRows(
       x, y, [](auto d, auto v) { return HWY_NAMESPACE::Silu(d, v); }, detail::silu_scalar);
+}
+
+inline void quick_gelu(hwy_tag, View<const float, 2> x, View<float, 2> y) {
+  detail::check_activation("kernels::quick_gelu", x, y);
+  HWY_NAMESPACE::MapRows(
+      x, y, [](auto d, auto v) { return HWY_NAMESPACE::QuickGelu(d, v); }, detail::quick_gelu_scalar);
 }
 
 inline void swiglu(hwy_tag, View<const float, 2> gate, View<const float, 2> up, View<float, 2> out) {

@@ -11,6 +11,8 @@ inline constexpr bool native_v<op::gelu_tanh, xsimd_tag<Arch>> = true;
 template <class Arch>
 inline constexpr bool native_v<op::silu, xsimd_tag<Arch>> = true;
 template <class Arch>
+inline constexpr bool native_v<op::quick_gelu, xsimd_tag<Arch>> = true;
+template <class Arch>
 inline constexpr bool native_v<op::swiglu, xsimd_tag<Arch>> = true;
 
 namespace detail {
@@ -65,6 +67,17 @@ template <class Arch>
 void silu(xsimd_tag<Arch>, View<const float, 2> x, View<float, 2> y) {
   detail::check_activation("kernels::silu", x, y);
   detail::xsimd_map_rows<Arch>(x, y, [](auto v) { return detail::xsimd_silu(v); });
+}
+
+template <class Arch>
+void quick_gelu(xsimd_tag<Arch>, View<const float, 2> x, View<float, 2> y) {
+  detail::check_activation("kernels::quick_gelu", x, y);
+  detail::xsimd_map_rows<Arch>(x, y, [](auto v) {
+    using T = decltype(v);
+    using std::exp;
+    using xsimd::exp;
+    return v / (T(1.0f) + exp(T(-detail::kQuickGeluAlpha) * v));
+  });
 }
 
 template <class Arch>
