@@ -44,6 +44,7 @@ class DeepSeekVL2Processor {
   }
 
   ModelInputs operator()(const Request& request, ThreadPool& pool = ThreadPool::global()) const {
+    detail::refuse_image_mode(request, "DeepSeek-VL2");
     namespace chat = language::deepseek_vl2;
     const auto rgb = detail::decode_images(request.images);
     const bool cropping = vision::cropping_enabled(rgb.size());

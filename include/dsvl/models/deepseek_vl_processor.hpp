@@ -42,6 +42,7 @@ class DeepSeekVLProcessor {
   }
 
   ModelInputs operator()(const Request& request, ThreadPool& pool = ThreadPool::global()) const {
+    detail::refuse_image_mode(request, "DeepSeek-VL");
     namespace chat = language::deepseek_vl;
     if (request.grounding)
       fail("DeepSeekVLProcessor", "the request asks for grounding, but DeepSeek-VL has no grounding tokens");

@@ -26,14 +26,17 @@
 
 #include "dsvl/core/error.hpp"
 #include "dsvl/io/json.hpp"
+#include "dsvl/models/deepseek_ocr_entry.hpp"
 #include "dsvl/models/deepseek_vl2_entry.hpp"
 #include "dsvl/models/deepseek_vl_entry.hpp"
 
 namespace dsvl::models {
 
 // The shell's functions take a registry as a template argument, this one by default; a program
-// that runs one generation can name a registry of its entry alone and build only its types.
-using Registry = std::tuple<DeepSeekVLEntry, DeepSeekVL2Entry>;
+// that runs one generation can name a registry of its entry alone and build only its types. The
+// first entry that recognises a config.json takes it: DeepSeek-OCR comes before DeepSeek-VL2,
+// whose model_type it shares.
+using Registry = std::tuple<DeepSeekVLEntry, DeepSeekOcrEntry, DeepSeekVL2Entry>;
 
 template <class E>
 concept RegistryEntry = requires(const nlohmann::json& j, const std::filesystem::path& dir, const typename E::Config& c) {

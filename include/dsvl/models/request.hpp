@@ -63,6 +63,9 @@ struct Request {
   // Non-empty: the whole prompt as written, with no chat template (BOS, then this text with its
   // image tags expanded); `conversation` is ignored.
   std::string raw_prompt;
+  // A generation's image resolution mode (DeepSeek-OCR: "tiny", "small", "base", "large",
+  // "gundam"); empty: its default. A generation without modes refuses any other value.
+  std::string image_mode;
 
   // One user question about `images`.
   static Request ask(std::string question, std::vector<RequestImage> images = {}) {
@@ -74,6 +77,13 @@ struct Request {
 };
 
 namespace detail {
+
+// For the processors of generations without image modes: an error when the request names one.
+inline void refuse_image_mode(const Request& r, std::string_view generation) {
+  if (!r.image_mode.empty())
+    fail(std::string(generation), "image mode \"", r.image_mode, "\" asked for, but ", generation,
+         " has no image modes");
+}
 
 // The request's images as RGB: files read with io::read_image, decoded pixels shared.
 inline std::vector<Tensor<std::uint8_t, 3>> decode_images(const std::vector<RequestImage>& images) {

@@ -1,7 +1,10 @@
 #pragma once
-// Aligner<P>: DeepSeek-VL (v1)'s MlpProjector, which maps vision features to the language model's
-// embedding width, as the official code builds it (deepseek_vl/models/projector.py):
+// Aligner<P>: the MlpProjector of DeepSeek-VL (v1) and DeepSeek-OCR, which maps vision features
+// to the language model's embedding width, as the official code builds it
+// (deepseek_vl/models/projector.py, DeepSeek-OCR's deepencoder/build_linear.py):
 //
+//   "linear"                          layers = Linear(input_dim, n_embed) (DeepSeek-OCR)
+//                                     weights projector.layers.{weight,bias}
 //   "mlp_gelu"                        layers = Linear(input_dim, n_embed), then depth - 1 times
 //                                     [GELU, Linear(n_embed, n_embed)]
 //                                     weights aligner.layers.<2i>.{weight,bias}, i < depth
@@ -34,16 +37,18 @@ namespace dsvl::vision {
 
 // The `aligner_config.params` of a DeepSeek-VL config.json (MlpProjector's cfg).
 struct AlignerConfig {
-  enum class Type { mlp_gelu, low_high_hybrid_split_mlp_gelu };
-  static constexpr const char* kTypeNames[] = {"mlp_gelu", "low_high_hybrid_split_mlp_gelu"};
+  enum class Type { mlp_gelu, low_high_hybrid_split_mlp_gelu, linear };
+  static constexpr const char* kTypeNames[] = {"mlp_gelu", "low_high_hybrid_split_mlp_gelu", "linear"};
 
   Type projector_type = Type::mlp_gelu;
   std::int64_t depth = 2;
   std::int64_t input_dim = 0;
   std::int64_t n_embed = 0;
   constexpr bool hybrid() const noexcept { return projector_type == Type::low_high_hybrid_split_mlp_gelu; }
+  constexpr bool linear() const noexcept { return projector_type == Type::linear; }
 
-  // Every field once (core/config.hpp); an absent depth is MlpProjector's default, 1.
+  // Every field once (core/config.hpp); an absent depth is MlpProjector's default, 1 ("linear"
+  // does not read it).
   static constexpr const char* kName = "AlignerConfig";
   template <class Self, class V>
   static constexpr void visit(Self& c, V& v) {
@@ -63,6 +68,8 @@ using config::to_string;
 // The 1.3B aligner (SigLIP-L 1024 -> 2048) and the 7B one (hybrid, 1024 -> 4096).
 inline constexpr AlignerConfig kDeepSeekVL1_3BAligner{AlignerConfig::Type::mlp_gelu, 2, 1024, 2048};
 inline constexpr AlignerConfig kDeepSeekVL7BAligner{AlignerConfig::Type::low_high_hybrid_split_mlp_gelu, 2, 1024, 4096};
+// DeepSeek-OCR's projector: CLIP-L and SAM features concatenated (2048) -> 1280.
+inline constexpr AlignerConfig kDeepSeekOcrProjector{AlignerConfig::Type::linear, 1, 2048, 1280};
 
 // Checks what the aligner relies on; errors name `where` and the field.
 inline void check_config(const AlignerConfig& c, const std::string& where) {
@@ -95,7 +102,7 @@ class Aligner {
     DSVL_CHECK(cfg.depth >= 1 && cfg.input_dim >= 1 && cfg.n_embed >= 1 && (!cfg.hybrid() || cfg.n_embed % 2 == 0),
                "vision::Aligner", "invalid config: depth ", cfg.depth, ", input_dim ", cfg.input_dim,
                ", n_embed ", cfg.n_embed);
-    layers_.resize(static_cast<std::size_t>(cfg.depth - (cfg.hybrid() ? 1 : 0)));
+    layers_.resize(cfg.linear() ? 1 : static_cast<std::size_t>(cfg.depth - (cfg.hybrid() ? 1 : 0)));
   }
   const AlignerConfig& config() const noexcept { return cfg_; }
 
@@ -125,7 +132,7 @@ class Aligner {
       l.in = first_mlp ? I : D;
       l.out = D;
       const std::size_t index = cfg_.hybrid() ? 2 * i + 1 : 2 * i;
-      v.child("layers." + std::to_string(index), l);
+      v.child(cfg_.linear() ? std::string("layers") : "layers." + std::to_string(index), l);
     }
   }
 
@@ -136,7 +143,7 @@ class Aligner {
     nn::load_weights(*this, ckpt, prefix);
   }
 
-  // mlp_gelu: x (N, input_dim) -> out (N, n_embed).
+  // mlp_gelu and linear: x (N, input_dim) -> out (N, n_embed).
   void forward(View<const float, 2> x, View<float, 2> out, ThreadPool& pool = ThreadPool::global()) const {
     DSVL_CHECK(!cfg_.hybrid(), "vision::Aligner::forward", "the hybrid aligner takes two inputs (high, low)");
     check_in("x", x);
@@ -153,7 +160,8 @@ class Aligner {
   // empty, receives the concatenation [high_up_proj(high), low_up_proj(low)] (N, n_embed).
   void forward(View<const float, 2> high, View<const float, 2> low, View<float, 2> out,
                ThreadPool& pool = ThreadPool::global(), View<float, 2> up = {}) const {
-    DSVL_CHECK(cfg_.hybrid(), "vision::Aligner::forward", "the mlp_gelu aligner takes one input");
+    DSVL_CHECK(cfg_.hybrid(), "vision::Aligner::forward", "the ", AlignerConfig::kTypeNames[static_cast<int>(cfg_.projector_type)],
+               " aligner takes one input");
     check_in("high", high);
     check_in("low", low);
     const std::int64_t N = high.shape(0), D = cfg_.n_embed;

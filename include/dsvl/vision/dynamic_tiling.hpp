@@ -256,14 +256,7 @@ inline void tile_pixel_values(const ImageTiles& tiles, const VL2ImageProcessorCo
              out.shape(0), ", ", out.shape(1), ", ", out.shape(2), ", ", out.shape(3), "), expected (", n, ", 3, ", S,
              ", ", S, ")");
   const PixelNorm norm = cfg.normalize ? PixelNorm{cfg.image_mean, cfg.image_std} : PixelNorm{};
-  for (std::int64_t i = 0; i < n; ++i) {
-    const View<const std::uint8_t, 3> src = tiles.tile(i);
-    const View<float, 3> dst = out[i];
-    for (std::int64_t c = 0; c < 3; ++c)
-      for (std::int64_t y = 0; y < S; ++y)
-        for (std::int64_t x = 0; x < S; ++x) dst(c, y, x) = static_cast<float>(src(y, x, c)) / 255.0f;
-    normalize(dst, norm);
-  }
+  for (std::int64_t i = 0; i < n; ++i) to_pixel_values(tiles.tile(i), norm, out[i]);
 }
 
 inline Tensor<float, 4> tile_pixel_values(const ImageTiles& tiles, const VL2ImageProcessorConfig& cfg) {

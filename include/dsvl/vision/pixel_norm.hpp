@@ -50,6 +50,19 @@ inline void normalize(View<float, 3> pixels, const PixelNorm& norm) {
   }
 }
 
+// torchvision's ToTensor then Normalize: rgb [H, W, 3] uint8 -> out (3, H, W) = (x / 255 - mean) / std
+// in f32.
+inline void to_pixel_values(View<const std::uint8_t, 3> rgb, const PixelNorm& norm, View<float, 3> out) {
+  const std::int64_t H = rgb.shape(0), W = rgb.shape(1);
+  DSVL_CHECK(rgb.shape(2) == 3 && out.shape(0) == 3 && out.shape(1) == H && out.shape(2) == W, "vision::to_pixel_values",
+             "the image is [", H, ", ", W, ", ", rgb.shape(2), "] and out (", out.shape(0), ", ", out.shape(1), ", ",
+             out.shape(2), "), expected [H, W, 3] and (3, H, W)");
+  for (std::int64_t c = 0; c < 3; ++c)
+    for (std::int64_t y = 0; y < H; ++y)
+      for (std::int64_t x = 0; x < W; ++x) out(c, y, x) = static_cast<float>(rgb(y, x, c)) / 255.0f;
+  normalize(out, norm);
+}
+
 // A normalised copy of pixels (3, H, W), for towers that must not change their input.
 inline Tensor<float, 3> normalized(View<const float, 3> pixels, const PixelNorm& norm) {
   Tensor<float, 3> x({pixels.shape(0), pixels.shape(1), pixels.shape(2)});

@@ -1,9 +1,13 @@
 #pragma once
-// SamVit<P>: the high-resolution branch of DeepSeek-VL 7B, SAM's ViTDet image encoder with the
-// DeepSeek-VL neck, HD path and downsampling convolutions (deepseek_vl/models/sam.py,
-// ImageEncoderViT from create_sam_vit("sam_b_downsample")), sizes from a SamConfig:
+// SamVit<P>: SAM's ViTDet image encoder as DeepSeek's models run it, sizes from a SamConfig: the
+// high-resolution branch of DeepSeek-VL 7B with its neck, HD path and downsampling convolutions
+// (deepseek_vl/models/sam.py, ImageEncoderViT from create_sam_vit("sam_b_downsample"); hd_branch),
+// and DeepSeek-OCR's SAM-B (deepencoder/sam_vary_sdpa.py, build_sam_vit_b; no HD path):
 //
 //   x = patch_embed(pixels) + pos_embed        conv k = s = 16, channels last (G, G, D), G = 64
+//                                              (DeepSeek-OCR, another side s: G = s / 16, and
+//                                              pos_embed resized to G x G, bicubic with antialias,
+//                                              align_corners=False, as get_abs_pos does)
 //   for each block i:                          pre-norm, exact GELU
 //     h = norm1(x)
 //     window blocks: h zero-padded at the bottom and right to a multiple of window_size (after
@@ -12,11 +16,13 @@
 //     x = x + proj(rel_pos_attention(qkv(h)))  per window or over the whole grid, then cropped
 //     x = x + lin2(gelu(lin1(norm2(x))))
 //   neck(x) = LN2d(conv3x3(LN2d(conv1x1(x))))  no conv biases, padding 1, channels first (C, G, G)
+//   DeepSeek-OCR: out = net_3(net_2(neck(x_last)))      conv3x3 s2 p1, no bias: (C2, G/4, G/4)
+//   DeepSeek-VL 7B:
 //   main = downsamples(resize96(neck(x_last)))          resize: bilinear, align_corners=False;
 //   hd   = downsamples(resize96(neck_hd(x_hd)))         downsamples: conv3x3 s2 p1 twice, no
 //   out  = main + hd_alpha_downsamples * hd             bias, nothing between; x_hd is the
 //                                                       output of block config.hd_block()
-//   features = out as (576, C_out), row-major over the 24x24 grid
+//   features = out as (K, C_out), row-major over the output grid (576 = 24x24 for DeepSeek-VL)
 //
 // Attention with decomposed relative positions, per head, on an S x S grid of tokens (S = window
 // size, or G in global blocks), q row t = (qh, qw):
@@ -24,7 +30,9 @@
 //                                                 + q_t . rel_pos_w[qw - kw + S - 1]
 // with scale = head_dim^-0.5 applied to the q . k term only (the official code adds the
 // relative terms computed from the unscaled q), then softmax over the keys and times v:
-// kernels::attention with a kernels::RelPos2d.
+// kernels::attention with a kernels::RelPos2d. A global block on a grid other than the stored
+// one reads its tables linearly interpolated from 2G - 1 to 2S - 1 rows (get_rel_pos:
+// F.interpolate mode "linear", align_corners=False).
 //
 // Weights, by their checkpoint names under the prefix given to the loader
 // ("vision_model.vision_tower_high.vision_tower." for DeepSeek-VL 7B):
@@ -38,23 +46,28 @@
 //   neck.3.{weight,bias} (C)    neck_hd.* the same
 //   downsamples.0.weight (C1, C, 3, 3)  downsamples.1.weight (C2, C1, 3, 3)
 //   hd_alpha_downsamples (1)
+// and without the HD path (DeepSeek-OCR, prefix "model.sam_model."): no neck_hd, no
+// hd_alpha_downsamples, and the two convolutions named net_2.weight (C1, C, 3, 3) and
+// net_3.weight (C2, C1, 3, 3).
 // The blocks' matrices are stored as P::weight_type (a quantized format rounds them at load,
 // docs/quantization.md); convolution kernels and LayerNorm parameters as dense_weight_t<P>;
 // biases, pos_embed, the rel-pos tables and hd_alpha_downsamples as f32 (a bf16 checkpoint
 // converts to them exactly).
 //
-// Forward: pixels (3, S, S), f32, S = image_size, normalised with CLIP's mean and std,
+// Forward: pixels (3, S, S), f32, S = image_size (without the HD path, any multiple of the patch
+// size), for DeepSeek-VL 7B normalised with CLIP's mean and std,
 // (x - (0.48145466, 0.4578275, 0.40821073)) / (0.26862954, 0.26130258, 0.27577711) per channel
 // on the processor's [0, 1] pixels (DeepSeek-VL 7B's processor leaves do_normalize off; its
 // HybridVisionTower normalises the high-resolution input itself: vision::normalize with
-// kClipPixelNorm) -> features
-// (576, C2). GEMMs, convolutions and attention run on the given ThreadPool.
+// kClipPixelNorm; DeepSeek-OCR's processor normalises with 0.5 and 0.5) -> features
+// (num_tokens_at(S), C2). GEMMs, convolutions and attention run on the given ThreadPool.
 //
 // Trace (core/trace.hpp), tensor events of rank 2 named as in the reference fixtures:
 // ("patch_embed", -1) (G*G, D) before pos_embed is added, ("block", i) (G*G, D) after block i,
 // channels last; from head: ("neck", -1) and ("neck_hd", -1) (C, G*G), ("downsamples", -1) and
 // ("downsamples_hd", -1) (C2, 576), channels first, the latter before the hd_alpha_downsamples
-// factor.
+// factor; without the HD path ("neck", -1), ("net_2", -1) (C1, (G/2)^2) and ("net_3", -1)
+// (C2, (G/4)^2), channels first.
 
 #include <algorithm>
 #include <array>
@@ -157,6 +170,7 @@ class SamVit {
   std::int64_t num_patches() const noexcept { return config_.num_patches(); }
   std::int64_t width() const noexcept { return config_.width; }
   std::int64_t num_tokens() const noexcept { return config_.num_tokens(); }
+  std::int64_t num_tokens_at(std::int64_t side) const noexcept { return config_.num_tokens_at(side); }
   std::int64_t out_dim() const noexcept { return config_.out_dim(); }
 
   // The one weight declaration (names relative to the tower; see the top of this file).
@@ -170,10 +184,15 @@ class SamVit {
     v.weight("pos_embed", pos_embed_, {1, G, G, D});
     v.layers("blocks", blocks_);
     v.child("neck", neck_);
-    v.child("neck_hd", neck_hd_);
-    v.weight("downsamples.0.weight", down0_, {C1, C, 3, 3});
-    v.weight("downsamples.1.weight", down1_, {C2, C1, 3, 3});
-    v.weight("hd_alpha_downsamples", hd_alpha_, {1});
+    if (config_.hd_branch) {
+      v.child("neck_hd", neck_hd_);
+      v.weight("downsamples.0.weight", down0_, {C1, C, 3, 3});
+      v.weight("downsamples.1.weight", down1_, {C2, C1, 3, 3});
+      v.weight("hd_alpha_downsamples", hd_alpha_, {1});
+    } else {
+      v.weight("net_2.weight", down0_, {C1, C, 3, 3});
+      v.weight("net_3.weight", down1_, {C2, C1, 3, 3});
+    }
   }
 
   // Binds every weight to the tensor `prefix` + name of `ckpt` (which must outlive this model when
@@ -183,50 +202,77 @@ class SamVit {
     nn::load_weights(*this, ckpt, prefix);
   }
 
-  // pixels (3, S, S) -> out (576, C2).
+  // pixels (3, S, S) -> out (num_tokens_at(S), C2).
   template <class Tracer = NoTrace>
   void forward(View<const float, 3> pixels, View<float, 2> out, ThreadPool& pool = ThreadPool::global(),
                Tracer&& tracer = {}) const {
-    const std::int64_t N = num_patches(), D = width();
-    DSVL_CHECK(out.shape(0) == num_tokens() && out.shape(1) == out_dim() && out.inner_contiguous(),
-               "SamVit::forward", "out is (", out.shape(0), ", ", out.shape(1), "), expected (", num_tokens(), ", ",
+    const std::int64_t S = pixels.shape(1), G = config_.grid_at(S), N = G * G, D = width();
+    DSVL_CHECK(out.shape(0) == num_tokens_at(S) && out.shape(1) == out_dim() && out.inner_contiguous(),
+               "SamVit::forward", "out is (", out.shape(0), ", ", out.shape(1), "), expected (", num_tokens_at(S), ", ",
                out_dim(), ") with a contiguous last dimension");
-    Tensor<float, 2> x({N, D}), tap({N, D});
+    Tensor<float, 2> x({N, D}), tap({config_.hd_branch ? N : 0, D});
     embed(pixels, x.view(), pool);
     trace(tracer, "patch_embed", -1, std::as_const(x).view());
     add_pos_embed(x.view(), pool);
     for (std::int64_t i = 0; i < config_.layers; ++i) {
       block(i, x.view(), pool);
       trace(tracer, "block", i, std::as_const(x).view());
-      if (i == config_.hd_block()) std::copy_n(x.data(), x.size(), tap.data());
+      if (config_.hd_branch && i == config_.hd_block()) std::copy_n(x.data(), x.size(), tap.data());
     }
     head(std::as_const(x).view(), std::as_const(tap).view(), out, pool, tracer);
   }
   Tensor<float, 2> forward(View<const float, 3> pixels, ThreadPool& pool = ThreadPool::global()) const {
-    Tensor<float, 2> out({num_tokens(), out_dim()});
+    Tensor<float, 2> out({num_tokens_at(pixels.shape(1)), out_dim()});
     forward(pixels, out.view(), pool);
     return out;
   }
 
-  // The steps of forward, for callers that start or stop in between.
+  // The steps of forward, for callers that start or stop in between. Each takes the token grid
+  // x (G*G, D), channels last, and reads G from its rows.
 
   // x (G*G, D) = patch_embed(pixels), channels last, before pos_embed.
   void embed(View<const float, 3> pixels, View<float, 2> x, ThreadPool& pool = ThreadPool::global()) const {
-    const std::int64_t S = config_.image_size, G = config_.grid(), N = num_patches(), D = width();
-    DSVL_CHECK(pixels.shape(0) == 3 && pixels.shape(1) == S && pixels.shape(2) == S, "SamVit::forward", "pixels are (",
-               pixels.shape(0), ", ", pixels.shape(1), ", ", pixels.shape(2), "), expected (3, ", S, ", ", S, ")");
-    check_rows(x, "x");
+    const std::int64_t S = pixels.shape(1), p = config_.patch_size, G = config_.grid_at(S), N = G * G, D = width();
+    const bool any_side = !config_.hd_branch;
+    DSVL_CHECK(pixels.shape(0) == 3 && pixels.shape(2) == S && (any_side ? S >= p && S % p == 0 : S == config_.image_size),
+               "SamVit::forward", "pixels are (", pixels.shape(0), ", ", pixels.shape(1), ", ", pixels.shape(2),
+               "), expected (3, S, S) with S ",
+               any_side ? "a multiple of the patch size " + std::to_string(p) : "= " + std::to_string(config_.image_size));
+    DSVL_CHECK(grid_of(x, "x") == G, "SamVit::forward", "x has ", x.shape(0), " rows, expected ", N);
     DSVL_CHECK(patch_weight_.size() > 0, "SamVit::forward", "the weights are not loaded");
     Tensor<float, 3> conv({D, G, G});
-    kernels::conv2d(Tag{}, pixels, patch_weight_.view(), patch_bias_.view(),
-                    kernels::Conv2dParams{config_.patch_size, 0}, conv.view(), pool);
+    kernels::conv2d(Tag{}, pixels, patch_weight_.view(), patch_bias_.view(), kernels::Conv2dParams{p, 0}, conv.view(),
+                    pool);
     kernels::detail::transpose_rows(conv.data(), N, D, N, x.data());
   }
 
-  // x += pos_embed
+  // The position table for a G x G grid (G*G, D): pos_embed, resized when G is not the stored grid.
+  Tensor<float, 2> pos_embed_at(std::int64_t G, ThreadPool& pool = ThreadPool::global()) const {
+    const std::int64_t G0 = config_.grid(), D = width();
+    Tensor<float, 2> out({G * G, D});
+    if (G == G0) {
+      std::copy_n(pos_embed_.view().data(), out.size(), out.data());
+      return out;
+    }
+    Tensor<float, 3> src({D, G0, G0}), dst({D, G, G});
+    kernels::detail::transpose_rows(pos_embed_.view().data(), D, G0 * G0, D, src.data());
+    pool.parallel_for(0, D, [&](std::int64_t c0, std::int64_t c1) {
+      kernels::interpolate(Tag{}, std::as_const(src).view().slice(0, c0, c1),
+                           kernels::InterpParams{kernels::InterpMode::bicubic, false, true}, dst.view().slice(0, c0, c1));
+    });
+    kernels::detail::transpose_rows(dst.data(), G * G, D, G * G, out.data());
+    return out;
+  }
+
+  // x += pos_embed (resized to x's grid).
   void add_pos_embed(View<float, 2> x, ThreadPool& pool = ThreadPool::global()) const {
-    check_rows(x, "x");
-    const View<const float, 2> pos(pos_embed_.view().data(), {num_patches(), width()});
+    const std::int64_t G = grid_of(x, "x");
+    Tensor<float, 2> resized;
+    View<const float, 2> pos(pos_embed_.view().data(), {num_patches(), width()});
+    if (G != config_.grid()) {
+      resized = pos_embed_at(G, pool);
+      pos = resized.view();
+    }
     nn::by_rows(pool, x.shape(0), [&](std::int64_t r0, std::int64_t r1) {
       kernels::add(Tag{}, View<const float, 2>(x.slice(0, r0, r1)), pos.slice(0, r0, r1), x.slice(0, r0, r1));
     });
@@ -234,15 +280,15 @@ class SamVit {
 
   // Block i on x (G*G, D), channels last, in place.
   void block(std::int64_t i, View<float, 2> x, ThreadPool& pool = ThreadPool::global()) const {
-    check_rows(x, "x");
+    const std::int64_t G = grid_of(x, "x");
     DSVL_CHECK(i >= 0 && i < config_.layers, "SamVit::block", "block ", i, " of ", config_.layers);
     const Block& blk = blocks_[static_cast<std::size_t>(i)];
     const Tag tag{};
     const float eps = static_cast<float>(config_.layer_norm_eps);
-    const std::int64_t G = config_.grid(), N = G * G, D = width(), M = config_.mlp_dim();
-    const std::int64_t S = blk.side, L = S * S;
-    const std::int64_t per_side = blk.global ? 1 : config_.padded_grid() / S;  // windows per side
-    const std::int64_t nwin = per_side * per_side, T = nwin * L;                // attention rows
+    const std::int64_t N = G * G, D = width(), M = config_.mlp_dim();
+    const std::int64_t S = blk.global ? G : blk.side, L = S * S;
+    const std::int64_t per_side = blk.global ? 1 : config_.padded_grid_at(G) / S;  // windows per side
+    const std::int64_t nwin = per_side * per_side, T = nwin * L;                   // attention rows
 
     Tensor<float, 2> h({N, D});
     nn::layer_norm_rows(tag, pool, x, blk.norm1_weight.view(), blk.norm1_bias.view(), eps, h.view());
@@ -269,7 +315,7 @@ class SamVit {
     Tensor<float, 2> qkv({T, 3 * D});
     kernels::gemm(tag, a, blk.qkv_weight.view(), blk.qkv_bias.view(), qkv.view(), pool);
     Tensor<float, 2> att({T, D});
-    attention(blk, nwin, std::as_const(qkv).view(), att.view(), pool);
+    attention(blk, S, nwin, std::as_const(qkv).view(), att.view(), pool);
     // Windows back to the grid, cropped.
     View<const float, 2> o = att.view();
     if (!blk.global) {
@@ -300,9 +346,7 @@ class SamVit {
   // neck(x) (C, G*G) of a block output x (G*G, D); `hd` picks neck_hd.
   void neck(View<const float, 2> x, bool hd, View<float, 2> y, ThreadPool& pool = ThreadPool::global()) const {
     const Neck& nk = hd ? neck_hd_ : neck_;
-    const std::int64_t G = config_.grid(), N = G * G, D = width(), C = nk.out;
-    DSVL_CHECK(x.shape(0) == N && x.shape(1) == D && x.stride(0) == D && x.stride(1) == 1, "SamVit::neck", "x is (",
-               x.shape(0), ", ", x.shape(1), "), expected a packed (", N, ", ", D, ")");
+    const std::int64_t G = grid_of(x, "x"), N = G * G, D = width(), C = nk.out;
     DSVL_CHECK(y.shape(0) == C && y.shape(1) == N && y.stride(0) == N && y.stride(1) == 1, "SamVit::neck", "y is (",
                y.shape(0), ", ", y.shape(1), "), expected a packed (", C, ", ", N, ")");
     const Tag tag{};
@@ -318,39 +362,61 @@ class SamVit {
                           View<float, 3>(y.data(), {C, G, G}));
   }
 
-  // downsamples(resize(n)) (C2, 576) of a neck output n (C, G*G).
-  void downsample(View<const float, 2> n, View<float, 2> y, ThreadPool& pool = ThreadPool::global()) const {
-    const std::int64_t G = config_.grid(), C = config_.prompt_embed_dim, R = config_.neck_resize;
+  // The two downsampling convolutions (C2, O*O) of a neck output n (C, G*G), after the resize to
+  // neck_resize where there is one; `mid` (C1, M*M), if given, receives the first one's output.
+  void downsample(View<const float, 2> n, View<float, 2> y, ThreadPool& pool = ThreadPool::global(),
+                  View<float, 2> mid = {}) const {
+    const std::int64_t C = config_.prompt_embed_dim, G = square_side(n.shape(1)), R = config_.neck_out_grid(G);
     const std::int64_t C1 = config_.downsample_channels[0], C2 = config_.downsample_channels[1];
-    const std::int64_t G1 = config_.mid_grid(), G2 = config_.out_grid();
-    DSVL_CHECK(n.shape(0) == C && n.shape(1) == G * G && n.stride(0) == G * G && n.stride(1) == 1,
-               "SamVit::downsample", "input is (", n.shape(0), ", ", n.shape(1), "), expected a packed (", C, ", ",
-               G * G, ")");
+    const std::int64_t G1 = SamConfig::conv_s2_out(R), G2 = SamConfig::conv_s2_out(G1);
+    DSVL_CHECK(n.shape(0) == C && G * G == n.shape(1) && n.stride(0) == n.shape(1) && n.stride(1) == 1,
+               "SamVit::downsample", "input is (", n.shape(0), ", ", n.shape(1), "), expected a packed (", C,
+               ", G*G)");
     DSVL_CHECK(y.shape(0) == C2 && y.shape(1) == G2 * G2 && y.stride(0) == G2 * G2 && y.stride(1) == 1,
                "SamVit::downsample", "y is (", y.shape(0), ", ", y.shape(1), "), expected a packed (", C2, ", ",
                G2 * G2, ")");
+    DSVL_CHECK(mid.size() == 0 || (mid.shape(0) == C1 && mid.shape(1) == G1 * G1 && mid.stride(0) == G1 * G1),
+               "SamVit::downsample", "mid is (", mid.shape(0), ", ", mid.shape(1), "), expected a packed (", C1, ", ",
+               G1 * G1, ")");
     const Tag tag{};
     const View<const float, 3> in(n.data(), {C, G, G});
-    Tensor<float, 3> r({C, R, R}), m({C1, G1, G1});
-    pool.parallel_for(0, C, [&](std::int64_t c0, std::int64_t c1) {
-      kernels::interpolate(tag, in.slice(0, c0, c1), kernels::InterpParams{}, r.view().slice(0, c0, c1));
-    });
-    kernels::conv2d(tag, std::as_const(r).view(), down0_.view(), View<const float, 1>{}, kernels::Conv2dParams{2, 1},
-                    m.view(), pool);
+    Tensor<float, 3> r, m({C1, G1, G1});
+    View<const float, 3> src = in;
+    if (config_.neck_resize > 0) {
+      r = Tensor<float, 3>({C, R, R});
+      pool.parallel_for(0, C, [&](std::int64_t c0, std::int64_t c1) {
+        kernels::interpolate(tag, in.slice(0, c0, c1), kernels::InterpParams{}, r.view().slice(0, c0, c1));
+      });
+      src = r.view();
+    }
+    kernels::conv2d(tag, src, down0_.view(), View<const float, 1>{}, kernels::Conv2dParams{2, 1}, m.view(), pool);
+    if (mid.size() > 0) std::copy_n(m.data(), m.size(), mid.data());
     kernels::conv2d(tag, std::as_const(m).view(), down1_.view(), View<const float, 1>{}, kernels::Conv2dParams{2, 1},
                     View<float, 3>(y.data(), {C2, G2, G2}), pool);
   }
 
-  // out (576, C2) = (downsample(neck(last)) + hd_alpha_downsamples * downsample(neck_hd(tap)))ᵀ.
+  // out (K, C2): with the HD path (downsample(neck(last)) + hd_alpha_downsamples *
+  // downsample(neck_hd(tap)))ᵀ; without it downsample(neck(last))ᵀ, and `tap` is not read.
   template <class Tracer = NoTrace>
   void head(View<const float, 2> last, View<const float, 2> tap, View<float, 2> out,
             ThreadPool& pool = ThreadPool::global(), Tracer&& tracer = {}) const {
-    const std::int64_t N = num_patches(), C = config_.prompt_embed_dim, C2 = out_dim(), K = num_tokens();
+    const std::int64_t G = grid_of(last, "last"), N = G * G, C = config_.prompt_embed_dim, C2 = out_dim();
+    const std::int64_t G2 = SamConfig::conv_s2_out(SamConfig::conv_s2_out(config_.neck_out_grid(G))), K = G2 * G2;
     DSVL_CHECK(out.shape(0) == K && out.shape(1) == C2 && out.inner_contiguous(), "SamVit::head", "out is (",
                out.shape(0), ", ", out.shape(1), "), expected (", K, ", ", C2, ")");
-    Tensor<float, 2> n({C, N}), d({C2, K}), dhd({C2, K});
+    Tensor<float, 2> n({C, N}), d({C2, K});
     neck(last, false, n.view(), pool);
     trace(tracer, "neck", -1, std::as_const(n).view());
+    if (!config_.hd_branch) {
+      const std::int64_t G1 = SamConfig::conv_s2_out(G);
+      Tensor<float, 2> mid({config_.downsample_channels[0], G1 * G1});
+      downsample(std::as_const(n).view(), d.view(), pool, mid.view());
+      trace(tracer, "net_2", -1, std::as_const(mid).view());
+      trace(tracer, "net_3", -1, std::as_const(d).view());
+      kernels::detail::transpose_rows(d.data(), K, C2, K, out.data());
+      return;
+    }
+    Tensor<float, 2> dhd({C2, K});
     downsample(std::as_const(n).view(), d.view(), pool);
     trace(tracer, "downsamples", -1, std::as_const(d).view());
     neck(tap, true, n.view(), pool);
@@ -363,19 +429,51 @@ class SamVit {
   }
 
  private:
-  // x must be a packed (G*G, D) token grid.
-  void check_rows(View<float, 2> x, const char* name) const {
-    DSVL_CHECK(x.shape(0) == num_patches() && x.shape(1) == width() && x.stride(0) == width() && x.stride(1) == 1,
-               "SamVit", name, " is (", x.shape(0), ", ", x.shape(1), "), expected a packed (", num_patches(), ", ",
-               width(), ")");
+  // s with s*s == n, else -1.
+  static std::int64_t square_side(std::int64_t n) noexcept {
+    std::int64_t s = static_cast<std::int64_t>(std::sqrt(static_cast<double>(n)));
+    while (s * s > n) --s;
+    while ((s + 1) * (s + 1) <= n) ++s;
+    return s * s == n ? s : -1;
+  }
+
+  // G of a packed (G*G, D) token grid x; without the HD path any G >= 1, else the stored grid.
+  template <class T>
+  std::int64_t grid_of(View<T, 2> x, const char* name) const {
+    const std::int64_t G = square_side(x.shape(0));
+    DSVL_CHECK(G >= 1 && (!config_.hd_branch || G == config_.grid()) && x.shape(1) == width() &&
+                   x.stride(0) == width() && x.stride(1) == 1,
+               "SamVit", name, " is (", x.shape(0), ", ", x.shape(1), "), expected a packed (G*G, ", width(), ")",
+               config_.hd_branch ? " with G = " + std::to_string(config_.grid()) : std::string());
+    return G;
+  }
+
+  // A block's rel-pos table for an attention side S: as stored (2 side - 1 rows) or linearly
+  // interpolated to 2S - 1 rows.
+  static Tensor<float, 2> rel_pos_at(View<const float, 2> table, std::int64_t S) {
+    const std::int64_t L = table.shape(0), Dh = table.shape(1), L2 = 2 * S - 1;
+    Tensor<float, 3> src({Dh, 1, L}), dst({Dh, 1, L2});
+    kernels::detail::transpose_rows(table.data(), Dh, L, Dh, src.data());
+    // Bilinear over a 1-row image: the row axis maps 1 -> 1 exactly, the other is F.interpolate's
+    // linear mode.
+    kernels::interpolate(Tag{}, std::as_const(src).view(), kernels::InterpParams{}, dst.view());
+    Tensor<float, 2> out({L2, Dh});
+    kernels::detail::transpose_rows(dst.data(), L2, Dh, L2, out.data());
+    return out;
   }
 
   // Attention with decomposed relative positions over `nwin` grids of side S one after another
   // in qkv (T, 3D) -> out (T, D), one kernels::attention call per grid.
-  void attention(const Block& blk, std::int64_t nwin, View<const float, 2> qkv, View<float, 2> out,
+  void attention(const Block& blk, std::int64_t S, std::int64_t nwin, View<const float, 2> qkv, View<float, 2> out,
                  ThreadPool& pool) const {
-    const std::int64_t D = width(), H = config_.heads, Dh = config_.head_dim(), L = blk.side * blk.side;
-    const kernels::RelPos2d rel{blk.rel_pos_h.view(), blk.rel_pos_w.view()};
+    const std::int64_t D = width(), H = config_.heads, Dh = config_.head_dim(), L = S * S;
+    Tensor<float, 2> rh, rw;
+    kernels::RelPos2d rel{blk.rel_pos_h.view(), blk.rel_pos_w.view()};
+    if (S != blk.side) {
+      rh = rel_pos_at(blk.rel_pos_h.view(), S);
+      rw = rel_pos_at(blk.rel_pos_w.view(), S);
+      rel = {rh.view(), rw.view()};
+    }
     const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
     const std::int64_t ld = qkv.stride(0);
     for (std::int64_t w = 0; w < nwin; ++w) {
