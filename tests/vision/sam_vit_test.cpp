@@ -163,7 +163,7 @@ TEST_CASE("SamConfig: the sam_b_downsample preset of DeepSeek-VL 7B and the conf
   CHECK(vision::to_string(b) ==
         "SamConfig{image_size=1024, patch_size=16, width=768, layers=12, heads=12, mlp_ratio=4, window_size=14, "
         "global_attn_indexes=[2, 5, 8, 11], prompt_embed_dim=256, downsample_channels=[512, 1024], neck_resize=96, "
-        "layer_norm_eps=1e-06, layer_norm2d_eps=1e-06}");
+        "layer_norm_eps=1e-06, layer_norm2d_eps=1e-06, hd_branch=true}");
 
   // deepseek-vl-7b-chat's vision_config (spec 1.1).
   const auto hybrid = nlohmann::json::parse(R"({"cls": "HybridVisionTower", "model_type": "vision", "params": {
