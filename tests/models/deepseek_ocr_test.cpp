@@ -1,26 +1,45 @@
 // DeepSeek-OCR: the config (the published config.json and the preset), the registry's choice
-// between DeepSeek-OCR and DeepSeek-VL2, the Gundam tiling rule, and every mode end to end on a
-// tiny random-weight model (token counts, layout, shapes).
+// between DeepSeek-OCR and DeepSeek-VL2, the Gundam tiling rule, every mode on a tiny random-weight
+// model (token counts, layout, shapes), and end to end against the official code
+// (tests/data/deepseek_ocr, written by tools/reference/deepseek_ocr.py): from the page files and the
+// prompt to the ids, the views' pixels, SAM's and CLIP's intermediates, the projector, inputs_embeds,
+// every decoder layer, logits and greedy tokens, for every mode (Gundam with a wide, a tall and a
+// small page) in every f32 CPU policy.
+//
+// Tolerances. Ids and pixels: exact (Pillow-exact resampling; the view's row and column sums of the
+// uint8 image match). Floats: within 1e-4 of the tensor's largest magnitude, as for DeepSeek-VL2
+// (the same math as PyTorch's with other orders of additions; the fixture's own two-order spread is
+// up to 1e-6 of the scale, and the errors printed here are of that size). Greedy tokens: identical
+// (the fixture's top-1 margins are above 0.02).
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "dsvl/kernels/kernels.hpp"  // the xsimd and Highway backends, before the blocks
+#include "dsvl/io/json.hpp"
 #include "dsvl/io/safetensors.hpp"
 #include "dsvl/io/tokenizer.hpp"
 #include "dsvl/models/deepseek_ocr.hpp"
 #include "dsvl/models/deepseek_ocr_entry.hpp"
 #include "dsvl/models/deepseek_ocr_processor.hpp"
 #include "dsvl/models/deepseek_vl2_entry.hpp"
+#include "dsvl/models/model.hpp"
 #include "dsvl/policy/policy.hpp"
 #include "dsvl/vision/aspect_ratio_tiling.hpp"
+#include "reference_fixture.hpp"
+#if DSVL_WITH_IMAGE
+#include "dsvl/io/image.hpp"
+#endif
 
 using namespace dsvl;
+using dsvl::test::ReferenceFile;
+using dsvl::test::relative_error;
 using models::DeepSeekOcrConfig;
 
 namespace {
@@ -37,7 +56,7 @@ const char* const kPublishedConfig = R"({
     "width": {"clip-l-14-224": {"heads": 16, "image_size": 224, "layers": 24, "patch_size": 14, "width": 1024},
               "sam_vit_b": {"downsample_channels": [512, 1024], "global_attn_indexes": [2, 5, 8, 11], "heads": 12,
                             "layers": 12, "width": 768}}},
-  "language_config": {"architectures": ["DeepseekOCRForCausalLM"], "bos_token_id": 0, "eos_token_id": 1,
+  "language_config": {"architectures": ["DeepseekV2ForCausalLM"], "bos_token_id": 0, "eos_token_id": 1,
     "first_k_dense_replace": 1, "hidden_size": 1280, "intermediate_size": 6848, "kv_lora_rank": null, "lm_head": true,
     "max_position_embeddings": 8192, "model_type": "deepseek_v2", "moe_intermediate_size": 896, "n_group": 1,
     "n_routed_experts": 64, "n_shared_experts": 2, "num_attention_heads": 10, "num_experts_per_tok": 6,
@@ -119,6 +138,37 @@ TEST_CASE("DeepSeek-OCR: the published config.json is the preset, and the preset
                        doctest::Contains("sam_vit_b/layers"), Error);
 }
 
+TEST_CASE("DeepSeek-OCR: the preset declares the published checkpoint's tensors") {
+  // The published model-00001-of-000001.safetensors: 2710 tensors, 3,336,106,240 parameters, of
+  // which CLIP's unused patch convolution (1024 x 3 x 14 x 14) is the one not declared.
+  models::DeepSeekOcr<policies::ScalarBF16, models::kDeepSeekOcr> model;
+  nn::WeightNames names;
+  model.visit(names);
+  std::map<std::string, std::vector<std::int64_t>> shapes;
+  std::int64_t params = 0;
+  for (const auto& e : names.entries) {
+    shapes[e.name] = e.shape;
+    std::int64_t n = 1;
+    for (const auto d : e.shape) n *= d;
+    params += n;
+  }
+  CHECK(shapes.size() == names.entries.size());
+  CHECK(shapes.size() == 2710 - 1);
+  CHECK(params == 3336106240 - 1024 * 3 * 14 * 14);
+  using Shape = std::vector<std::int64_t>;
+  CHECK(shapes.at("model.sam_model.pos_embed") == Shape{1, 64, 64, 768});
+  CHECK(shapes.at("model.sam_model.blocks.2.attn.rel_pos_h") == Shape{127, 64});
+  CHECK(shapes.at("model.sam_model.blocks.3.attn.rel_pos_w") == Shape{27, 64});
+  CHECK(shapes.at("model.sam_model.net_2.weight") == Shape{512, 256, 3, 3});
+  CHECK(shapes.at("model.sam_model.net_3.weight") == Shape{1024, 512, 3, 3});
+  CHECK(shapes.at("model.vision_model.embeddings.position_embedding.weight") == Shape{257, 1024});
+  CHECK(shapes.at("model.vision_model.transformer.layers.23.self_attn.qkv_proj.weight") == Shape{3072, 1024});
+  CHECK(shapes.at("model.projector.layers.weight") == Shape{1280, 2048});
+  CHECK(shapes.at("model.view_seperator") == Shape{1280});
+  CHECK(shapes.at("model.layers.11.mlp.experts.63.down_proj.weight") == Shape{1280, 896});
+  CHECK(shapes.at("lm_head.weight") == Shape{129280, 1280});
+}
+
 TEST_CASE("DeepSeek-OCR: Gundam's closest-aspect-ratio grid, as the official count_tiles chooses it") {
   struct Case {
     std::int64_t w, h, max;
@@ -134,6 +184,34 @@ TEST_CASE("DeepSeek-OCR: Gundam's closest-aspect-ratio grid, as the official cou
     CHECK(vision::closest_aspect_ratio_grid(c.w, c.h, 640, c.max) == c.grid);
   }
   CHECK_THROWS_AS(vision::aspect_ratio_grids(10), Error);
+
+  // The official count_tiles and tokenize_with_images for 52 page sizes (tests/data/deepseek_ocr/tiling.json).
+  const auto tiling = io::read_json(fs::path(DSVL_TEST_DATA_DIR) / "deepseek_ocr" / "tiling.json");
+  const DeepSeekOcrConfig cfg = models::kDeepSeekOcr;
+  const models::DeepSeekOcrProcessor max6(io::Tokenizer::from_file(kTokenizer), cfg, vision::kSiglipPixelNorm, 6);
+  const models::DeepSeekOcrProcessor max9(io::Tokenizer::from_file(kTokenizer), cfg);
+  CHECK(max9.max_tiles() == 9);
+  for (const auto& c : tiling.at("cases")) {
+    const auto size = c.at("size").get<std::vector<std::int64_t>>();
+    CAPTURE(size[0]);
+    CAPTURE(size[1]);
+    const auto grid = [&](const char* key) {
+      const auto g = c.at(key).get<std::vector<std::int64_t>>();
+      return vision::TileGrid{g[0], g[1]};
+    };
+    CHECK(vision::closest_aspect_ratio_grid(size[0], size[1], 640, 6) == grid("count_tiles_max6"));
+    CHECK(vision::closest_aspect_ratio_grid(size[0], size[1], 640, 9) == grid("count_tiles_max9"));
+    for (const auto& [key, want] : c.at("tokens").items()) {
+      if (want.contains("error")) continue;  // Pillow before 13 refuses a side that rounds to 0 (dsvl pads)
+      const bool gundam = key.starts_with("gundam");
+      const auto& processor = key == "gundam_max6" ? max6 : max9;
+      const models::OcrMode& mode = models::ocr_mode(gundam ? "gundam" : key);
+      const models::ImageGrid g = processor.grid(size[0], size[1], mode);
+      CAPTURE(key);
+      CHECK(processor.image_token_count(g, mode) == want.at("num_image_tokens").get<std::int64_t>());
+      CHECK(g.width_tiles * g.height_tiles == want.at("num_tiles").get<std::int64_t>());
+    }
+  }
 }
 
 TEST_CASE_TEMPLATE("DeepSeek-OCR: every mode end to end on a tiny random model", P, policies::HwyF32) {
@@ -174,4 +252,216 @@ TEST_CASE_TEMPLATE("DeepSeek-OCR: every mode end to end on a tiny random model",
   models::Request r = models::Request::ask("Free OCR.", {models::RequestImage::from_rgb(page(10, 10))});
   r.image_mode = "huge";
   CHECK_THROWS_WITH_AS(processor(r), doctest::Contains("image mode \"huge\" is not one of tiny, small"), Error);
+}
+
+namespace {
+
+const fs::path kOcrDir = fs::path(DSVL_TEST_DATA_DIR) / "deepseek_ocr";
+const fs::path kOcrModel = kOcrDir / "tiny-ocr";
+constexpr double kRelTol = 1e-4;
+
+struct OcrCase {
+  const char* name;
+  const char* mode;
+  const char* page;
+  const char* prompt;
+};
+constexpr const char* kMarkdown = "<image>\n<|grounding|>Convert the document to markdown.";
+constexpr OcrCase kOcrCases[] = {
+    {"tiny", "tiny", "page_tall.png", kMarkdown},           {"small", "small", "page_wide.png", kMarkdown},
+    {"base", "base", "page_tall.png", kMarkdown},           {"large", "large", "page_wide.png", kMarkdown},
+    {"gundam_wide", "gundam", "page_wide.png", kMarkdown},  {"gundam_tall", "gundam", "page_tall.png", kMarkdown},
+    {"gundam_small", "gundam", "page_small.png", kMarkdown}, {"free", "base", "page_small.png", "<image>\nFree OCR."},
+};
+
+Tensor<float, 2> want_f32(const ReferenceFile& ref, const std::string& name) {
+  const auto shape = ref.shape(name);
+  std::int64_t rows = 1;
+  for (std::size_t i = 0; i + 1 < shape.size(); ++i) rows *= shape[i];
+  return ref.f32(name, shape, rows);
+}
+
+Tensor<float, 2> copy2(View<const float, 2> x) {
+  Tensor<float, 2> out({x.shape(0), x.shape(1)});
+  for (std::int64_t r = 0; r < x.shape(0); ++r) std::copy_n(x.data() + r * x.stride(0), x.shape(1), out.data() + r * x.shape(1));
+  return out;
+}
+// (C, N) channels first -> (N, C).
+Tensor<float, 2> channels_last(View<const float, 2> x) {
+  Tensor<float, 2> out({x.shape(1), x.shape(0)});
+  for (std::int64_t c = 0; c < x.shape(0); ++c)
+    for (std::int64_t n = 0; n < x.shape(1); ++n) out(n, c) = x(c, n);
+  return out;
+}
+
+void check_close(const std::string& label, const Tensor<float, 2>& got, const Tensor<float, 2>& want, double& worst) {
+  REQUIRE(got.shape() == want.shape());
+  const double e = relative_error(got.view(), want.view());
+  INFO(label << ": relative error " << e);
+  CHECK(e <= kRelTol);
+  worst = std::max(worst, e);
+}
+
+// The uint8 image behind normalised pixels (3, S, S) ((u8 / 255 - 0.5) / 0.5 inverted exactly):
+// its per-channel row and column sums against the fixture's, `index` picking a view of a stack.
+void check_sums(const ReferenceFile& ref, const std::string& name, View<const float, 3> pixels, std::int64_t index = 0) {
+  const std::int64_t S = pixels.shape(1);
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(3 * S)), cols(rows.size());
+  for (std::int64_t c = 0; c < 3; ++c)
+    for (std::int64_t y = 0; y < S; ++y)
+      for (std::int64_t x = 0; x < S; ++x) {
+        const auto u = static_cast<std::int64_t>(std::lround((pixels(c, y, x) * 0.5f + 0.5f) * 255.0f));
+        rows[static_cast<std::size_t>(c * S + y)] += u;
+        cols[static_cast<std::size_t>(c * S + x)] += u;
+      }
+  const auto slice = [&](const std::vector<std::int64_t>& all) {
+    const auto begin = all.begin() + index * 3 * S;
+    REQUIRE(all.end() - begin >= 3 * S);
+    return std::vector<std::int64_t>(begin, begin + 3 * S);
+  };
+  CHECK_MESSAGE(rows == slice(ref.i64(name + ".row_sums")), name, " row sums of view ", index);
+  CHECK_MESSAGE(cols == slice(ref.i64(name + ".col_sums")), name, " column sums of view ", index);
+}
+
+std::vector<std::int32_t> as_i32(const std::vector<std::int64_t>& v) { return {v.begin(), v.end()}; }
+
+Tensor<float, 2> rows_at(View<const float, 2> x, const std::vector<std::int64_t>& positions) {
+  Tensor<float, 2> out({static_cast<std::int64_t>(positions.size()), x.shape(1)});
+  for (std::size_t i = 0; i < positions.size(); ++i)
+    std::copy_n(x.data() + positions[i] * x.stride(0), x.shape(1), out.data() + static_cast<std::int64_t>(i) * x.shape(1));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("DeepSeek-OCR matches the official code end to end", P, policies::ScalarF32, policies::XsimdF32,
+                   policies::HwyF32) {
+#if !DSVL_WITH_IMAGE
+  MESSAGE("skipped: built without dsvl::image (no PNG reader)");
+  return;
+#endif
+  REQUIRE(fs::exists(kOcrModel / "reference.safetensors"));
+  ThreadPool pool(2);
+  const ReferenceFile ref(kOcrModel / "reference.safetensors");
+  const auto model = models::DeepSeekOcr<P>::from_directory(kOcrModel);
+  const auto processor = models::DeepSeekOcrProcessor::from_directory(kOcrModel, model.config(), vision::PillowVersion::before_12_2);
+  double worst = 0;
+  for (const OcrCase& c : kOcrCases) {
+    const std::string pre = std::string(c.name) + ".";
+    CAPTURE(c.name);
+    models::Request r;
+    r.raw_prompt = c.prompt;
+    r.images = {models::RequestImage::from_file(kOcrDir / c.page)};
+    r.image_mode = c.mode;
+    const models::ModelInputs in = processor(r, pool);
+    CHECK(in.input_ids == as_i32(ref.i64(pre + "input_ids")));
+    const auto crop = ref.i64(pre + "images_spatial_crop");
+    const std::int64_t m = in.images[0].width_tiles * in.images[0].height_tiles;
+    CHECK(std::max<std::int64_t>(in.images[0].width_tiles, 1) == crop[0]);
+    CHECK(std::max<std::int64_t>(in.images[0].height_tiles, 1) == crop[1]);
+    check_sums(ref, pre + "pixels.global", View<const float, 4>(in.pixel_values.view())[0]);
+
+    // Each view through SAM, CLIP and the projector; the tiny case with every intermediate.
+    const auto run_view = [&](View<const float, 3> pixels, const std::string& key, std::int64_t tile) {
+      std::map<std::string, Tensor<float, 2>> trace;
+      const auto tracer = [&](std::string_view name, std::int64_t i, View<const float, 2> x) {
+        std::string k = std::string(name) + (i >= 0 ? "." + std::to_string(i) : "");
+        const bool sam = name == "patch_embed" || name == "block" || name == "neck" || name == "net_2" || name == "net_3";
+        k = (sam ? "sam." : name == "features" ? "" : "clip.") + k;
+        trace[k] = (name == "neck" || name == "net_2" || name == "net_3") ? channels_last(x) : copy2(x);
+      };
+      const std::int64_t K = model.sam().num_tokens_at(pixels.shape(1));
+      Tensor<float, 2> projected({K, model.hidden_size()});
+      model.encode_view(pixels, projected.view(), pool, tracer);
+      const auto want = [&](const std::string& name) {
+        Tensor<float, 2> w = want_f32(ref, pre + key + "." + name);
+        if (tile < 0) return w;
+        const std::int64_t rows = w.shape(0) / m;
+        return copy2(View<const float, 2>(w.data() + tile * rows * w.shape(1), {rows, w.shape(1)}));
+      };
+      check_close(pre + key + ".sam", trace.at("sam.net_3"), want("sam"), worst);
+      check_close(pre + key + ".clip", trace.at("clip.layer." + std::to_string(model.config().clip().layers - 1)),
+                  want("clip"), worst);
+      check_close(pre + key + ".projector", projected, want("projector"), worst);
+      if (std::string(c.name) == "tiny" && tile < 0) {
+        for (const auto& [name, x] : trace)
+          if (name != "features") check_close(pre + name, x, want_f32(ref, pre + name), worst);
+        Tensor<float, 2> pos = model.sam().pos_embed_at(32, pool);
+        check_close(pre + "sam.pos_embed", pos, want_f32(ref, pre + "sam.pos_embed"), worst);
+      }
+    };
+    run_view(View<const float, 4>(in.pixel_values.view())[0], "global", -1);
+    for (std::int64_t t = 0; t < m; ++t) {
+      const auto tile = View<const float, 4>(in.local_pixel_values.view())[t];
+      check_sums(ref, pre + "pixels.tiles", tile, t);
+      run_view(tile, "tiles", t);
+    }
+
+    // The rows that replace the image tokens, then the language model.
+    const Tensor<float, 2> image = model.encode_images(in, pool);
+    const Tensor<float, 2> x = model.embed(in, image.view());
+    check_close(pre + "inputs_embeds", x, want_f32(ref, pre + "inputs_embeds"), worst);
+    const auto& lm = model.language_model();
+    const auto hidden_positions = ref.i64(pre + "hidden_positions");
+    std::map<std::string, Tensor<float, 2>> hidden;
+    const Overloaded tracer{[&](std::string_view name, std::int64_t layer, View<const float, 2> h) {
+                              hidden[name == "layer" ? "language.layer." + std::to_string(layer) : "language.norm"] =
+                                  rows_at(h, hidden_positions);
+                            },
+                            [](std::string_view, std::int64_t, const language::ExpertChoice&) {}};
+    const std::int64_t T = x.shape(0);
+    auto cache = lm.make_cache(T + 24);
+    const auto logits = lm.forward(x.view(), cache, language::LogitRows::all, pool, language::MlaForm::automatic, tracer);
+    for (const auto& [name, h] : hidden) check_close(pre + name, h, want_f32(ref, pre + name), worst);
+    check_close(pre + "logits", rows_at(logits.view(), ref.i64(pre + "logits_positions")), want_f32(ref, pre + "logits"),
+                worst);
+    auto gen_cache = lm.make_cache(T + 24);
+    std::vector<std::int32_t> history = in.input_ids;
+    language::Sampler greedy{language::SamplingConfig{}};
+    const auto tokens = language::generate(lm, x.view(), gen_cache, history, language::GenerationOptions{16, {}}, greedy, {}, pool).tokens;
+    CHECK(tokens == as_i32(ref.i64(pre + "greedy_ids")));
+  }
+  MESSAGE("largest relative error: ", worst);
+}
+
+TEST_CASE("DeepSeek-OCR through the model shell in every weight format") {
+#if !DSVL_WITH_IMAGE
+  MESSAGE("skipped: built without dsvl::image (no PNG reader)");
+  return;
+#endif
+  // The Gundam case with tiles: the logits at the prompt's last position in each format against
+  // f32. Bounds: bf16 rounds each weight by up to 2^-9 relative, q8 by a 1/254 step of its group's
+  // largest weight, q4 by a 1/14 step; measured errors are printed.
+  models::Request r;
+  r.raw_prompt = kMarkdown;
+  r.images = {models::RequestImage::from_file(kOcrDir / "page_wide.png")};
+  r.image_mode = "gundam";
+  using models::WeightFormat;
+  const auto logits = [&](WeightFormat weights, WeightFormat vision) {
+    models::ModelOptions options;
+    options.weights = weights;
+    options.vision_weights = vision;
+    options.pillow = vision::PillowVersion::before_12_2;
+    const auto model = models::open_model(kOcrModel, options);
+    CHECK(model.generation() == "DeepSeek-OCR");
+    const auto prompt = model.encode(r);
+    auto cache = model.make_cache(prompt.inputs_embeds.shape(0) + 1);
+    return model.prefill(prompt, cache);
+  };
+  const Tensor<float, 2> f32 = logits(WeightFormat::automatic, WeightFormat::automatic);
+  struct Format {
+    WeightFormat weights, vision;
+    double bound;
+  };
+  for (const Format f : {Format{WeightFormat::bf16, WeightFormat::automatic, 0.02},
+                         Format{WeightFormat::q8, WeightFormat::automatic, 0.05},
+                         Format{WeightFormat::q8, WeightFormat::q8, 0.05},
+                         Format{WeightFormat::q4, WeightFormat::q4, 0.3}}) {
+    CAPTURE(models::weight_format_name(f.weights));
+    CAPTURE(models::weight_format_name(f.vision));
+    const double e = relative_error(logits(f.weights, f.vision).view(), f32.view());
+    MESSAGE(models::weight_format_name(f.weights), " / vision ", models::weight_format_name(f.vision),
+            ": logits within ", e, " of f32's scale");
+    CHECK(e <= f.bound);
+  }
 }

@@ -68,7 +68,7 @@ TEST_CASE("parse_aligner_config: the tiny fixtures, presets and errors") {
   CHECK(vision::kDeepSeekVL7BAligner.hybrid());
 
   auto bad = io::read_json(model_dir("tiny-siglip") / "config.json").at("aligner_config");
-  bad["params"]["projector_type"] = "linear";
+  bad["params"]["projector_type"] = "downsample_mlp_gelu";
   CHECK_THROWS_WITH(vision::parse_aligner_config(bad, "cfg"), doctest::Contains("field 'params/projector_type'"));
   bad["params"]["projector_type"] = "mlp_gelu";
   bad["params"].erase("n_embed");

@@ -1,5 +1,7 @@
 #pragma once
-// DeepSeekOcr<P>: DeepSeek-OCR, DeepseekOCRForCausalLM of the official repository
+// DeepSeekOcr<P> (sizes read at run time) or DeepSeekOcr<P, kDeepSeekOcr> (sizes fixed at compile
+// time, checked against the config; the same results): DeepSeek-OCR, DeepseekOCRForCausalLM of the
+// official repository
 // (DeepSeek-OCR-vllm/deepseek_ocr.py, _pixel_values_to_embedding; deepencoder/).
 //
 //   each view (3, S, S) normalised to [-1, 1] (S: the mode's sizes, models/deepseek_ocr_processor.hpp)
@@ -49,26 +51,36 @@
 
 namespace dsvl::models {
 
-template <KernelPolicy P, KernelPolicy VisionP = dense_policy_t<P>>
+template <KernelPolicy P, DeepSeekOcrConfig Fixed = kDynamicDeepSeekOcr, KernelPolicy VisionP = dense_policy_t<P>>
 class DeepSeekOcr {
  public:
+  static constexpr bool is_fixed = !(Fixed == kDynamicDeepSeekOcr);
   using Decoder = language::MoeDecoder<P>;
   using VisionPolicy = VisionP;
 
-  // Empty weights of the given sizes (load, or visit with nn::WeightRandomInit).
+  // Empty weights of the given sizes (load, or visit with nn::WeightRandomInit). With a
+  // compile-time preset, `config` must equal it: the error lists every field that differs.
   explicit DeepSeekOcr(const DeepSeekOcrConfig& config)
-      : config_(checked(config)), sam_(config.sam()), clip_(config.clip()), projector_(config.projector),
+      : config_(checked(config, "DeepSeekOcr")), sam_(config.sam()), clip_(config.clip()), projector_(config.projector),
         language_(config.language) {}
+  DeepSeekOcr()
+    requires is_fixed
+      : DeepSeekOcr(Fixed) {}
 
-  // A model directory as published: config.json and the safetensors file or shards, kept mapped.
+  // A model directory as published: config.json (checked against the preset, if any) and the
+  // safetensors file or shards, kept mapped.
   static DeepSeekOcr from_directory(const std::filesystem::path& dir) {
-    DeepSeekOcr model(read_deepseek_ocr_config(dir));
+    DeepSeekOcr model(checked(read_deepseek_ocr_config(dir), (dir / "config.json").string()));
     model.load(std::make_shared<const io::Checkpoint>(io::Checkpoint::open(dir)));
     return model;
   }
 
-  const DeepSeekOcrConfig& config() const noexcept { return config_; }
-  std::int64_t hidden_size() const noexcept { return config_.language.hidden_size; }
+  // The config; a compile-time constant with a preset.
+  constexpr const DeepSeekOcrConfig& config() const noexcept {
+    if constexpr (is_fixed) return Fixed;
+    else return config_;
+  }
+  std::int64_t hidden_size() const noexcept { return config().language.hidden_size; }
 
   template <class V>
   void visit(V& v) {
@@ -193,8 +205,16 @@ class DeepSeekOcr {
   View<const float, 1> view_seperator() const noexcept { return view_seperator_.view(); }
 
  private:
-  static const DeepSeekOcrConfig& checked(const DeepSeekOcrConfig& config) {
-    check_config(config, "DeepSeekOcr");
+  static const DeepSeekOcrConfig& checked(const DeepSeekOcrConfig& config, const std::string& where) {
+    if constexpr (is_fixed) {
+      const auto diff = differences(config, Fixed);
+      if (!diff.empty()) {
+        std::string msg = "the checkpoint's config does not match the compile-time DeepSeekOcrConfig (read vs fixed):";
+        for (const auto& d : diff) msg += "\n  " + d;
+        fail(where, msg);
+      }
+    }
+    check_config(config, where);
     return config;
   }
   // s with s*s == n, else an error naming `where`.

@@ -81,6 +81,9 @@ using config::check_matches_preset;
 using config::differences;
 using config::to_string;
 
+// The sizes of a model whose config is read at run time (DeepSeekOcr's default template argument).
+inline constexpr DeepSeekOcrConfig kDynamicDeepSeekOcr{};
+
 // deepseek-ai/DeepSeek-OCR: SAM-B and CLIP-L/14 (2048 features) -> 1280, DeepSeek-VL2-Tiny's
 // DeepSeekMoE 3B with 8192 positions.
 inline constexpr DeepSeekOcrConfig kDeepSeekOcr = [] {

@@ -25,7 +25,7 @@ struct DeepSeekOcrEntry {
   using Config = DeepSeekOcrConfig;
   using Processor = DeepSeekOcrProcessor;
   template <KernelPolicy P, KernelPolicy VisionP>
-  using Model = DeepSeekOcr<P, VisionP>;
+  using Model = DeepSeekOcr<P, kDynamicDeepSeekOcr, VisionP>;
 
   // config.json's model_type is "deepseek_vl_v2" (shared with DeepSeek-VL2) and either its
   // architectures name DeepseekOCRForCausalLM or its vision_config's model_name is "deeplip_b_l"

@@ -57,9 +57,10 @@ inline constexpr std::array<OcrMode, 5> kOcrModes{{
     {"large", 1280, 1280, false},
     {"gundam", 1024, 640, true},
 }};
-// config.py's defaults: Gundam, at most 6 tiles (its comment allows up to 9).
+// The defaults: Gundam (config.py) with at most 9 tiles (the Hugging Face release's
+// modeling_deepseekocr.py; the vLLM config.py lowers it to 6 to save GPU memory).
 inline constexpr std::string_view kDefaultOcrMode = "gundam";
-inline constexpr std::int64_t kDefaultOcrMaxTiles = 6;
+inline constexpr std::int64_t kDefaultOcrMaxTiles = 9;
 // A page is tiled only when a side exceeds this (image_process.py's constant).
 inline constexpr std::int64_t kOcrTileThreshold = 640;
 
@@ -106,7 +107,6 @@ class DeepSeekOcrProcessor {
     const OcrMode& mode = ocr_mode(request.image_mode.empty() ? kDefaultOcrMode : std::string_view(request.image_mode));
     const auto pages = detail::decode_images(request.images);
     const std::int64_t B = mode.base_size, S = mode.image_size;
-    const std::int64_t t = config_.tokens_per_side(B), q = config_.tokens_per_side(S);
     ModelInputs in;
     std::vector<std::size_t> counts;
     std::vector<Tensor<std::uint8_t, 3>> globals;
@@ -117,21 +117,18 @@ class DeepSeekOcrProcessor {
       const std::int64_t h = page.shape(0), w = page.shape(1);
       DSVL_CHECK(h >= 1 && w >= 1 && page.shape(2) == 3, "DeepSeek-OCR", "a page is ", w, "x", h, "x", page.shape(2),
                  ", expected a non-empty RGB image");
-      vision::TileGrid grid{0, 0};
-      if (mode.crop && (w > kOcrTileThreshold || h > kOcrTileThreshold)) {
-        grid = vision::closest_aspect_ratio_grid(w, h, S, max_tiles_);
-        tiles.push_back(vision::cut_tiles(page.view(), grid, S, pillow_, pool));
-        n_tiles += grid.width_tiles * grid.height_tiles;
+      const ImageGrid g = grid(w, h, mode);
+      if (g.width_tiles > 0) {
+        tiles.push_back(vision::cut_tiles(page.view(), {g.width_tiles, g.height_tiles}, S, pillow_, pool));
+        n_tiles += g.width_tiles * g.height_tiles;
       }
       if (!mode.crop && S <= kOcrTileThreshold)
         globals.push_back(vision::resize_bicubic(page.view(), S, S, pillow_, pool));
       else
         globals.push_back(vision::contain_and_pad(page.view(), B, B, fill, {0.5, 0.5}, pillow_, pool));
-      in.images.push_back({grid.width_tiles, grid.height_tiles});
+      in.images.push_back(g);
       in.image_sizes.push_back({w, h});
-      std::int64_t count = (t + 1) * t + 1;
-      if (grid.width_tiles > 0) count += (q * grid.width_tiles + 1) * (q * grid.height_tiles);
-      counts.push_back(static_cast<std::size_t>(count));
+      counts.push_back(static_cast<std::size_t>(image_token_count(g, mode)));
     }
     const auto prompt = language::deepseek_vl2::encode_raw_prompt(tokenizer_, prompt_text(request), counts);
     in.input_ids = prompt.input_ids;
@@ -149,6 +146,18 @@ class DeepSeekOcrProcessor {
           vision::to_pixel_values(page_tiles.view()[i], norm_, in.local_pixel_values.view()[at++]);
     }
     return in;
+  }
+
+  // The tile grid of a width x height page in `mode` (0 x 0: not tiled).
+  ImageGrid grid(std::int64_t width, std::int64_t height, const OcrMode& mode) const {
+    if (!mode.crop || (width <= kOcrTileThreshold && height <= kOcrTileThreshold)) return {0, 0};
+    const vision::TileGrid g = vision::closest_aspect_ratio_grid(width, height, mode.image_size, max_tiles_);
+    return {g.width_tiles, g.height_tiles};
+  }
+  // The image ids of a page of that grid: (t + 1) t + 1, plus (q nw + 1)(q nh) when tiled.
+  std::int64_t image_token_count(ImageGrid g, const OcrMode& mode) const {
+    const std::int64_t t = config_.tokens_per_side(mode.base_size), q = config_.tokens_per_side(mode.image_size);
+    return (t + 1) * t + 1 + (g.width_tiles > 0 ? (q * g.width_tiles + 1) * (q * g.height_tiles) : 0);
   }
 
   // Generation ends at the tokenizer's EOS.

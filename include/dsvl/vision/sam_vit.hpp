@@ -236,8 +236,9 @@ class SamVit {
     const bool any_side = !config_.hd_branch;
     DSVL_CHECK(pixels.shape(0) == 3 && pixels.shape(2) == S && (any_side ? S >= p && S % p == 0 : S == config_.image_size),
                "SamVit::forward", "pixels are (", pixels.shape(0), ", ", pixels.shape(1), ", ", pixels.shape(2),
-               "), expected (3, S, S) with S ",
-               any_side ? "a multiple of the patch size " + std::to_string(p) : "= " + std::to_string(config_.image_size));
+               "), expected ",
+               any_side ? "(3, S, S) with S a multiple of the patch size " + std::to_string(p)
+                        : "(3, " + std::to_string(config_.image_size) + ", " + std::to_string(config_.image_size) + ")");
     DSVL_CHECK(grid_of(x, "x") == G, "SamVit::forward", "x has ", x.shape(0), " rows, expected ", N);
     DSVL_CHECK(patch_weight_.size() > 0, "SamVit::forward", "the weights are not loaded");
     Tensor<float, 3> conv({D, G, G});
