@@ -11,7 +11,8 @@
 //
 // A generated stop id is part of the reply (as in transformers' output sequences). The callback
 // sees every generated token, the stop id included, before the stop checks; returning false ends
-// generation after that token.
+// generation after that token. The sampler's no-repeat n-gram rule sees this reply's tokens only
+// (as vLLM gives a request's output_token_ids).
 
 #include <algorithm>
 #include <concepts>
@@ -82,7 +83,7 @@ Generation generate(const Decoder& decoder, View<const float, 2> prompt, KvCache
   Tensor<float, 2> x({1, decoder.config().hidden_size});
   const auto V = static_cast<std::size_t>(decoder.config().vocab_size);
   for (;;) {
-    const std::int32_t token = sampler.sample(std::span<const float>(logits.data(), V), history);
+    const std::int32_t token = sampler.sample(std::span<const float>(logits.data(), V), history, out.tokens);
     out.tokens.push_back(token);
     history.push_back(token);
     if (on_token && !on_token(token)) {
