@@ -48,7 +48,7 @@ concept CausalDecoder = requires(const D& d, std::span<const std::int32_t> ids, 
 struct GenerationOptions {
   std::int64_t max_new_tokens = 256;
   std::vector<std::int32_t> stop_ids;  // any of them ends the reply (e.g. EOS 100001 for v1)
-  LoopDetection loop{};                // on by default (docs/text.md says why)
+  LoopDetection loop{};                // on by default (docs/models.md says why)
 };
 
 enum class StopReason {

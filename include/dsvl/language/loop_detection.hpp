@@ -8,15 +8,18 @@
 // to the token p before them; it fires at the first token where some p in [min_period, max_period]
 // reaches k >= min_tokens and k >= min_repeats * p, and reports the smallest such p.
 //
-// Cost per token: one comparison per period; memory: the last max_period tokens.
+// Cost per token: one comparison per period (about 1 us for the default 1024 periods); memory: the
+// last max_period tokens, twice, and two counters per period.
 //
 // The defaults fire on 2048 tokens of exact repetition (3 copies at least for periods above 682).
 // Legitimate answers repeat exactly for far less: a row of empty table cells `<td></td>` is tens of
-// tokens, a blank form of 40 identical rows about 1000 (docs/text.md). 2048 is a quarter of
+// tokens, a blank form of 40 identical rows about 1000 (docs/models.md). 2048 is a quarter of
 // DeepSeek-OCR's 8192-token budget. Periods up to 1024 cover a paragraph said again and again.
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "dsvl/core/error.hpp"
@@ -45,25 +48,32 @@ class LoopDetector {
     constexpr const char* where = "LoopDetection";
     DSVL_CHECK(cfg.min_period >= 1 && cfg.min_period <= cfg.max_period, where, "periods ", cfg.min_period, "..",
                cfg.max_period, " are not a range of at least 1");
-    DSVL_CHECK(cfg.min_repeats >= 2, where, "min_repeats ", cfg.min_repeats, " must be >= 2");
+    DSVL_CHECK(cfg.min_repeats >= 2 && cfg.min_repeats <= std::numeric_limits<std::int64_t>::max() / cfg.max_period,
+               where, "min_repeats ", cfg.min_repeats, " must be >= 2 and fit in 64 bits times max_period");
     DSVL_CHECK(cfg.min_tokens >= 0, where, "min_tokens ", cfg.min_tokens, " must be >= 0");
-    last_.resize(static_cast<std::size_t>(cfg.max_period));
+    last_.resize(2 * static_cast<std::size_t>(cfg.max_period));
     run_.assign(static_cast<std::size_t>(cfg.max_period - cfg.min_period + 1), 0);
+    for (std::int64_t p = cfg.min_period; p <= cfg.max_period; ++p)
+      need_.push_back(std::max(cfg.min_tokens, cfg.min_repeats * p) - p);
   }
 
   // Adds the next generated token; true when the tokens so far end in a loop (loop() says which).
   // Always false when disabled.
   bool push(std::int32_t token) {
     if (!cfg_.enabled) return false;
-    const std::int64_t t = count_++, P = cfg_.max_period;
+    const std::int64_t t = count_++, P = cfg_.max_period, lo = cfg_.min_period, at = t % P;
+    const std::int32_t* now = last_.data() + at + P;  // now[-p]: the token p before this one
+    const auto periods = static_cast<std::size_t>(std::max<std::int64_t>(std::min(t, P) - lo + 1, 0));
+    for (std::size_t i = 0; i < periods; ++i)
+      run_[i] = now[-(lo + static_cast<std::int64_t>(i))] == token ? run_[i] + 1 : 0;
     loop_ = {};
-    for (std::int64_t p = cfg_.min_period; p <= std::min(t, P); ++p) {
-      std::int64_t& run = run_[static_cast<std::size_t>(p - cfg_.min_period)];
-      run = last_[static_cast<std::size_t>((t - p) % P)] == token ? run + 1 : 0;
-      const std::int64_t k = run + p;
-      if (loop_.period == 0 && k >= cfg_.min_tokens && k >= cfg_.min_repeats * p) loop_ = {p, k};
-    }
-    last_[static_cast<std::size_t>(t % P)] = token;
+    for (std::size_t i = 0; i < periods; ++i)
+      if (run_[i] >= need_[i]) {
+        const std::int64_t p = lo + static_cast<std::int64_t>(i);
+        loop_ = {p, p + run_[i]};
+        break;
+      }
+    last_[static_cast<std::size_t>(at)] = last_[static_cast<std::size_t>(at + P)] = token;
     return loop_.period != 0;
   }
 
@@ -73,8 +83,9 @@ class LoopDetector {
 
  private:
   LoopDetection cfg_;
-  std::vector<std::int32_t> last_;  // the last max_period tokens, token t at t % max_period
+  std::vector<std::int32_t> last_;  // the last max_period tokens, token t at t % P and t % P + P
   std::vector<std::int64_t> run_;   // per period p: trailing tokens equal to the token p before
+  std::vector<std::int64_t> need_;  // per period p: the run that makes a loop
   std::int64_t count_ = 0;
   Loop loop_{};
 };
