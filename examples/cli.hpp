@@ -13,10 +13,13 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "dsvl/core/dtype.hpp"
 #include "dsvl/core/error.hpp"
+#include "dsvl/language/loop_detection.hpp"
 #include "dsvl/models/weight_format.hpp"
 
 namespace dsvl::tool {
@@ -24,11 +27,12 @@ namespace dsvl::tool {
 // Every flag's value; each command reads the ones it declares.
 struct Options {
   std::string model, prompt, out, preset, tokenizer, draw_boxes, jsonl;
-  std::vector<std::string> images;
+  std::vector<std::string> images, ngram_exempt;
   models::WeightFormat weights = models::WeightFormat::automatic;
   models::WeightFormat vision_weights = models::WeightFormat::automatic;
   DType kv_cache = DType::f32, dtype = DType::bf16;
-  std::int64_t max_new_tokens = 512, top_k = 0, routed_experts = 0;
+  std::int64_t max_new_tokens = 512, top_k = 0, routed_experts = 0, no_repeat_ngram = 0, ngram_window = 100;
+  language::LoopDetection loop{};
   float temperature = 0.0f, top_p = 1.0f, repetition_penalty = 1.0f;
   std::uint64_t seed = 0;
   bool help = false, raw = false, ignore_eos = false, grounding = false, add_special = false, skip_special = false;
@@ -58,6 +62,17 @@ inline models::WeightFormat weight_format(std::string_view flag, std::string_vie
   if (!f || (!floats && (*f == models::WeightFormat::f32 || *f == models::WeightFormat::bf16)))
     fail("dsvl", flag, " is '", value, "', expected ", floats ? "auto, f32, bf16, q8 or q4" : "auto, q8 or q4");
   return *f;
+}
+
+// "MIN:MAX" with 1 <= MIN <= MAX <= hi.
+inline std::pair<std::int64_t, std::int64_t> range(std::string_view flag, std::string_view value, std::int64_t hi) {
+  const auto colon = value.find(':');
+  std::istringstream a{std::string(value.substr(0, colon))}, b{std::string(value.substr(colon + 1))};
+  std::int64_t lo = 0, up = 0;
+  if (colon == std::string_view::npos || !(a >> lo) || !a.eof() || !(b >> up) || !b.eof() || lo < 1 || lo > up ||
+      up > hi)
+    bad_value(flag, value, "MIN:MAX with 1 <= MIN <= MAX <= " + std::to_string(hi));
+  return {lo, up};
 }
 
 inline DType float_dtype(std::string_view flag, std::string_view value) {
@@ -107,11 +122,31 @@ inline const std::vector<Flag>& flags() {
        [=](Options& o, auto f, auto v) { o.top_k = number<std::int64_t>(f, v, 0, i64_max); }},
       {"--repetition-penalty", "R", "divide the logits of tokens already seen by R (default 1)",
        [](Options& o, auto f, auto v) { o.repetition_penalty = number<float>(f, v, 1e-6f, 1e6f); }},
+      {"--no-repeat-ngram", "N",
+       "DeepSeek-OCR's no-repeat n-gram rule: never generate a token that would repeat an N-token sequence lying "
+       "in the answer's last --ngram-window tokens (default 0: off; DeepSeek-OCR runs N 30, window 90, exempt <td> "
+       "and </td>; N 1 bans nothing, as there)",
+       [=](Options& o, auto f, auto v) { o.no_repeat_ngram = number<std::int64_t>(f, v, 0, i64_max); }},
+      {"--ngram-window", "W", "the answer's last W tokens, where --no-repeat-ngram looks (default 100)",
+       [=](Options& o, auto f, auto v) { o.ngram_window = number<std::int64_t>(f, v, 1, i64_max); }},
+      {"--ngram-exempt", "TOKEN",
+       "a token that --no-repeat-ngram never bans, as tokenizer.json spells it; repeat for more",
+       [](Options& o, auto, auto v) { o.ngram_exempt.emplace_back(v); }},
+      {"--loop-periods", "MIN:MAX",
+       "stop an answer that loops: one span of MIN to MAX tokens said again and again (default 1:1024)",
+       [](Options& o, auto f, auto v) {
+         std::tie(o.loop.min_period, o.loop.max_period) = detail::range(f, v, 1 << 20);
+       }},
+      {"--loop-min-repeats", "R", "a loop has R copies of its span at least (default 3)",
+       [](Options& o, auto f, auto v) { o.loop.min_repeats = number<std::int64_t>(f, v, 2, 1 << 30); }},
+      {"--loop-min-tokens", "N", "a loop covers N tokens at least (default 2048)",
+       [=](Options& o, auto f, auto v) { o.loop.min_tokens = number<std::int64_t>(f, v, 0, i64_max); }},
+      {"--no-loop-stop", "", "let an answer that loops run on", [](Options& o, auto, auto) { o.loop.enabled = false; }},
       {"--seed", "S", "the random seed", [](Options& o, auto f, auto v) {
          o.seed = number<std::uint64_t>(f, v, 0, std::numeric_limits<std::uint64_t>::max());
        }},
       {"--raw", "", "TEXT is the whole prompt (no chat template)", [](Options& o, auto, auto) { o.raw = true; }},
-      {"--ignore-eos", "", "generate max-new-tokens tokens whatever they are (for benchmarks)",
+      {"--ignore-eos", "", "generate max-new-tokens tokens whatever they are, loops too (for benchmarks)",
        [](Options& o, auto, auto) { o.ignore_eos = true; }},
       {"--grounding", "",
        "ask for a grounded answer (<|grounding|> before TEXT unless it has <|ref|> or <|grounding|>) and print each "

@@ -69,6 +69,18 @@ inline void refuse_input(const Options& o, const std::string& out, std::string_v
   io::refuse_input(out, inputs, flag);
 }
 
+// The ids of tokens named as tokenizer.json spells them (`flag`'s values).
+inline std::vector<std::int32_t> token_ids(const io::Tokenizer& tok, const std::vector<std::string>& tokens,
+                                           std::string_view flag) {
+  std::vector<std::int32_t> ids;
+  for (const auto& t : tokens) {
+    const auto id = tok.token_to_id(t);
+    if (!id) fail("dsvl run", flag, " '", t, "' is not a token of the model's tokenizer");
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
 inline std::vector<Tensor<std::uint8_t, 3>> read_images(const Options& o) {
   std::vector<Tensor<std::uint8_t, 3>> images;
   for (const auto& path : o.images) images.push_back(io::read_image(path));
@@ -102,6 +114,7 @@ inline int run(const Options& o) {
   const auto t_load = Clock::now();
   const models::Model model = open_model(o, "run");
   const double load_s = seconds_since(t_load);
+  const auto exempt = token_ids(model.tokenizer(), o.ngram_exempt, "--ngram-exempt");
   const auto images = read_images(o);
 
   const auto t_image = Clock::now();
@@ -119,8 +132,12 @@ inline int run(const Options& o) {
   Clock::time_point t_first{};
   std::int64_t generated = 0, textless = 0;  // ids past the tokenizer's vocabulary have no text
   std::vector<std::int32_t> answer;
+  language::LoopDetection loop = o.loop;
+  loop.enabled = loop.enabled && !o.ignore_eos;
   const models::GenerateOptions options{
-      o.max_new_tokens, {o.temperature, o.top_k, o.top_p, o.repetition_penalty, o.seed}, o.kv_cache, !o.ignore_eos};
+      o.max_new_tokens,
+      {o.temperature, o.top_k, o.top_p, o.repetition_penalty, o.seed, {o.no_repeat_ngram, o.ngram_window, exempt}},
+      o.kv_cache, !o.ignore_eos, loop};
   const auto g = model.generate(p, options, [&](std::int32_t id) {
     if (generated++ == 0) t_first = Clock::now();
     if (!o.ignore_eos && std::find(stop.begin(), stop.end(), id) != stop.end()) return true;
@@ -132,6 +149,10 @@ inline int run(const Options& o) {
     return true;
   });
   std::cout << detok.finish() << std::endl;  // before the figures on stderr, also when stdout is a pipe
+  if (g.reason == language::StopReason::loop)
+    std::fprintf(stderr, "stopped: the output repeats a %lld-token span over its last %lld tokens (--no-loop-stop "
+                         "lets it run on)\n",
+                 static_cast<long long>(g.loop.period), static_cast<long long>(g.loop.tokens));
   if (textless > 0)
     std::fprintf(stderr, "note: %lld generated ids are past the tokenizer's vocabulary and have no text\n",
                  static_cast<long long>(textless));
@@ -243,10 +264,11 @@ inline const std::vector<Command>& model_commands() {
       {"run", "answer a prompt about images with a model directory",
        "Answers --prompt about the images with a model directory, formatted as the official chat processor does, "
        "and streams the answer to stdout; load, image-encode, prefill and decode figures go to stderr. Sampling: "
-       "greedy unless --temperature > 0.",
+       "greedy unless --temperature > 0. An answer that loops stops, with a line on stderr.",
        {"--model", "--image", "--prompt", "--max-new-tokens", "--temperature", "--top-p", "--top-k",
-        "--repetition-penalty", "--seed", "--weights", "--vision-weights", "--kv-cache", "--raw", "--ignore-eos",
-        "--grounding", "--draw-boxes"},
+        "--repetition-penalty", "--no-repeat-ngram", "--ngram-window", "--ngram-exempt", "--seed", "--loop-periods",
+        "--loop-min-repeats", "--loop-min-tokens", "--no-loop-stop", "--weights", "--vision-weights", "--kv-cache",
+        "--raw", "--ignore-eos", "--grounding", "--draw-boxes"},
        run},
       {"forward", "one forward pass, saving its tensors",
        "One forward pass over --prompt as written (BOS first, each image tag expanded to the image's tokens, no chat "

@@ -82,6 +82,33 @@ expect_failure("boxes without grounding" "--draw-boxes needs --grounding" "${DSV
 expect_failure("grounding on DeepSeek-VL" "DeepSeek-VL has no grounding tokens" "${DSVL}" run --model "${dir}/tiny-siglip"
                --image "${dir}/image.png" --prompt "x" --grounding)
 
+# Loops and the no-repeat n-gram rule: tiny-mla's greedy answer falls into a loop within 1000
+# tokens. Detection stops it with a line on stderr; --no-loop-stop and --ignore-eos let it run on.
+# With the rule at n 3, window 90, no span of up to 87 tokens comes back whole (but for the exempt
+# ids), so no loop stops the answer.
+set(loops "${DSVL}" run --model "${vl2}/tiny-mla" --prompt "Describe the image." --max-new-tokens 1000
+    --loop-min-tokens 32)
+expect_success("run that loops" ${loops})
+if(NOT err MATCHES "stopped: the output repeats a [0-9]+-token span over its last 32 tokens")
+  message(FATAL_ERROR "run that loops reported:\n${err}")
+endif()
+expect_success("run that loops, --no-loop-stop" ${loops} --no-loop-stop)
+if(err MATCHES "stopped:")
+  message(FATAL_ERROR "run with --no-loop-stop reported:\n${err}")
+endif()
+expect_success("run that loops, --ignore-eos" ${loops} --ignore-eos)
+if(err MATCHES "stopped:" OR NOT err MATCHES "decode 999 tokens")
+  message(FATAL_ERROR "run with --ignore-eos reported:\n${err}")
+endif()
+expect_success("run with --no-repeat-ngram" ${loops} --no-repeat-ngram 3 --ngram-window 90 --ngram-exempt "<image>"
+               --ngram-exempt "<|ref|>")
+if(err MATCHES "stopped:")
+  message(FATAL_ERROR "run with --no-repeat-ngram 3 reported:\n${err}")
+endif()
+expect_failure("an exempt token not in the vocabulary" "--ngram-exempt '<td>' is not a token of the model's tokenizer"
+               ${loops} --no-repeat-ngram 30 --ngram-exempt "<td>")
+expect_failure("loop periods" "option --loop-periods: '8:2' is not" ${loops} --loop-periods 8:2)
+
 # The examples on the model shell, with either generation.
 expect_success("describe_image, DeepSeek-VL" "${DESCRIBE_IMAGE}" "${dir}/tiny-siglip" "${dir}/image.png")
 expect_success("describe_image, DeepSeek-VL2" "${DESCRIBE_IMAGE}" "${vl2}/tiny-mla" "${vl2}/image_a.png" "What is it?")

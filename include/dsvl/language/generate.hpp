@@ -1,7 +1,7 @@
 #pragma once
 // Text generation with a decoder (DenseDecoder, MoeDecoder): a prompt, then one token at a time on
-// the KV cache, until
-// a stop id, max_new_tokens, a full cache, or the streaming callback says stop.
+// the KV cache, until a stop id, a loop (language/loop_detection.hpp), max_new_tokens, a full
+// cache, or the streaming callback says stop.
 //
 //   generate(decoder, prompt_embeddings, cache, history, options, sampler, on_token)
 //     one call: runs the prompt after what the cache holds, then samples.
@@ -11,7 +11,8 @@
 //
 // A generated stop id is part of the reply (as in transformers' output sequences). The callback
 // sees every generated token, the stop id included, before the stop checks; returning false ends
-// generation after that token.
+// generation after that token. The tokens of a loop stay in the reply. The sampler's no-repeat
+// n-gram rule sees this reply's tokens only (as vLLM gives a request's output_token_ids).
 
 #include <algorithm>
 #include <concepts>
@@ -25,6 +26,7 @@
 #include "dsvl/core/threading.hpp"
 #include "dsvl/language/dense_decoder.hpp"
 #include "dsvl/language/kv_cache.hpp"
+#include "dsvl/language/loop_detection.hpp"
 #include "dsvl/language/sampler.hpp"
 
 namespace dsvl::language {
@@ -46,10 +48,12 @@ concept CausalDecoder = requires(const D& d, std::span<const std::int32_t> ids, 
 struct GenerationOptions {
   std::int64_t max_new_tokens = 256;
   std::vector<std::int32_t> stop_ids;  // any of them ends the reply (e.g. EOS 100001 for v1)
+  LoopDetection loop{};                // on by default (docs/models.md says why)
 };
 
 enum class StopReason {
   stop_id,         // a stop id was generated (it is the reply's last token)
+  loop,            // the reply ends in a loop (Generation::loop)
   max_new_tokens,  // max_new_tokens were generated
   cache_full,      // the KV cache has no room for the next token
   callback,        // the callback returned false
@@ -58,6 +62,7 @@ enum class StopReason {
 struct Generation {
   std::vector<std::int32_t> tokens;  // the new tokens, in order
   StopReason reason = StopReason::max_new_tokens;
+  Loop loop{};  // reason loop: its period and the tokens its copies cover
 };
 
 // Called with each new token; return false to stop.
@@ -73,6 +78,7 @@ Generation generate(const Decoder& decoder, View<const float, 2> prompt, KvCache
                     const TokenCallback& on_token = {}, ThreadPool& pool = ThreadPool::global()) {
   DSVL_CHECK(prompt.shape(0) >= 1, "generate", "the prompt is empty");
   DSVL_CHECK(options.max_new_tokens >= 0, "generate", "max_new_tokens ", options.max_new_tokens, " is negative");
+  LoopDetector loops(options.loop);
   Generation out;
   if (options.max_new_tokens == 0) {
     decoder.forward(prompt, cache, LogitRows::last, pool);
@@ -82,7 +88,7 @@ Generation generate(const Decoder& decoder, View<const float, 2> prompt, KvCache
   Tensor<float, 2> x({1, decoder.config().hidden_size});
   const auto V = static_cast<std::size_t>(decoder.config().vocab_size);
   for (;;) {
-    const std::int32_t token = sampler.sample(std::span<const float>(logits.data(), V), history);
+    const std::int32_t token = sampler.sample(std::span<const float>(logits.data(), V), history, out.tokens);
     out.tokens.push_back(token);
     history.push_back(token);
     if (on_token && !on_token(token)) {
@@ -91,6 +97,11 @@ Generation generate(const Decoder& decoder, View<const float, 2> prompt, KvCache
     }
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), token) != options.stop_ids.end()) {
       out.reason = StopReason::stop_id;
+      break;
+    }
+    if (loops.push(token)) {
+      out.reason = StopReason::loop;
+      out.loop = loops.loop();
       break;
     }
     if (static_cast<std::int64_t>(out.tokens.size()) >= options.max_new_tokens) {

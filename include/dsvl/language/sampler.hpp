@@ -1,7 +1,12 @@
 #pragma once
 // Sampler: the next token from a row of logits, as transformers' generate() chooses it.
 //
-// Steps, in transformers' order:
+// Steps:
+//   0. no_repeat_ngram (language/no_repeat_ngram.hpp): DeepSeek-OCR's rule over the generated tokens
+//      sets banned logits to -inf. First, as vLLM's V0 engine runs logits processors (when it
+//      computes the logits) before its sampler's penalties; the order does not change the result,
+//      since the penalty keeps -inf at -inf.
+//   Then transformers' order:
 //   1. repetition_penalty p (RepetitionPenaltyLogitsProcessor): for every distinct id in the
 //      history (prompt and generated tokens), a logit l becomes l / p if l > 0, else l * p.
 //   2. temperature == 0: greedy, the argmax (do_sample=False; the lowest id wins a tie); nothing
@@ -27,6 +32,7 @@
 #include <vector>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/language/no_repeat_ngram.hpp"
 
 namespace dsvl::language {
 
@@ -36,6 +42,7 @@ struct SamplingConfig {
   float top_p = 1.0f;               // 1: off
   float repetition_penalty = 1.0f;  // 1: off
   std::uint64_t seed = 0;
+  NoRepeatNGram no_repeat_ngram{};  // ngram_size 0: off
 };
 
 class Sampler {
@@ -48,15 +55,19 @@ class Sampler {
     DSVL_CHECK(cfg.top_p > 0.0f && cfg.top_p <= 1.0f, where, "top_p ", cfg.top_p, " must be in (0, 1]");
     DSVL_CHECK(cfg.repetition_penalty > 0.0f && std::isfinite(cfg.repetition_penalty), where, "repetition_penalty ",
                cfg.repetition_penalty, " must be finite and > 0");
+    check_no_repeat_ngram(cfg.no_repeat_ngram);
   }
 
   const SamplingConfig& config() const noexcept { return cfg_; }
   bool greedy() const noexcept { return cfg_.temperature == 0.0f; }
 
-  // The next token. `history`: the ids the repetition penalty looks at (ignored when it is 1).
-  std::int32_t sample(std::span<const float> logits, std::span<const std::int32_t> history = {}) {
+  // The next token. `history`: the ids the repetition penalty looks at (ignored when it is 1);
+  // `generated`: the reply's tokens so far, which the no-repeat n-gram rule looks at.
+  std::int32_t sample(std::span<const float> logits, std::span<const std::int32_t> history = {},
+                      std::span<const std::int32_t> generated = {}) {
     DSVL_CHECK(!logits.empty(), "Sampler::sample", "no logits");
     penalized_.assign(logits.begin(), logits.end());
+    ban_repeated_ngrams(penalized_, generated, cfg_.no_repeat_ngram);
     apply_repetition_penalty(penalized_, history, cfg_.repetition_penalty);
     if (greedy()) return argmax(penalized_);
     probabilities(penalized_, probs_);
@@ -74,8 +85,10 @@ class Sampler {
   }
 
   // The distribution that sample() draws from (sums to 1; a one-hot vector when greedy).
-  std::vector<double> distribution(std::span<const float> logits, std::span<const std::int32_t> history = {}) const {
+  std::vector<double> distribution(std::span<const float> logits, std::span<const std::int32_t> history = {},
+                                   std::span<const std::int32_t> generated = {}) const {
     std::vector<float> l(logits.begin(), logits.end());
+    ban_repeated_ngrams(l, generated, cfg_.no_repeat_ngram);
     apply_repetition_penalty(l, history, cfg_.repetition_penalty);
     std::vector<double> p(l.size(), 0.0);
     if (l.empty()) return p;

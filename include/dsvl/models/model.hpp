@@ -87,9 +87,10 @@ struct Prompt {
 
 struct GenerateOptions {
   std::int64_t max_new_tokens = 512;
-  language::SamplingConfig sampling{};  // greedy by default
+  language::SamplingConfig sampling{};  // greedy by default (no-repeat n-gram rule off)
   DType kv_cache = DType::f32;          // the KV cache's elements, f32 or bf16
-  bool stop_at_eos = true;              // off: generate max_new_tokens whatever they are
+  bool stop_at_eos = true;              // off: no stop id ends the reply
+  language::LoopDetection loop{};       // on by default: a reply that loops ends (StopReason::loop)
 };
 
 // The sizes generation needs of a language model.
@@ -189,7 +190,8 @@ class LanguageModel {
 // is not a token embedding). The Model must outlive the Chat.
 class Chat {
  public:
-  Chat(const Model& model, std::int64_t max_positions, const language::SamplingConfig& sampling, DType kv_cache);
+  Chat(const Model& model, std::int64_t max_positions, const language::SamplingConfig& sampling, DType kv_cache,
+       const language::LoopDetection& loop = {});
 
   language::Generation send(const Request& conversation, std::int64_t max_new_tokens,
                             const language::TokenCallback& on_token = {});
@@ -202,6 +204,7 @@ class Chat {
  private:
   const Model* model_;
   language::ChatSession<LanguageModel> session_;
+  language::LoopDetection loop_;
   std::int64_t last_prompt_tokens_ = 0;
 };
 
@@ -256,7 +259,8 @@ class Model {
 
   // Generates the reply to `prompt` on a fresh cache of the prompt's length plus max_new_tokens
   // (at most max_position_embeddings). on_token sees every new token (a stop id included);
-  // returning false stops. Errors: a prompt with no room left, a negative max_new_tokens.
+  // returning false stops. A reply that loops (options.loop) ends with reason loop, its tokens
+  // kept. Errors: a prompt with no room left, a negative max_new_tokens.
   language::Generation generate(const Prompt& prompt, const GenerateOptions& options,
                                 const language::TokenCallback& on_token = {},
                                 ThreadPool& pool = ThreadPool::global()) const {
@@ -269,14 +273,15 @@ class Model {
     std::vector<std::int32_t> history = prompt.inputs.input_ids;
     language::Sampler sampler(options.sampling);
     return language::generate(*lm_, std::as_const(prompt.inputs_embeds).view(), cache, history,
-                              {options.max_new_tokens, options.stop_at_eos ? stop_ids() : std::vector<std::int32_t>{}},
+                              {options.max_new_tokens, options.stop_at_eos ? stop_ids() : std::vector<std::int32_t>{},
+                               options.loop},
                               sampler, on_token, pool);
   }
 
   // A conversation that keeps its KV cache between turns (max_positions: 0 for the model's).
   Chat chat(std::int64_t max_positions = 0, const language::SamplingConfig& sampling = {},
-            DType kv_cache = DType::f32) const {
-    return Chat(*this, max_positions > 0 ? max_positions : this->max_positions(), sampling, kv_cache);
+            DType kv_cache = DType::f32, const language::LoopDetection& loop = {}) const {
+    return Chat(*this, max_positions > 0 ? max_positions : this->max_positions(), sampling, kv_cache, loop);
   }
 
   // Writes the weights as held (quantized matrices as codes and scales) to a safetensors file,
@@ -316,8 +321,10 @@ class Model {
 };
 
 inline Chat::Chat(const Model& model, std::int64_t max_positions, const language::SamplingConfig& sampling,
-                  DType kv_cache)
-    : model_(&model), session_(model.language_model(), max_positions, sampling, ThreadPool::global(), kv_cache) {}
+                  DType kv_cache, const language::LoopDetection& loop)
+    : model_(&model),
+      session_(model.language_model(), max_positions, sampling, ThreadPool::global(), kv_cache),
+      loop_(loop) {}
 
 inline language::Generation Chat::send(const Request& conversation, std::int64_t max_new_tokens,
                                        const language::TokenCallback& on_token) {
@@ -332,8 +339,8 @@ inline language::Generation Chat::send(const Request& conversation, std::int64_t
   session_.rewind(static_cast<std::int64_t>(n));
   const auto rows = std::as_const(p.inputs_embeds).view().slice(0, static_cast<std::int64_t>(n), p.inputs_embeds.shape(0));
   last_prompt_tokens_ = static_cast<std::int64_t>(ids.size() - n);
-  return session_.send(rows, std::span<const std::int32_t>(ids).subspan(n), {max_new_tokens, model_->stop_ids()},
-                       on_token);
+  return session_.send(rows, std::span<const std::int32_t>(ids).subspan(n),
+                       {max_new_tokens, model_->stop_ids(), loop_}, on_token);
 }
 
 namespace detail {
