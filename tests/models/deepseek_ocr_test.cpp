@@ -3,7 +3,7 @@
 // model (token counts, layout, shapes), and end to end against the official code
 // (tests/data/deepseek_ocr, written by tools/reference/deepseek_ocr.py): from the page files and the
 // prompt to the ids, the views' pixels, SAM's and CLIP's intermediates, the projector, inputs_embeds,
-// every decoder layer, logits and greedy tokens, for every mode (Gundam with a wide, a tall and a
+// every decoder layer, logits and greedy tokens (plain and under the no-repeat n-gram rule), for every mode (Gundam with a wide, a tall and a
 // small page) in every f32 CPU policy.
 //
 // Tolerances. Ids and pixels: exact (Pillow-exact resampling; the view's row and column sums of the
@@ -441,6 +441,19 @@ TEST_CASE_TEMPLATE("DeepSeek-OCR matches the official code end to end", P, polic
     language::Sampler greedy{language::SamplingConfig{}};
     const auto tokens = language::generate(lm, x.view(), gen_cache, history, language::GenerationOptions{16, {}}, greedy, {}, pool).tokens;
     CHECK(tokens == as_i32(ref.i64(pre + "greedy_ids")));
+    // 24 greedy tokens, plain and with the official no-repeat rule as vLLM applies it (n 3, window
+    // 12, <td> exempt: the fixture's settings, under which it changes the tokens of 7 cases).
+    const auto decode24 = [&](const language::NoRepeatNGram& rule) {
+      auto c24 = lm.make_cache(T + 24);
+      std::vector<std::int32_t> h = in.input_ids;
+      language::SamplingConfig sampling;
+      sampling.no_repeat_ngram = rule;
+      language::Sampler sampler{sampling};
+      return language::generate(lm, x.view(), c24, h, language::GenerationOptions{24, {}}, sampler, {}, pool).tokens;
+    };
+    const std::int32_t td = processor.tokenizer().token_to_id("<td>").value();
+    CHECK(decode24({}) == as_i32(ref.i64(pre + "ngram_ids_plain")));
+    CHECK(decode24({3, 12, {td}}) == as_i32(ref.i64(pre + "ngram_ids")));
   }
   MESSAGE("largest relative error: ", worst);
 }
