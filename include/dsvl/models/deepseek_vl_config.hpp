@@ -164,6 +164,7 @@ inline DeepSeekVLConfig parse_deepseek_vl_config(const nlohmann::json& j, const 
   const auto* aligner_config = io::json_find(j, "aligner_config");
   if (!aligner_config) fail(where, "missing field 'aligner_config'");
   c.aligner = vision::parse_aligner_config(*aligner_config, where + ": aligner_config");
+  if (!io::json_find(j, "language_config")) fail(where, "missing field 'language_config'");
   c.language = language::parse_llama_config(j, where, "language_config/");
   check_config(c, where);
   return c;
