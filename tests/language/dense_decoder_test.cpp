@@ -302,7 +302,6 @@ TEST_CASE("LlamaConfig: errors name the field") {
   const auto fails_with = [&](const nlohmann::json& j, const std::string& text) {
     CHECK_THROWS_WITH_AS(parse_llama_config(j, "c.json"), doctest::Contains(text.c_str()), dsvl::Error);
   };
-  fails_with(with("hidden_size", nlohmann::json::value_t::discarded), "missing field 'hidden_size'");
   fails_with(with("hidden_size", "64"), "field 'hidden_size' is a string");
   fails_with(with("hidden_act", "gelu"), "'hidden_act' is \"gelu\"");
   fails_with(with("num_key_value_heads", 3), "not a multiple of 'num_key_value_heads'");
@@ -310,9 +309,17 @@ TEST_CASE("LlamaConfig: errors name the field") {
   fails_with(with("rope_scaling", nlohmann::json{{"type", "linear"}, {"factor", 2.0}}), "'rope_scaling' is set");
   fails_with(with("head_dim", 32), "'head_dim' = 32");
   fails_with(with("rope_parameters", nlohmann::json{{"rope_type", "yarn"}}), "'rope_parameters/rope_type' is \"yarn\"");
-  CHECK_THROWS_WITH_AS(parse_llama_config(nlohmann::json{{"language_config", nlohmann::json::object()}}, "config.json",
-                                          "language_config/"),
-                       doctest::Contains("missing field 'language_config/hidden_size'"), dsvl::Error);
+}
+
+TEST_CASE("LlamaConfig: absent sizes are transformers' LlamaConfig defaults") {
+  // Janus-Pro-7B's language_config names only max_position_embeddings, num_hidden_layers and
+  // vocab_size of the sizes.
+  const auto j = nlohmann::json::parse(R"({"language_config": {"max_position_embeddings": 16384, "model_type": "llama",
+      "num_hidden_layers": 30, "torch_dtype": "bfloat16", "vocab_size": 102400}})");
+  CHECK(parse_llama_config(j, "config.json", "language_config/") == kDeepSeekVL7BLanguage);
+  const auto defaults = parse_llama_config(nlohmann::json{{"language_config", nlohmann::json::object()}}, "config.json",
+                                           "language_config/");
+  CHECK(defaults == LlamaConfig{4096, 11008, 32, 32, 32, 1e-6, 10000.0, 32000, 2048, false});
 }
 
 TEST_CASE("DenseDecoder matches transformers (scalar, f32 weights)") { check_both_variants<policies::ScalarF32>(); }

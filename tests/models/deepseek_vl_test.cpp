@@ -250,8 +250,12 @@ TEST_CASE("DeepSeekVLConfig: the tiny fixtures, the presets and what fits togeth
   CHECK_THROWS_WITH(models::parse_deepseek_vl_config(bad, "cfg"),
                     doctest::Contains("'params/low_res_cfg/pixel_std' is missing"));
   bad = seven;
-  bad["language_config"].erase("hidden_size");
+  bad["language_config"].erase("hidden_size");  // LlamaConfig's default, 4096
+  CHECK(models::parse_deepseek_vl_config(bad, "cfg") == models::kDeepSeekVL7B);
+  bad["language_config"]["hidden_size"] = "big";
   CHECK_THROWS_WITH(models::parse_deepseek_vl_config(bad, "cfg"), doctest::Contains("language_config/hidden_size"));
+  bad.erase("language_config");
+  CHECK_THROWS_WITH(models::parse_deepseek_vl_config(bad, "cfg"), doctest::Contains("missing field 'language_config'"));
   bad = seven;
   bad["vision_config"]["params"]["low_res_cfg"]["model_name"] = "siglip_tiny_patch16_384";
   CHECK_THROWS_WITH(models::parse_deepseek_vl_config(bad, "cfg"), doctest::Contains("not a known SigLIP model"));

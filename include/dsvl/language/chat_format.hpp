@@ -1,7 +1,7 @@
 #pragma once
-// Chat formats of DeepSeek-VL (v1) and DeepSeek-VL2: a conversation turned into the prompt text
-// and into the input ids exactly as the official processors build them (DeepSeek-VL's
-// VLChatProcessor with the "deepseek" template; DeepSeek-VL2's DeepseekVLV2Processor,
+// Chat formats of DeepSeek-VL (v1), Janus-Pro and DeepSeek-VL2: a conversation turned into the
+// prompt text and into the input ids exactly as the official processors build them (DeepSeek-VL's
+// and Janus's VLChatProcessor with the "deepseek" template; DeepSeek-VL2's DeepseekVLV2Processor,
 // format_messages_v2), image tokens included.
 //
 // A conversation is a list of messages, each a role and a text. Images are not stored in it: each
@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -84,12 +85,15 @@ inline constexpr std::string_view kBosToken = "<\uFF5Cbegin\u2581of\u2581sentenc
 inline constexpr std::string_view kEosToken = "<\uFF5Cend\u2581of\u2581sentence\uFF5C>";
 
 // ---------------------------------------------------------------------------------------------
-// DeepSeek-VL (v1): the "deepseek" template of deepseek_vl/utils/conversation.py.
+// DeepSeek-VL (v1) and Janus-Pro: the "deepseek" template of deepseek_vl/utils/conversation.py and
+// janus/utils/conversation.py, which differ in the Dialect below.
 //
 // Text: the system prompt and "\n\n" (nothing when the system prompt is empty), then for the k-th
 // non-system message "Role: content" followed by "\n\n" when k is even and by the EOS string when
 // k is odd, or just "Role:" when the content is empty; the whole text is stripped. Roles are
-// written "User" and "Assistant". In the usual alternation user, assistant, ... this gives
+// written as the dialect's official examples write them: "User" and "Assistant" for DeepSeek-VL,
+// "<|User|>" and "<|Assistant|>" for Janus-Pro. In the usual alternation user, assistant, ... this
+// gives
 //
 //   {system}\n\nUser: {q1}\n\nAssistant: {a1}<｜end▁of▁sentence｜>User: {q2}\n\nAssistant:
 //
@@ -100,27 +104,41 @@ inline constexpr std::string_view kEosToken = "<\uFF5Cend\u2581of\u2581sentence\
 // message gives here.
 //
 // Ids: BOS, the text encoded in one piece, then each image tag's id replaced by `tokens_per_image`
-// copies of it (576 for the released models). A conversation that ends with a non-empty
+// copies of it (576 for the released models), between the dialect's image start and end tags
+// (Janus-Pro: <begin_of_image> and <end_of_image>). A conversation that ends with a non-empty
 // assistant message keeps that message's EOS string, as the official processor does.
 namespace deepseek_vl {
 
 inline constexpr std::string_view kImageTag = "<image_placeholder>";
 inline constexpr std::size_t kImageTokens = 576;
+// Both processors' system_prompt.
 inline constexpr std::string_view kSystemPrompt =
     "You are a helpful language and vision assistant. You are able to understand the visual "
     "content that the user provides, and assist the user with a variety of tasks using natural "
     "language.";
 
-std::string render_prompt(const Conversation& conversation);
+// What DeepSeek-VL's and Janus's VLChatProcessor write differently.
+struct Dialect {
+  std::string_view models;                          // for errors
+  std::string_view user, assistant;                 // the roles of the official examples
+  std::string_view image_start_tag, image_end_tag;  // around each image's tokens; empty: none
+  std::string_view after_image_tag;  // what the official examples write after an image tag (models/request.hpp)
+};
+inline constexpr Dialect kDeepSeekVL{"DeepSeek-VL", "User", "Assistant", "", "", ""};
+inline constexpr Dialect kJanusPro{"Janus-Pro", "<|User|>", "<|Assistant|>", "<begin_of_image>", "<end_of_image>",
+                                   "\n"};
+
+std::string render_prompt(const Conversation& conversation, const Dialect& dialect = kDeepSeekVL);
 
 // `num_images` must equal the number of image tags in the conversation.
 EncodedPrompt encode_prompt(const io::Tokenizer& tokenizer, const Conversation& conversation,
-                            std::size_t num_images, std::size_t tokens_per_image = kImageTokens);
+                            std::size_t num_images, std::size_t tokens_per_image = kImageTokens,
+                            const Dialect& dialect = kDeepSeekVL);
 
 // The ids of a prompt already written out (no template): BOS, then `text` with its image tags
 // expanded as above. encode_prompt is this on render_prompt's text.
 EncodedPrompt encode_raw_prompt(const io::Tokenizer& tokenizer, std::string_view text, std::size_t num_images,
-                                std::size_t tokens_per_image = kImageTokens);
+                                std::size_t tokens_per_image = kImageTokens, const Dialect& dialect = kDeepSeekVL);
 
 // Generation stops at EOS (the template's stop_token_ids [100001]). The template also lists the
 // stop string "User:", which only the official web demo uses.
@@ -337,7 +355,7 @@ inline Role parse_role(std::string_view name) {
 
 namespace deepseek_vl {
 
-inline std::string render_prompt(const Conversation& conversation) {
+inline std::string render_prompt(const Conversation& conversation, const Dialect& dialect) {
   detail::check_system_first(conversation);
   const auto& msgs = conversation.messages;
   std::size_t first = 0;
@@ -352,7 +370,7 @@ inline std::string render_prompt(const Conversation& conversation) {
     text += "\n\n";
   }
   for (std::size_t i = first; i < msgs.size(); ++i) {
-    text += msgs[i].role == Role::user ? "User" : "Assistant";
+    text += msgs[i].role == Role::user ? dialect.user : dialect.assistant;
     const std::string_view content = detail::strip(msgs[i].content);
     if (content.empty()) {
       text += ':';
@@ -369,29 +387,37 @@ inline std::string render_prompt(const Conversation& conversation) {
 }
 
 inline EncodedPrompt encode_prompt(const io::Tokenizer& tokenizer, const Conversation& conversation,
-                                   std::size_t num_images, std::size_t tokens_per_image) {
-  return encode_raw_prompt(tokenizer, render_prompt(conversation), num_images, tokens_per_image);
+                                   std::size_t num_images, std::size_t tokens_per_image, const Dialect& dialect) {
+  return encode_raw_prompt(tokenizer, render_prompt(conversation, dialect), num_images, tokens_per_image, dialect);
 }
 
 inline EncodedPrompt encode_raw_prompt(const io::Tokenizer& tokenizer, std::string_view text, std::size_t num_images,
-                                       std::size_t tokens_per_image) {
+                                       std::size_t tokens_per_image, const Dialect& dialect) {
   EncodedPrompt out;
-  out.image_token_id = detail::required_token(tokenizer, kImageTag, "each image of a DeepSeek-VL prompt");
+  const std::string why = ::dsvl::detail::concat("each image of a ", dialect.models, " prompt");
+  out.image_token_id = detail::required_token(tokenizer, kImageTag, why);
+  const auto tag_id = [&](std::string_view tag) -> std::optional<std::int32_t> {
+    if (tag.empty()) return std::nullopt;
+    return detail::required_token(tokenizer, tag, why);
+  };
+  const auto start = tag_id(dialect.image_start_tag), end = tag_id(dialect.image_end_tag);
   const std::int32_t bos = detail::bos_of(tokenizer);
   const std::vector<std::int32_t> ids = tokenizer.encode(text, false);
   std::size_t tags = 0;
   for (const std::int32_t id : ids) tags += id == out.image_token_id;
   if (tags != num_images) fail(detail::kWhere, detail::images_mismatch(tags, kImageTag, num_images));
 
-  out.input_ids.reserve(1 + ids.size() + tags * tokens_per_image);
+  out.input_ids.reserve(1 + ids.size() + tags * (tokens_per_image + 2));
   out.input_ids.push_back(bos);
   for (const std::int32_t id : ids) {
     if (id != out.image_token_id) {
       out.input_ids.push_back(id);
       continue;
     }
+    if (start) out.input_ids.push_back(*start);
     out.images.push_back({out.input_ids.size(), tokens_per_image});
     out.input_ids.insert(out.input_ids.end(), tokens_per_image, out.image_token_id);
+    if (end) out.input_ids.push_back(*end);
   }
   return out;
 }

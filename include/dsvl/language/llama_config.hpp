@@ -3,11 +3,13 @@
 // LlamaConfig), as DeepSeek-VL v1 stores it under "language_config" in its config.json.
 //
 // Field names are Hugging Face's keys. The fields are listed once, in LlamaConfig::visit, which
-// parsing, writing, printing and comparison walk (core/config.hpp). Required keys: hidden_size, intermediate_size,
-// num_hidden_layers, num_attention_heads, vocab_size. Keys that may be absent take transformers'
-// LlamaConfig defaults: num_key_value_heads = num_attention_heads, rms_norm_eps = 1e-6,
-// rope_theta = 10000 (also read from rope_parameters/rope_theta, where transformers 5 writes it),
-// max_position_embeddings = 2048, tie_word_embeddings = false.
+// parsing, writing, printing and comparison walk (core/config.hpp). Absent keys take transformers'
+// LlamaConfig defaults, as the official code reads them: hidden_size = 4096, intermediate_size =
+// 11008, num_hidden_layers = 32, num_attention_heads = 32, num_key_value_heads =
+// num_attention_heads, rms_norm_eps = 1e-6, rope_theta = 10000 (also read from
+// rope_parameters/rope_theta, where transformers 5 writes it), vocab_size = 32000,
+// max_position_embeddings = 2048, tie_word_embeddings = false (Janus-Pro-7B's language_config leaves
+// the first four to these defaults).
 // What dsvl's dense decoder does not implement is refused with the key's name: hidden_act other
 // than "silu", rope_scaling or a rope_type other than "default", attention_bias or mlp_bias true,
 // a head_dim other than hidden_size / num_attention_heads.
@@ -53,14 +55,14 @@ struct LlamaConfig {
   static constexpr const char* kName = "LlamaConfig";
   template <class Self, class V>
   static constexpr void visit(Self& c, V& v) {
-    v.field("hidden_size", c.hidden_size, config::required, config::kWidths);
-    v.field("intermediate_size", c.intermediate_size, config::required, config::kWidths);
-    v.field("num_hidden_layers", c.num_hidden_layers, config::required, config::kLayers);
-    v.field("num_attention_heads", c.num_attention_heads, config::required, config::kHeads);
+    v.field("hidden_size", c.hidden_size, std::int64_t{4096}, config::kWidths);
+    v.field("intermediate_size", c.intermediate_size, std::int64_t{11008}, config::kWidths);
+    v.field("num_hidden_layers", c.num_hidden_layers, std::int64_t{32}, config::kLayers);
+    v.field("num_attention_heads", c.num_attention_heads, std::int64_t{32}, config::kHeads);
     v.field("num_key_value_heads", c.num_key_value_heads, c.num_attention_heads, config::kHeads);
     v.field("rms_norm_eps", c.rms_norm_eps, 1e-6);
     v.field("rope_theta", c.rope_theta, 10000.0);
-    v.field("vocab_size", c.vocab_size, config::required, config::kVocabulary);
+    v.field("vocab_size", c.vocab_size, std::int64_t{32000}, config::kVocabulary);
     v.field("max_position_embeddings", c.max_position_embeddings, std::int64_t{2048}, config::kPositions);
     v.field("tie_word_embeddings", c.tie_word_embeddings, false);
   }
@@ -104,7 +106,7 @@ inline void check_config(const LlamaConfig& c, const std::string& where) {
 
 // Parses the LLaMA fields of a JSON object: a plain LLaMA config.json, or (with
 // prefix = "language_config/") a DeepSeek-VL v1 config.json. Errors name `where` and the key
-// path: "missing field 'language_config/hidden_size'", "field 'language_config/hidden_act' is
+// path: "field 'language_config/hidden_size' is a string", "field 'language_config/hidden_act' is
 // \"gelu\", dsvl's LLaMA decoder supports only \"silu\"".
 inline LlamaConfig parse_llama_config(const nlohmann::json& j, const std::string& where,
                                       const std::string& prefix = {}) {

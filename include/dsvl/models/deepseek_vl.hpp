@@ -1,9 +1,11 @@
 #pragma once
-// DeepSeekVL<P> (sizes read at run time) or DeepSeekVL<P, kDeepSeekVL1_3B / kDeepSeekVL7B>
-// (sizes fixed at compile time; the same results): DeepSeek-VL (v1), MultiModalityCausalLM of
-// deepseek_vl/models/modeling_vlm.py.
+// DeepSeekVL<P> (sizes read at run time) or DeepSeekVL<P, kDeepSeekVL1_3B / kDeepSeekVL7B /
+// kJanusPro1B / kJanusPro7B> (sizes fixed at compile time; the same results): DeepSeek-VL (v1),
+// MultiModalityCausalLM of deepseek_vl/models/modeling_vlm.py, and the understanding path of
+// Janus-Pro's (janus/models/modeling_vlm.py).
 //
-//   images (n, 3, S, S) in [0, 1], as VLMImageProcessor gives them (vision/preprocess.hpp)
+//   images (n, 3, S, S) as VLMImageProcessor gives them (vision/preprocess.hpp: DeepSeek-VL's in
+//   [0, 1], Janus-Pro's normalised)
 //     -> vision_model: CLIPVisionTower (normalize, SigLIP) or HybridVisionTower (SAM + SigLIP)
 //     -> aligner                                     image embeddings (n * 576, D), images in order
 //   input_ids (T) -> embed_tokens, with the image embeddings written over the rows whose id is the
@@ -12,6 +14,8 @@
 //
 // Weights, by their official names: "vision_model.vision_tower.*" (1.3B) or
 // "vision_model.vision_tower_{high,low}.vision_tower.*" (7B), "aligner.*", "language_model.*".
+// Janus's image-generation parts ("gen_vision_model.*", "gen_aligner.*", "gen_head.*",
+// "gen_embed.*", config().image_generation) are declared unused.
 // P::weight_type is how the language model's matrices are stored (bf16 checkpoints stay bf16 with
 // ScalarBF16-style policies, zero copy; f32 policies widen them; quantized policies quantize them
 // at load). The vision side (towers and aligner) runs VisionP, by default P with its float weight
@@ -90,6 +94,8 @@ class DeepSeekVL {
     else v.child("vision_model.vision_tower", *siglip_);
     v.child("aligner", aligner_);
     v.child("language_model", language_);
+    if (config().image_generation)
+      for (const char* part : {"gen_vision_model.", "gen_aligner.", "gen_head.", "gen_embed."}) v.unused(part);
   }
 
   // Binds every weight to `ckpt` and reports every missing, misshapen or unexpected tensor of
@@ -104,7 +110,8 @@ class DeepSeekVL {
     checkpoint_ = std::move(ckpt);
   }
 
-  // pixels (n, 3, S, S) in [0, 1] -> image embeddings (n * num_image_tokens, D), images in order.
+  // pixels (n, 3, S, S) as the processor gives them -> image embeddings (n * num_image_tokens, D),
+  // images in order.
   void encode_images(View<const float, 4> pixels, View<float, 2> out, ThreadPool& pool = ThreadPool::global()) const {
     const std::int64_t n = pixels.shape(0), S = image_size(), K = num_image_tokens(), D = hidden_size();
     DSVL_CHECK(pixels.shape(1) == 3 && pixels.shape(2) == S && pixels.shape(3) == S, "DeepSeekVL::encode_images",

@@ -1,7 +1,8 @@
 #pragma once
 // DeepSeekVLConfig: the sizes of a DeepSeek-VL (v1) model, as its config.json gives them
 // (model_type "multi_modality", deepseek_vl/models/modeling_vlm.py), with the presets of the
-// released checkpoints.
+// released checkpoints. Janus-Pro (janus/models/modeling_vlm.py) is the same understanding model
+// with the image-generation parts beside it; its presets are here too.
 //
 //   vision_config   cls "CLIPVisionTower" (1.3B): a SigLIP ViT, keys under params
 //                   cls "HybridVisionTower" (7B): SAM ViTDet (params.high_res_cfg) and SigLIP
@@ -11,6 +12,9 @@
 //                   pixel_std, when given, are the normalisation the tower applies to its input.
 //   aligner_config  cls "MlpProjector" (vision/aligner.hpp)
 //   language_config a LlamaConfig (language/llama_config.hpp)
+//   gen_vision_config, gen_aligner_config, gen_head_config
+//                   Janus's image generation (a VQ tokenizer, its aligner, the image-token head):
+//                   present or not (image_generation); understanding reads nothing of them
 //
 // Every image becomes siglip.num_patches() embeddings (576 for both released sizes); the hybrid's
 // SAM branch must give as many.
@@ -44,6 +48,7 @@ struct DeepSeekVLConfig {
   vision::PixelNorm sam_norm{};
   vision::AlignerConfig aligner{};
   language::LlamaConfig language{};
+  bool image_generation = false;  // Janus: the checkpoint also holds gen_vision_model, gen_aligner, ...
 
   static constexpr const char* kTowerNames[] = {"CLIPVisionTower", "HybridVisionTower"};
 
@@ -65,6 +70,7 @@ struct DeepSeekVLConfig {
     v.child("sam_norm", c.sam_norm);
     v.child("aligner_config", c.aligner);
     v.child("language_config", c.language);
+    v.fixed("image_generation", c.image_generation);
   }
 
   constexpr bool operator==(const DeepSeekVLConfig&) const = default;
@@ -95,6 +101,26 @@ inline constexpr DeepSeekVLConfig kDeepSeekVL7B{DeepSeekVLConfig::Tower::hybrid,
                                                  vision::kClipPixelNorm,
                                                  vision::kDeepSeekVL7BAligner,
                                                  language::kDeepSeekVL7BLanguage};
+// deepseek-ai/Janus-Pro-1B: SigLIP-L/16 at 384 (the processor normalises), the mlp_gelu aligner
+// 1024 -> 2048, DeepSeek-LLM 1.3B's decoder; VQ-16 image generation beside it.
+inline constexpr DeepSeekVLConfig kJanusPro1B{DeepSeekVLConfig::Tower::siglip,
+                                               vision::kSiglipLarge16_384,
+                                               {},
+                                               {},
+                                               {},
+                                               vision::kDeepSeekVL1_3BAligner,
+                                               language::kDeepSeekVL1_3BLanguage,
+                                               true};
+// deepseek-ai/Janus-Pro-7B: the same with the mlp_gelu aligner 1024 -> 4096 and DeepSeek-LLM 7B's
+// decoder.
+inline constexpr DeepSeekVLConfig kJanusPro7B{DeepSeekVLConfig::Tower::siglip,
+                                               vision::kSiglipLarge16_384,
+                                               {},
+                                               {},
+                                               {},
+                                               {vision::AlignerConfig::Type::mlp_gelu, 2, 1024, 4096},
+                                               language::kDeepSeekVL7BLanguage,
+                                               true};
 
 namespace detail {
 // The pixel_mean and pixel_std of a tower's params at `base` ("params/", "params/low_res_cfg/"):
@@ -164,7 +190,9 @@ inline DeepSeekVLConfig parse_deepseek_vl_config(const nlohmann::json& j, const 
   const auto* aligner_config = io::json_find(j, "aligner_config");
   if (!aligner_config) fail(where, "missing field 'aligner_config'");
   c.aligner = vision::parse_aligner_config(*aligner_config, where + ": aligner_config");
+  if (!io::json_find(j, "language_config")) fail(where, "missing field 'language_config'");
   c.language = language::parse_llama_config(j, where, "language_config/");
+  c.image_generation = io::json_find(j, "gen_vision_config") != nullptr;
   check_config(c, where);
   return c;
 }
@@ -217,7 +245,8 @@ inline void put_tower(nlohmann::json& cfg, std::string_view model_name, std::int
 
 // The config.json of `c` in the official layout (parse_deepseek_vl_config reads it back as `c`).
 // The towers are named by the entry of the official tables, or of `names`, with their sizes;
-// an error says when there is none.
+// an error says when there is none. With image_generation, the released Janus-Pro generation
+// parts at the decoder's width (VQ-16 with 16384 codes of 8), which dsvl does not read.
 inline nlohmann::json to_config_json(const DeepSeekVLConfig& c, const vision::VisionNameTables& names = {}) {
   check_config(c, "models::to_config_json");
   nlohmann::json j;
@@ -246,6 +275,18 @@ inline nlohmann::json to_config_json(const DeepSeekVLConfig& c, const vision::Vi
   auto& l = j["language_config"];
   l["model_type"] = "llama";
   io::json_set_fields(l, c.language);
+  if (c.image_generation) {
+    const std::int64_t D = c.language.hidden_size;
+    j["gen_vision_config"] = {{"cls", "VQ-16"}, {"model_type", "gen_vision"},
+                              {"params", {{"image_token_size", 16384}, {"n_embed", 8}}}};
+    j["gen_aligner_config"] = {
+        {"cls", "MlpProjector"},
+        {"model_type", "gen_aligner"},
+        {"params", {{"depth", 2}, {"input_dim", 8}, {"n_embed", D}, {"projector_type", "mlp_gelu"}}}};
+    j["gen_head_config"] = {{"cls", "vision_head"},
+                            {"model_type", "gen_head"},
+                            {"params", {{"image_token_embed", D}, {"image_token_size", 16384}, {"n_embed", D}}}};
+  }
   return j;
 }
 

@@ -29,14 +29,15 @@
 #include "dsvl/models/deepseek_ocr_entry.hpp"
 #include "dsvl/models/deepseek_vl2_entry.hpp"
 #include "dsvl/models/deepseek_vl_entry.hpp"
+#include "dsvl/models/janus_pro_entry.hpp"
 
 namespace dsvl::models {
 
 // The shell's functions take a registry as a template argument, this one by default; a program
 // that runs one generation can name a registry of its entry alone and build only its types. The
-// first entry that recognises a config.json takes it: DeepSeek-OCR comes before DeepSeek-VL2,
-// whose model_type it shares.
-using Registry = std::tuple<DeepSeekVLEntry, DeepSeekOcrEntry, DeepSeekVL2Entry>;
+// first entry that recognises a config.json takes it: Janus-Pro comes before DeepSeek-VL and
+// DeepSeek-OCR before DeepSeek-VL2, whose model_types they share.
+using Registry = std::tuple<JanusProEntry, DeepSeekVLEntry, DeepSeekOcrEntry, DeepSeekVL2Entry>;
 
 template <class E>
 concept RegistryEntry = requires(const nlohmann::json& j, const std::filesystem::path& dir, const typename E::Config& c) {

@@ -35,8 +35,9 @@
 //      4. x = float32(float64(u8) * rescale_factor), channels first;
 //      5. if do_normalize: x = (x - float32(mean)) / float32(std) in float32 (transformers'
 //         normalize).
-//    The released checkpoints' processors do not normalise (do_normalize false): the vision
-//    towers normalise inside the model (CLIPVisionTower's pixel_mean and pixel_std).
+//    DeepSeek-VL's released processors do not normalise (do_normalize false): the vision towers
+//    normalise inside the model (CLIPVisionTower's pixel_mean and pixel_std). Janus-Pro's do, and
+//    its tower does not.
 
 #include <algorithm>
 #include <array>
@@ -428,6 +429,10 @@ inline constexpr VLMImageProcessorConfig kDeepSeekVL7BImageProcessor{
 // the processor.
 inline constexpr VLMImageProcessorConfig kDeepSeekVL1_3BImageProcessor{
     384, 14, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, 1.0 / 255.0, false};
+// deepseek-ai/Janus-Pro-1B and -7B: 384 px, mean and std 0.5, normalised by the processor (the
+// tower does not normalise).
+inline constexpr VLMImageProcessorConfig kJanusProImageProcessor{
+    384, 14, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, 1.0 / 255.0, true};
 
 // Reads the fields above from a parsed preprocessor_config.json (absent fields keep the class
 // defaults; image_size is required). Errors name `where` and the field.
