@@ -1,5 +1,5 @@
-// `dsvl ocr`: pages (PNG, JPEG) to Markdown or JSON with a DeepSeek-OCR model directory, through
-// the model shell's generic API; docs/ocr.md.
+// `dsvl ocr`: pages (PNG, JPEG, and PDF when built with poppler-cpp) to Markdown or JSON with a
+// DeepSeek-OCR model directory, through the model shell's generic API; docs/ocr.md.
 #pragma once
 
 #include <unistd.h>
@@ -23,6 +23,9 @@
 #include "dsvl/vision/draw.hpp"
 #include "dsvl/vision/figures.hpp"
 #include "model_commands.hpp"
+#ifdef DSVL_TOOL_WITH_PDF
+#include "pdf_pages.hpp"
+#endif
 
 namespace dsvl::tool {
 
@@ -31,10 +34,11 @@ inline constexpr std::string_view kOcrPrompt = "<image>\n<|grounding|>Convert th
 // Between the pages of a run on stdout, as the official run_dpsk_ocr_pdf.py joins them.
 inline constexpr std::string_view kPageSplit = "\n\n<--- Page Split --->\n";
 
-// One page to read: an image file.
+// One page to read: an image file, or page `pdf_page` (from 0) of a PDF.
 struct OcrPage {
   std::filesystem::path file;
-  std::string name;  // the file's stem: outputs in a folder use it
+  int pdf_page = -1;
+  std::string name;  // the file's stem, "-<n>" for PDF page n from 1: outputs in a folder use it
 };
 
 inline bool is_pdf(const std::filesystem::path& file) {
@@ -50,13 +54,27 @@ inline std::vector<OcrPage> ocr_pages(const std::vector<std::string>& files) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(f, ec)) fail(f, "is not a file (dsvl ocr reads PNG, JPEG or PDF pages)");
     const std::string stem = std::filesystem::path(f).stem().string();
-    if (is_pdf(f)) fail(f, "is a PDF; render its pages first, e.g. pdftoppm -r 144 -png ", f, " page");
-    pages.push_back({f, stem});
+    if (!is_pdf(f)) {
+      pages.push_back({f, -1, stem});
+      continue;
+    }
+#ifdef DSVL_TOOL_WITH_PDF
+    const int n = PdfPages(f).count();
+    for (int i = 0; i < n; ++i) pages.push_back({f, i, stem + "-" + std::to_string(i + 1)});
+#else
+    fail(f, "is a PDF, and this dsvl was built without poppler-cpp; render its pages first, e.g. pdftoppm -r 144 -png ",
+         f, " page");
+#endif
   }
   return pages;
 }
 
-inline Tensor<std::uint8_t, 3> read_page(const OcrPage& page) { return io::read_image(page.file); }
+inline Tensor<std::uint8_t, 3> read_page(const OcrPage& page) {
+#ifdef DSVL_TOOL_WITH_PDF
+  if (page.pdf_page >= 0) return PdfPages(page.file).render(page.pdf_page);
+#endif
+  return io::read_image(page.file);
+}
 
 // Where one page's output goes: `flag`'s path itself, or <path>/<name><ext> when the path is a
 // folder (an existing one, one ending in '/', or any path for several pages).
@@ -80,6 +98,7 @@ inline int ocr(const Options& o) {
   if (o.model.empty()) fail("dsvl ocr", "--model DIR is required");
   const std::vector<OcrPage> pages = ocr_pages(o.positional);
   const std::size_t n = pages.size();
+  if (n == 0) fail("dsvl ocr", "the PDF files have no pages");
 
   // Every output is planned, and refused when it would replace an input, before the model loads.
   std::vector<fs::path> inputs = models::model_files(o.model);
@@ -149,7 +168,8 @@ inline int ocr(const Options& o) {
       io::write_png(write_to(drawn[p]), std::as_const(canvas).view());
     }
     for (const auto& problem : doc.problems)
-      std::cerr << page.file.string() << ": " << language::to_string(problem) << "\n";
+      std::cerr << page.file.string() << (page.pdf_page >= 0 ? " page " + std::to_string(page.pdf_page + 1) : "")
+                << ": " << language::to_string(problem) << "\n";
     std::fprintf(stderr, "page %zu/%zu (%s, %dx%d): %zu tokens in %.1f s, %zu blocks, %zu figures, %zu problems%s\n",
                  p + 1, n, page.name.c_str(), W, H, g.tokens.size(), seconds_since(t0), doc.blocks.size(),
                  doc.figure_count(), doc.problems.size(), outs.empty() ? "" : (", wrote " + outs[p].string()).c_str());
@@ -160,12 +180,13 @@ inline int ocr(const Options& o) {
 inline const std::vector<Command>& ocr_commands() {
   static const std::vector<Command> commands = {
       {"ocr", "pages to Markdown or JSON with a DeepSeek-OCR model directory",
-       "Reads each PAGE (a PNG or JPEG image) with the model, greedily, prompted with --prompt (default \"<image>\\n<|grounding|>Convert the "
+       "Reads each PAGE (a PNG or JPEG image, or a PDF whose pages are rendered at 144 dpi when dsvl is built with "
+       "poppler-cpp) with the model, greedily, prompted with --prompt (default \"<image>\\n<|grounding|>Convert the "
        "document to markdown.\", written as is: no chat template), and writes one document per page: Markdown as "
        "the official script writes it, or JSON with each block's label, boxes in the page's pixels and text "
        "(docs/ocr.md). Output goes to stdout (pages split by '<--- Page Split --->', or one JSON line each) or to "
        "--out: a file for one page, a folder (made if absent) of NAME.md or NAME.json for several, NAME the page's "
-       "file name without its extension. --draw-boxes takes a file or a folder likewise. "
+       "file name without its extension (-N for page N of a PDF). --draw-boxes takes a file or a folder likewise. "
        "No output may replace an input.",
        {"--model", "--prompt", "--format", "--out", "--crop-figures", "--draw-boxes", "--mode", "--max-new-tokens",
         "--weights", "--vision-weights", "--kv-cache"},

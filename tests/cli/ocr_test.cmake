@@ -1,7 +1,8 @@
 # `dsvl ocr` with the tiny DeepSeek-VL2 fixture (tests/data/deepseek_vl2/tiny-mha) standing in for a
 # DeepSeek-OCR model: its answers are random tokens, so this checks structure, not text. Exit codes,
 # Markdown and JSON on stdout and in files, folders for several pages, figure crops and drawn
-# pages, and refusals of bad arguments, which must leave every file as it was.
+# pages, PDF pages (PDF=1: the tool is built with poppler-cpp; else their refusal), and refusals of
+# bad arguments, which must leave every file as it was.
 set(model "${DATA}/deepseek_vl2/tiny-mha")
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/pages" "${WORK}/other")
@@ -125,9 +126,41 @@ if(NOT EXISTS "${WORK}/md/image_b.md")
   message(FATAL_ERROR "--out md (a folder) did not write md/image_b.md")
 endif()
 
-# A PDF is refused, naming the command that renders its pages.
-file(WRITE "${WORK}/pdf/doc.pdf" "%PDF-1.4\n")
-expect_refusal("a PDF" "doc.pdf: is a PDF; render its pages first, e.g. pdftoppm" ${ocr} "${WORK}/pdf/doc.pdf")
+# PDF pages: page N of doc.pdf is doc-N; a 200 x 150 pt page is 400 x 300 px at 144 dpi, and so is
+# a 150 x 200 pt page turned by /Rotate 90.
+set(objects
+    "<< /Type /Catalog /Pages 2 0 R >>"
+    "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>"
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 150] /Contents 5 0 R >>"
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 150 200] /Rotate 90 /Contents 5 0 R >>"
+    "<< /Length 26 >>\nstream\n1 0 0 rg 10 10 100 50 re f\nendstream")
+set(pdf "%PDF-1.4\n")
+set(xref "")
+set(i 1)
+foreach(object IN LISTS objects)
+  string(LENGTH "${pdf}" at)
+  string(LENGTH "${at}" digits)
+  math(EXPR pad "10 - ${digits}")
+  string(REPEAT "0" ${pad} zeros)
+  string(APPEND xref "${zeros}${at} 00000 n \n")
+  string(APPEND pdf "${i} 0 obj\n${object}\nendobj\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(LENGTH "${pdf}" start)
+string(APPEND pdf "xref\n0 6\n0000000000 65535 f \n${xref}trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n${start}\n%%EOF\n")
+file(WRITE "${WORK}/pdf/doc.pdf" "${pdf}")
+if(PDF)
+  expect_success("PDF pages" ${ocr} "${WORK}/pdf/doc.pdf" --format json --out "${WORK}/pdf/out")
+  foreach(n 1 2)
+    file(READ "${WORK}/pdf/out/doc-${n}.json" json)
+    expect_page_json("doc-${n}.json" "${json}" 400 300)
+  endforeach()
+  file(WRITE "${WORK}/pdf/broken.pdf" "%PDF-1.4\nnothing else")
+  expect_refusal("a broken PDF" "broken.pdf: cannot read this PDF" ${ocr} "${WORK}/pdf/broken.pdf")
+else()
+  expect_refusal("a PDF without poppler-cpp" "doc.pdf: is a PDF, and this dsvl was built without poppler-cpp"
+                 ${ocr} "${WORK}/pdf/doc.pdf")
+endif()
 
 # Refusals, before the model is loaded or anything written.
 expect_refusal("no page" "no page given" ${ocr})
