@@ -1,5 +1,6 @@
-# `dsvl ocr` with the tiny DeepSeek-VL2 fixture (tests/data/deepseek_vl2/tiny-mha) standing in for a
-# DeepSeek-OCR model: its answers are random tokens, so this checks structure, not text. Exit codes,
+# `dsvl ocr` with the tiny DeepSeek-OCR fixture (tests/data/deepseek_ocr/tiny-ocr) in its image
+# modes, and with the tiny DeepSeek-VL2 fixture (tests/data/deepseek_vl2/tiny-mha) for the rest:
+# their answers are random tokens, so this checks structure, not text. Exit codes,
 # Markdown and JSON on stdout and in files, folders for several pages, figure crops and drawn
 # pages, PDF pages (PDF=1: the tool is built with poppler-cpp; else their refusal), and refusals of
 # bad arguments, which must leave every file as it was.
@@ -72,6 +73,18 @@ function(expect_page_json what json width height)
     endforeach()
   endif()
 endfunction()
+
+# DeepSeek-OCR in its default mode (gundam: the tall page in 1 x 2 tiles) and in two others.
+set(tiny_ocr "${DATA}/deepseek_ocr/tiny-ocr")
+foreach(mode "" tiny base)
+  set(mode_flag)
+  if(mode)
+    set(mode_flag --mode ${mode})
+  endif()
+  expect_success("DeepSeek-OCR, mode '${mode}'" "${DSVL}" ocr --model "${tiny_ocr}" --max-new-tokens 6 ${mode_flag}
+                 --format json "${DATA}/deepseek_ocr/page_tall.png")
+  expect_page_json("DeepSeek-OCR, mode '${mode}'" "${out}" 760 1400)
+endforeach()
 
 # Markdown of one page on stdout, the figures to stderr.
 expect_success("Markdown to stdout" ${ocr} "${a}")
