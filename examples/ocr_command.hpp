@@ -19,6 +19,7 @@
 #include "dsvl/io/image.hpp"
 #include "dsvl/io/output.hpp"
 #include "dsvl/language/document.hpp"
+#include "dsvl/language/generate.hpp"
 #include "dsvl/models/model.hpp"
 #include "dsvl/vision/draw.hpp"
 #include "dsvl/vision/figures.hpp"
@@ -126,7 +127,15 @@ inline int ocr(const Options& o) {
   const models::Model model = open_model(o, "ocr");
   const io::Tokenizer& tok = model.tokenizer();
   const auto stop = model.stop_ids();
-  const models::GenerateOptions options{o.max_new_tokens > 0 ? o.max_new_tokens : 8192, {}, o.kv_cache, true};
+  // The official decoding (run_dpsk_ocr_image.py): greedy, with the no-repeat 30-gram rule over the
+  // answer's last 90 tokens, <td> and </td> exempt (those the tokenizer has); an answer that loops
+  // stops (GenerateOptions::loop's defaults).
+  models::GenerateOptions options;
+  options.max_new_tokens = o.max_new_tokens > 0 ? o.max_new_tokens : 8192;
+  options.sampling.no_repeat_ngram = {30, 90, {}};
+  for (const char* cell : {"<td>", "</td>"})
+    if (const auto id = tok.token_to_id(cell)) options.sampling.no_repeat_ngram.whitelist_token_ids.push_back(*id);
+  options.kv_cache = o.kv_cache;
   const bool progress = ::isatty(STDERR_FILENO) != 0;  // a count of the tokens so far, on a terminal
   for (std::size_t p = 0; p < n; ++p) {
     const OcrPage& page = pages[p];
@@ -145,6 +154,9 @@ inline int ocr(const Options& o) {
       return true;
     });
     if (progress) std::fprintf(stderr, "\r\033[K");
+    if (g.reason == language::StopReason::loop)
+      std::fprintf(stderr, "page %zu/%zu: stopped, the answer repeats a %lld-token span over its last %lld tokens\n",
+                   p + 1, n, static_cast<long long>(g.loop.period), static_cast<long long>(g.loop.tokens));
     const language::Document doc = language::parse_document(tok.decode(answer), W, H);
 
     std::vector<std::string> links;
@@ -181,7 +193,8 @@ inline const std::vector<Command>& ocr_commands() {
   static const std::vector<Command> commands = {
       {"ocr", "pages to Markdown or JSON with a DeepSeek-OCR model directory",
        "Reads each PAGE (a PNG or JPEG image, or a PDF whose pages are rendered at 144 dpi when dsvl is built with "
-       "poppler-cpp) with the model, greedily, prompted with --prompt (default \"<image>\\n<|grounding|>Convert the "
+       "poppler-cpp) with the model, decoding as the official script does (greedy, no repeated 30-gram in the last "
+       "90 tokens but <td> and </td>; an answer that loops stops), prompted with --prompt (default \"<image>\\n<|grounding|>Convert the "
        "document to markdown.\", written as is: no chat template), and writes one document per page: Markdown as "
        "the official script writes it, or JSON with each block's label, boxes in the page's pixels and text "
        "(docs/ocr.md). Output goes to stdout (pages split by '<--- Page Split --->', or one JSON line each) or to "

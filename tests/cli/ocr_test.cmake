@@ -86,6 +86,20 @@ foreach(mode "" tiny base)
   expect_page_json("DeepSeek-OCR, mode '${mode}'" "${out}" 760 1400)
 endforeach()
 
+# The official decoding: dsvl ocr answers as dsvl run does with the official flags (this answer has
+# no markup, so its Markdown is its text).
+set(page "${DATA}/deepseek_ocr/page_small.png")
+expect_success("ocr, official decoding" "${DSVL}" ocr --model "${tiny_ocr}" --max-new-tokens 60 "${page}")
+set(markdown "${out}")
+expect_success("run, official flags" "${DSVL}" run --model "${tiny_ocr}" --image "${page}" --raw --grounding
+               --prompt "<image>\n<|grounding|>Convert the document to markdown." --max-new-tokens 60
+               --no-repeat-ngram 30 --ngram-window 90 --ngram-exempt "<td>" --ngram-exempt "</td>")
+string(FIND "${out}" "\nboxes (" end)
+string(SUBSTRING "${out}" 0 ${end} answer)
+if(NOT markdown STREQUAL "${answer}\n" OR end LESS 40)
+  message(FATAL_ERROR "dsvl ocr and dsvl run with the official flags differ:\n${markdown}\n${answer}")
+endif()
+
 # Markdown of one page on stdout, the figures to stderr.
 expect_success("Markdown to stdout" ${ocr} "${a}")
 if(NOT err MATCHES "page 1/1 \\(image_a, 290x200\\): [0-9]+ tokens in")
