@@ -26,12 +26,15 @@ namespace dsvl::tool {
 
 // Every flag's value; each command reads the ones it declares.
 struct Options {
-  std::string model, prompt, out, preset, tokenizer, draw_boxes, jsonl;
+  std::string model, prompt, out, preset, tokenizer, draw_boxes, jsonl, crop_figures, mode;
+  std::string format = "md";
   std::vector<std::string> images, ngram_exempt;
+  std::vector<std::string> positional;  // the arguments that are not flags (Command::positional)
   models::WeightFormat weights = models::WeightFormat::automatic;
   models::WeightFormat vision_weights = models::WeightFormat::automatic;
   DType kv_cache = DType::f32, dtype = DType::bf16;
-  std::int64_t max_new_tokens = 512, top_k = 0, routed_experts = 0, no_repeat_ngram = 0, ngram_window = 100;
+  // max_new_tokens 0: the command's default.
+  std::int64_t max_new_tokens = 0, top_k = 0, routed_experts = 0, no_repeat_ngram = 0, ngram_window = 100;
   language::LoopDetection loop{};
   float temperature = 0.0f, top_p = 1.0f, repetition_penalty = 1.0f;
   std::uint64_t seed = 0;
@@ -81,6 +84,16 @@ inline DType float_dtype(std::string_view flag, std::string_view value) {
   fail("dsvl", flag, " is '", value, "', expected f32 or bf16");
 }
 
+// `value` when it is one of `choices` ("a|b|c").
+inline std::string choice(std::string_view flag, std::string_view value, std::string_view choices) {
+  for (std::size_t at = 0; at <= choices.size();) {
+    const std::size_t bar = std::min(choices.find('|', at), choices.size());
+    if (choices.substr(at, bar - at) == value) return std::string(value);
+    at = bar + 1;
+  }
+  fail("dsvl", flag, " is '", value, "', expected ", choices);
+}
+
 }  // namespace detail
 
 struct Flag {
@@ -112,7 +125,7 @@ inline const std::vector<Flag>& flags() {
        [](Options& o, auto f, auto v) { o.vision_weights = detail::weight_format(f, v, false); }},
       {"--kv-cache", "f32|bf16", "the KV cache's elements (bf16 halves its memory and what each decode step reads)",
        [](Options& o, auto f, auto v) { o.kv_cache = detail::float_dtype(f, v); }},
-      {"--max-new-tokens", "N", "generate at most N tokens (default 512)",
+      {"--max-new-tokens", "N", "generate at most N tokens (default: run 512, ocr 8192 as the official scripts)",
        [=](Options& o, auto f, auto v) { o.max_new_tokens = number<std::int64_t>(f, v, 1, i64_max); }},
       {"--temperature", "T", "sample at temperature T (default 0: greedy)",
        [](Options& o, auto f, auto v) { o.temperature = number<float>(f, v, 0.0f, 1e6f); }},
@@ -152,8 +165,19 @@ inline const std::vector<Flag>& flags() {
        "ask for a grounded answer (<|grounding|> before TEXT unless it has <|ref|> or <|grounding|>) and print each "
        "box of the answer with its label, in pixels of the first image",
        [](Options& o, auto, auto) { o.grounding = true; }},
-      {"--draw-boxes", "OUT.png", "with --grounding, write the first image with the boxes and labels drawn",
+      {"--draw-boxes", "OUT.png",
+       "write the image with the answer's boxes and labels drawn (run: with --grounding, the first image; ocr: each "
+       "page, OUT a folder for several pages)",
        [](Options& o, auto, auto v) { o.draw_boxes = v; }},
+      {"--format", "md|json", "the output: Markdown (default) or JSON, one line per page (docs/ocr.md)",
+       [](Options& o, auto f, auto v) { o.format = detail::choice(f, v, "md|json"); }},
+      {"--crop-figures", "DIR",
+       "write each figure box (label image) as DIR/N.png (DIR/P_N.png for page P, from 0, of several) and link it "
+       "from the Markdown",
+       [](Options& o, auto, auto v) { o.crop_figures = v; }},
+      {"--mode", "tiny|small|base|large|gundam",
+       "DeepSeek-OCR's image mode (image size and tiling; default: the model's); models without modes refuse it",
+       [](Options& o, auto f, auto v) { o.mode = detail::choice(f, v, "tiny|small|base|large|gundam"); }},
       {"--preset", "NAME", "a released size", [](Options& o, auto, auto v) { o.preset = v; }},
       {"--dtype", "bf16|f32", "the weights' dtype in the file (default bf16)",
        [](Options& o, auto f, auto v) { o.dtype = detail::float_dtype(f, v); }},
@@ -183,6 +207,7 @@ struct Command {
   std::string_view description;  // the paragraph of `dsvl <name> --help`
   std::vector<std::string_view> flags;
   int (*run)(const Options&);
+  std::string_view positional = {};  // what the arguments that are not flags are ("PAGE..."); none when empty
 };
 
 // `text` in lines of at most `width` columns, every line after the first indented by `indent`.
@@ -200,7 +225,8 @@ inline std::string wrapped(std::string_view text, std::size_t indent, std::size_
 }
 
 inline void print_usage(std::ostream& os, const Command& c) {
-  os << "usage: dsvl " << c.name << " [options]\n  " << wrapped(c.description, 2) << "\noptions:\n";
+  os << "usage: dsvl " << c.name << " [options]" << (c.positional.empty() ? "" : " ") << c.positional << "\n  "
+     << wrapped(c.description, 2) << "\noptions:\n";
   std::size_t width = 0;
   for (const auto name : c.flags) width = std::max(width, name.size() + 1 + flag(name).value.size());
   for (const auto name : c.flags) {
@@ -210,11 +236,22 @@ inline void print_usage(std::ostream& os, const Command& c) {
   }
 }
 
-// The command's options from its arguments; a flag that is not the command's is an error.
+// The command's options from its arguments; a flag that is not the command's is an error. For a
+// command with positional arguments, an argument that does not start with '-', and every argument
+// after "--", is one.
 inline Options parse_options(const Command& c, std::span<char*> args) {
   Options o;
+  bool flags_done = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
+    if (!c.positional.empty() && (flags_done || !arg.starts_with('-'))) {
+      o.positional.emplace_back(arg);
+      continue;
+    }
+    if (!c.positional.empty() && arg == "--") {
+      flags_done = true;
+      continue;
+    }
     if (arg == "--help" || arg == "-h") {
       o.help = true;
       continue;

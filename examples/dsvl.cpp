@@ -18,6 +18,7 @@
 #include "tokenize_commands.hpp"
 #if DSVL_WITH_IMAGE
 #include "model_commands.hpp"
+#include "ocr_command.hpp"
 #endif
 #ifdef DSVL_TOOL_WITH_BENCH
 #include "driver.hpp"
@@ -29,6 +30,7 @@ std::vector<dsvl::tool::Command> commands() {
   std::vector<dsvl::tool::Command> all;
 #if DSVL_WITH_IMAGE
   all = dsvl::tool::model_commands();
+  for (const auto& c : dsvl::tool::ocr_commands()) all.push_back(c);
 #endif
   for (const auto& c : dsvl::tool::tokenize_commands()) all.push_back(c);
   return all;

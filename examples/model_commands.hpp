@@ -135,7 +135,7 @@ inline int run(const Options& o) {
   language::LoopDetection loop = o.loop;
   loop.enabled = loop.enabled && !o.ignore_eos;
   const models::GenerateOptions options{
-      o.max_new_tokens,
+      o.max_new_tokens > 0 ? o.max_new_tokens : 512,
       {o.temperature, o.top_k, o.top_p, o.repetition_penalty, o.seed, {o.no_repeat_ngram, o.ngram_window, exempt}},
       o.kv_cache, !o.ignore_eos, loop};
   const auto g = model.generate(p, options, [&](std::int32_t id) {

@@ -27,6 +27,7 @@
 #include "dsvl/vision/tile_layout.hpp"
 #include "dsvl/language/chat_format.hpp"
 #include "dsvl/language/dense_decoder.hpp"
+#include "dsvl/language/document.hpp"
 #include "dsvl/language/generate.hpp"
 #include "dsvl/language/grounding.hpp"
 #include "dsvl/language/loop_detection.hpp"

@@ -76,6 +76,10 @@ inline std::string grounding_violation(std::string_view text, const dsvl::langua
     if (count != 4 || !(Box{values[0], values[1], values[2], values[3]} == n))
       return where("box", k) + "normalized differs from the source text";
     if (k > 0 && b.source.begin < g.boxes[k - 1].source.end) return where("box", k) + "boxes overlap or out of order";
+    if (b.caption_at > g.caption.size() || (k > 0 && b.caption_at < g.boxes[k - 1].caption_at))
+      return where("box", k) + "caption_at outside the caption or out of order";
+    if (b.ref != kNoRef && b.ref < g.refs.size() && b.caption_at < g.refs[b.ref].caption.end)
+      return where("box", k) + "caption_at before the end of its ref's label";
     if (b.ref != kNoRef) {
       if (b.ref >= g.refs.size()) return where("box", k) + "ref index out of range";
       if (g.refs[b.ref].source.end > b.source.begin) return where("box", k) + "its ref ends after the box begins";

@@ -123,6 +123,11 @@ TEST_CASE("grounding: several refs, a det without ref and a ref without det") {
   REQUIRE(g.refs.size() == 3);
   CHECK(g.refs[2].label == "bird");
   CHECK(g.caption == "catdog and bird");
+  // Where each det was cut out of the caption.
+  CHECK(g.boxes[0].caption_at == 3);
+  CHECK(g.boxes[1].caption_at == 6);
+  CHECK(g.boxes[2].caption_at == 6);
+  CHECK(g.boxes[3].caption_at == 11);
   CHECK(g.ok());
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dsvl/core/tensor.hpp"
+#include "dsvl/language/document.hpp"
 #include "dsvl/language/grounding.hpp"
 #include "dsvl/vision/draw.hpp"
 
@@ -250,6 +251,29 @@ TEST_CASE("draw_grounding: scale and thickness follow the image size; style over
   vision::draw_grounding(thin.view(), g, {.scale = 1, .thickness = 1});
   CHECK(thin.at(p.x2 - 1, p.y2 - 1) == c);
   CHECK(thin.background(p.x2 - 2, p.y2 - 2));
+}
+
+TEST_CASE("draw_document: every block's boxes with the block's label, coloured by label") {
+  Canvas cv(300, 400);
+  const auto doc = language::parse_document(
+      "<|ref|>title<|/ref|><|det|>[[100,100,900,200]]<|/det|>\n# T\n"
+      "<|ref|>text<|/ref|><|det|>[[100,300,450,900],[550,300,900,900]]<|/det|>\nA\n"
+      "<|ref|>title<|/ref|><|det|>[[0,950,999,999]]<|/det|>",
+      400, 300);
+  REQUIRE(doc.blocks.size() == 3);
+  vision::draw_document(cv.view(), doc);
+  const auto colour_of = [&](const language::GroundedBox& b) { return cv.at(b.pixels.x2 - 1, b.pixels.y2 - 1); };
+  CHECK(colour_of(doc.blocks[0].boxes[0]) == vision::kBoxPalette[0]);
+  CHECK(colour_of(doc.blocks[1].boxes[0]) == vision::kBoxPalette[1]);
+  CHECK(colour_of(doc.blocks[1].boxes[1]) == vision::kBoxPalette[1]);
+  CHECK(colour_of(doc.blocks[2].boxes[0]) == vision::kBoxPalette[0]);
+  // The label above the first box.
+  const auto& b0 = doc.blocks[0].boxes[0].pixels;
+  CHECK(cv.at(b0.x1, b0.y1 - 1) == vision::kBoxPalette[0]);
+  CHECK(cv.background(b0.x1 + 5, b0.y1 + 5));
+  CHECK(cv.guard_intact());
+  Tensor<std::uint8_t, 3> rgba({4, 4, 4});
+  CHECK_THROWS_AS(vision::draw_document(rgba.view(), doc), dsvl::Error);
 }
 
 TEST_CASE("drawing needs an RGB image [H, W, 3]") {

@@ -81,6 +81,7 @@ struct GroundedBox {
   Box pixels;                 // to_pixels(normalized, W, H): in [0, W] x [0, H]
   std::size_t ref = kNoRef;   // index into Grounding::refs of its phrase, or kNoRef
   TextSpan source;            // "[x1, y1, x2, y2]" in the text, brackets included
+  std::size_t caption_at = 0; // where its <|det|> was cut out of Grounding::caption (a byte offset)
 };
 
 // One `<|ref|>phrase<|/ref|>`.
@@ -339,7 +340,7 @@ class GroundingParser {
         return;
       }
       const Box b{c.v[0], c.v[1], c.v[2], c.v[3]};
-      out_.boxes.push_back({b, to_pixels(b, width_, height_), ref, {c.begin, at + 1}});
+      out_.boxes.push_back({b, to_pixels(b, width_, height_), ref, {c.begin, at + 1}, out_.caption.size()});
       if (depth != 2) list_problem(c.begin, at + 1);
     };
     // The content ended without <|/det|>.

@@ -1,7 +1,8 @@
 #pragma once
 // Drawing on an RGB8 image [H, W, 3] (a View<std::uint8_t, 3>, any strides): filled rectangles,
-// box outlines, one-line text in a built-in 5x7 bitmap font, and DeepSeek-VL2 grounding results
-// (language::Grounding) as labelled boxes, for `dsvl run --grounding --draw-boxes OUT.png`.
+// box outlines, one-line text in a built-in 5x7 bitmap font, and as labelled boxes DeepSeek-VL2
+// grounding results (language::Grounding, for `dsvl run --grounding --draw-boxes OUT.png`) and
+// DeepSeek-OCR documents (language::Document, for `dsvl ocr --draw-boxes OUT.png`).
 //
 //   auto img = dsvl::io::read_image(path);
 //   auto g = dsvl::language::parse_grounding(answer, int(img.shape(1)), int(img.shape(0)));
@@ -22,12 +23,14 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "dsvl/core/error.hpp"
 #include "dsvl/core/view.hpp"
+#include "dsvl/language/document.hpp"
 #include "dsvl/language/grounding.hpp"
 
 namespace dsvl::vision {
@@ -254,12 +257,38 @@ inline void draw_label(View<std::uint8_t, 3> image, language::Box box, std::stri
   draw_text(image, x + s, y + s, text, ink, scale);
 }
 
-// ---- grounding -------------------------------------------------------------------------------
+// ---- grounding and documents ----------------------------------------------------------------
 
 struct GroundingStyle {
   int scale = 0;      // font and margin scale; 0: draw_scale(image)
   int thickness = 0;  // box outline width in pixels; 0: 2 * scale
 };
+
+namespace detail {
+
+struct LabelledBox {
+  language::Box pixels;
+  std::string_view label;
+};
+
+// The boxes with their labels, coloured and ordered as draw_grounding says.
+inline void draw_labelled_boxes(View<std::uint8_t, 3> image, std::span<const LabelledBox> boxes,
+                                const GroundingStyle& style) {
+  const int scale = style.scale > 0 ? style.scale : draw_scale(image);
+  const int thickness = style.thickness > 0 ? style.thickness : 2 * scale;
+  std::vector<std::string_view> labels;  // distinct labels, in order of first appearance
+  std::vector<Rgb> colours;              // one per box
+  colours.reserve(boxes.size());
+  for (const auto& b : boxes) {
+    auto it = std::find(labels.begin(), labels.end(), b.label);
+    if (it == labels.end()) it = labels.insert(labels.end(), b.label);
+    colours.push_back(kBoxPalette[static_cast<std::size_t>(it - labels.begin()) % kBoxPalette.size()]);
+  }
+  for (std::size_t i = 0; i < boxes.size(); ++i) draw_box(image, boxes[i].pixels, colours[i], thickness);
+  for (std::size_t i = 0; i < boxes.size(); ++i) draw_label(image, boxes[i].pixels, boxes[i].label, colours[i], scale);
+}
+
+}  // namespace detail
 
 // Draws every box of `g` (its pixel coordinates, for the image size given to parse_grounding) with
 // its label above it. Each distinct label gets the next colour of kBoxPalette in order of first
@@ -267,19 +296,20 @@ struct GroundingStyle {
 // the colours repeat. Boxes are drawn first and labels after, so no outline crosses a label.
 inline void draw_grounding(View<std::uint8_t, 3> image, const language::Grounding& g, const GroundingStyle& style = {}) {
   detail::check_rgb(image, "vision::draw_grounding");
-  const int scale = style.scale > 0 ? style.scale : draw_scale(image);
-  const int thickness = style.thickness > 0 ? style.thickness : 2 * scale;
-  std::vector<std::string_view> labels;  // distinct labels, in order of first appearance
-  std::vector<Rgb> colours;              // one per box
-  colours.reserve(g.boxes.size());
-  for (const auto& b : g.boxes) {
-    const std::string_view label = g.label(b);
-    auto it = std::find(labels.begin(), labels.end(), label);
-    if (it == labels.end()) it = labels.insert(labels.end(), label);
-    colours.push_back(kBoxPalette[static_cast<std::size_t>(it - labels.begin()) % kBoxPalette.size()]);
-  }
-  for (std::size_t i = 0; i < g.boxes.size(); ++i) draw_box(image, g.boxes[i].pixels, colours[i], thickness);
-  for (std::size_t i = 0; i < g.boxes.size(); ++i) draw_label(image, g.boxes[i].pixels, g.label(g.boxes[i]), colours[i], scale);
+  std::vector<detail::LabelledBox> boxes;
+  boxes.reserve(g.boxes.size());
+  for (const auto& b : g.boxes) boxes.push_back({b.pixels, g.label(b)});
+  detail::draw_labelled_boxes(image, boxes, style);
+}
+
+// Draws every box of the document's blocks (pixels for the page size given to parse_document) with
+// its block's label above it, coloured as draw_grounding colours labels.
+inline void draw_document(View<std::uint8_t, 3> image, const language::Document& doc, const GroundingStyle& style = {}) {
+  detail::check_rgb(image, "vision::draw_document");
+  std::vector<detail::LabelledBox> boxes;
+  for (const auto& block : doc.blocks)
+    for (const auto& b : block.boxes) boxes.push_back({b.pixels, block.label});
+  detail::draw_labelled_boxes(image, boxes, style);
 }
 
 }  // namespace dsvl::vision
