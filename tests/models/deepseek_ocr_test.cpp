@@ -202,7 +202,9 @@ TEST_CASE("DeepSeek-OCR: Gundam's closest-aspect-ratio grid, as the official cou
     };
     CHECK(vision::closest_aspect_ratio_grid(size[0], size[1], 640, 6) == grid("count_tiles_max6"));
     CHECK(vision::closest_aspect_ratio_grid(size[0], size[1], 640, 9) == grid("count_tiles_max9"));
-    for (const auto& [key, want] : c.at("num_image_tokens").items()) {
+    for (const auto& item : c.at("num_image_tokens").items()) {
+      const std::string key = item.key();
+      const auto& want = item.value();
       if (want.is_null()) continue;  // Pillow before 13 refuses a side that rounds to 0 (dsvl pads)
       const bool gundam = key.starts_with("gundam");
       const auto& processor = key == "gundam_max6" ? max6 : max9;

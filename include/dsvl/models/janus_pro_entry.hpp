@@ -41,7 +41,13 @@ struct JanusProEntry {
   }
   static constexpr std::string_view recognised_by = "model_type \"multi_modality\" with a gen_vision_config";
 
-  static Config read_config(const std::filesystem::path& dir) { return read_deepseek_vl_config(dir); }
+  // DeepSeek-VL's config, which must hold the image-generation parts (else it is DeepSeek-VL's).
+  static Config read_config(const std::filesystem::path& dir) {
+    Config c = read_deepseek_vl_config(dir);
+    if (!c.image_generation)
+      fail((dir / "config.json").string(), "no gen_vision_config: a DeepSeek-VL config, not Janus-Pro's");
+    return c;
+  }
   static Processor processor(const std::filesystem::path& dir, const Config& config, vision::PillowVersion pillow) {
     return Processor::from_directory(dir, config, pillow, language::deepseek_vl::kJanusPro);
   }
