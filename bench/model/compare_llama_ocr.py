@@ -24,9 +24,13 @@ its own report gives the image encode (the processor, SAM, CLIP and the projecto
 rows laid out), the prefill (the language model over the prompt rows, to the first new token) and
 the decode (the N-1 steps after it).
 llama.cpp: `llama-mtmd-cli -m GGUF --mmproj MMPROJ --image PAGE -p PROMPT -n N --ignore-eos --temp 0
--t t`; its log gives the image encode (`image slice encoded in` over every slice; the resize done
-while tokenizing the prompt is not in it), the prefill (`prompt eval time`: the text and the image
-rows) and the decode (`eval time`: N steps, one more than dsvl's, the last token's included).
+-t t --chat-template deepseek-ocr` (llama.cpp's built-in template for it: the text as
+written); its log (`-lv 4`, for libllama's and libmtmd's own timings) gives the image encode (`mtmd batch
+encoding done in`, or `image slice encoded in` over every slice; the resize done while tokenizing the
+prompt is not in it), the prefill (`prompt eval time`, which runs from the BOS decode to the first
+token, less the image encode that comes between them: the BOS, the image rows and the text after them,
+in three decodes) and the decode (`eval time`: N-1 steps, as dsvl's; the N-th token's decode is run
+but not timed).
 llama.cpp's DeepSeek-OCR adds a newline after the image, so its prompt is written without the one
 that follows the tag. Its KV cache is f16; dsvl's is bf16 unless `--kv-cache f32`.
 Formats: `--weights bf16|q8|q4` on dsvl's side against BF16, Q8_0 and Q4_0 text GGUFs; the vision
@@ -89,16 +93,19 @@ def parse_dsvl(text):
 
 
 def parse_llama(text):
-    encode = [float(x) for x in re.findall(r"image slice encoded in (\d+) ms", text)]
+    """llama-mtmd-cli's log at -lv 4. Its `prompt eval time` runs from the BOS decode to the first
+    token and so holds the image encode that comes between them: the prefill is that minus the encode."""
+    encode = [float(x) for x in re.findall(r"(?:image slice encoded|mtmd batch encoding done) in (\d+) ms", text)]
+    image_rows = [float(x) for x in re.findall(r"image decoded \(batch \d+/\d+\) in (\d+) ms", text)]
     pp = re.search(r"prompt eval time =\s+([\d.]+) ms /\s+(\d+) tokens", text)
     tg = re.search(r"\beval time =\s+([\d.]+) ms /\s+(\d+) runs", text)
-    load = re.search(r"\bload time =\s+([\d.]+) ms", text)
     if not encode or not pp or not tg:
         return None
-    out = {"encode_ms": sum(encode), "slices": len(encode), "prompt_tokens": int(pp.group(2)),
-           "prefill_ms": float(pp.group(1)), "pp": int(pp.group(2)) / float(pp.group(1)) * 1e3,
+    prefill_ms = float(pp.group(1)) - sum(encode)
+    out = {"encode_ms": sum(encode), "prompt_tokens": int(pp.group(2)), "prefill_ms": prefill_ms,
+           "pp": int(pp.group(2)) / prefill_ms * 1e3, "image_rows_ms": sum(image_rows),
            "decode_steps": int(tg.group(2)), "decode_ms": float(tg.group(1)),
-           "tg": int(tg.group(2)) / float(tg.group(1)) * 1e3, "load_s": float(load.group(1)) / 1e3 if load else None}
+           "tg": int(tg.group(2)) / float(tg.group(1)) * 1e3}
     out.update(time_report(text) or {})
     return out
 
@@ -120,12 +127,13 @@ def dsvl_command(args, weights, threads):
 
 def llama_command(args, weights, threads):
     return [args.mtmd_cli, "-m", args.gguf[weights], "--mmproj", args.mmproj, "--image", args.image,
-            "-p", LLAMA_PROMPT, "-n", str(args.tokens), "--ignore-eos", "--temp", "0", "-t", str(threads),
-            "-c", str(args.context)] + shlex.split(args.llama_args)
+            "-p", LLAMA_PROMPT, "--chat-template", "deepseek-ocr", "-n", str(args.tokens), "--ignore-eos",
+            "--temp", "0", "-t", str(threads), "-c", str(args.context), "-lv", "4"] + shlex.split(args.llama_args)
 
 
 def run_timed(cmd, parse, what):
-    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, encoding="utf-8",
+                       errors="replace", stdin=subprocess.DEVNULL)
     figures = parse(p.stderr) if p.returncode == 0 else None
     if figures is None:
         sys.exit(f"{what} failed (exit {p.returncode}):\n{shlex.join(cmd)}\n{p.stderr[-4000:]}")
@@ -220,8 +228,8 @@ def main():
     args = ap.parse_args()
 
     if args.parse_logs:
-        d_runs = [parse_dsvl(t) for t in split_runs(pathlib.Path(args.parse_logs[0]).read_text())]
-        l_runs = [parse_llama(t) for t in split_runs(pathlib.Path(args.parse_logs[1]).read_text())]
+        d_runs = [parse_dsvl(t) for t in split_runs(pathlib.Path(args.parse_logs[0]).read_text(errors="replace"))]
+        l_runs = [parse_llama(t) for t in split_runs(pathlib.Path(args.parse_logs[1]).read_text(errors="replace"))]
         pairs = [(d, l, None) for d, l in zip(d_runs, l_runs) if d and l]
         print(json.dumps({"dsvl": d_runs, "llama.cpp": l_runs}, indent=1), file=sys.stderr)
         report({("?", "?"): pairs}, args.tokens)
