@@ -3,9 +3,11 @@
 
     build/examples/dsvl random-model --preset ocr --out /data/ocr-random \\
         --tokenizer ../shared/data/tokenizers/deepseek-vl2/tokenizer.json
-    (convert that directory with llama.cpp's convert_hf_to_gguf.py: the text GGUF and, with --mmproj,
+    build/examples/dsvl quantize --model /data/ocr-random --weights q8 --out /data/ocr-random-q8  # and q4
+    (convert the bf16 directory with llama.cpp's convert_hf_to_gguf.py: the text GGUF and, with --mmproj,
     the vision GGUF; then llama-quantize to Q8_0 and Q4_0)
     python3 bench/model/compare_llama_ocr.py --dsvl build/examples/dsvl --model /data/ocr-random \\
+        --model q8=/data/ocr-random-q8 --model q4=/data/ocr-random-q4 \\
         --mtmd-cli LLAMA/build/bin/llama-mtmd-cli --mmproj mmproj-ocr-BF16.gguf \\
         --gguf bf16=ocr-BF16.gguf --gguf q8=ocr-Q8_0.gguf --gguf q4=ocr-Q4_0.gguf \\
         --image page.png [--tokens 1000] [--rounds 3] [--threads 1,2] [--max-load 1.5]
@@ -33,7 +35,9 @@ in three decodes) and the decode (`eval time`: N-1 steps, as dsvl's; the N-th to
 but not timed).
 llama.cpp's DeepSeek-OCR adds a newline after the image, so its prompt is written without the one
 that follows the tag. Its KV cache is f16; dsvl's is bf16 unless `--kv-cache f32`.
-Formats: `--weights bf16|q8|q4` on dsvl's side against BF16, Q8_0 and Q4_0 text GGUFs; the vision
+Formats: `--weights bf16|q8|q4` on dsvl's side (q8 and q4 from a copy that `dsvl quantize` wrote, given
+as `--model q8=DIR`, or quantized at load from the bf16 directory) against BF16, Q8_0 and Q4_0 text
+GGUFs (`llama-quantize`; its Q4_0 keeps output.weight in Q6_K, dsvl's q4 its head in q8); the vision
 side stays bf16 on both (dsvl's default under q8 and q4; the same BF16 mmproj for every llama.cpp
 format, where SAM's position tables, rel-pos tables, neck and downsample convolutions are F32 as the
 converter writes them).
@@ -119,8 +123,12 @@ def split_runs(text):
     return [text]
 
 
+def dsvl_model(args, weights):
+    return args.model.get(weights, args.model.get(""))
+
+
 def dsvl_command(args, weights, threads):
-    return ["env", f"DSVL_NUM_THREADS={threads}", args.dsvl, "run", "--model", args.model, "--image", args.image,
+    return ["env", f"DSVL_NUM_THREADS={threads}", args.dsvl, "run", "--model", dsvl_model(args, weights), "--image", args.image,
             "--raw", "--prompt", DSVL_PROMPT, "--max-new-tokens", str(args.tokens), "--ignore-eos",
             "--weights", weights, "--kv-cache", args.kv_cache]
 
@@ -208,7 +216,9 @@ def report(rows, tokens):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dsvl", help="the dsvl tool")
-    ap.add_argument("--model", help="dsvl model directory (dsvl random-model --preset ocr)")
+    ap.add_argument("--model", action="append", default=[], metavar="[WEIGHTS=]DIR",
+                    help="dsvl model directory (dsvl random-model --preset ocr), for every format, or for "
+                         "--weights WEIGHTS only (a copy written by dsvl quantize); repeat")
     ap.add_argument("--mtmd-cli", help="llama.cpp's llama-mtmd-cli")
     ap.add_argument("--mmproj", help="the vision GGUF (convert_hf_to_gguf.py --mmproj)")
     ap.add_argument("--gguf", action="append", default=[], metavar="WEIGHTS=PATH",
@@ -236,9 +246,10 @@ def main():
         return
 
     args.gguf = dict(g.split("=", 1) for g in args.gguf)
+    args.model = dict(m.split("=", 1) if "=" in m else ("", m) for m in args.model)
     threads = [int(t) for t in args.threads.split(",")]
-    missing = [n for n in ("dsvl", "model", "mtmd_cli", "mmproj", "image") if getattr(args, n) is None]
-    if missing or not args.gguf:
+    missing = [n for n in ("dsvl", "mtmd_cli", "mmproj", "image") if getattr(args, n) is None]
+    if missing or not args.gguf or any(dsvl_model(args, w) is None for w in args.gguf):
         ap.error("needs --dsvl, --model, --mtmd-cli, --mmproj, --image and at least one --gguf")
     if args.print_commands:
         for w in args.gguf:
@@ -248,7 +259,8 @@ def main():
         return
 
     # Warm the page cache for both.
-    files = list(pathlib.Path(args.model).glob("*.safetensors")) + [pathlib.Path(args.mmproj)]
+    files = [f for w in args.gguf for f in pathlib.Path(dsvl_model(args, w)).glob("*.safetensors")]
+    files += [pathlib.Path(args.mmproj)]
     files += [pathlib.Path(p) for p in args.gguf.values()]
     for f in files:
         with open(f, "rb") as fh:
