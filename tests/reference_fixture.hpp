@@ -108,4 +108,23 @@ class ReferenceFile {
   std::size_t data_begin_ = 0;
 };
 
+// An F32 tensor of any rank as (product of the leading extents, last extent).
+inline Tensor<float, 2> want_f32(const ReferenceFile& ref, const std::string& name) {
+  const auto shape = ref.shape(name);
+  std::int64_t rows = 1;
+  for (std::size_t i = 0; i + 1 < shape.size(); ++i) rows *= shape[i];
+  return ref.f32(name, shape, rows);
+}
+
+// The rows of x at `positions`, packed.
+inline Tensor<float, 2> rows_at(View<const float, 2> x, const std::vector<std::int64_t>& positions) {
+  Tensor<float, 2> out({static_cast<std::int64_t>(positions.size()), x.shape(1)});
+  for (std::size_t i = 0; i < positions.size(); ++i)
+    std::copy_n(x.data() + positions[i] * x.stride(0), x.shape(1), out.data() + static_cast<std::int64_t>(i) * x.shape(1));
+  return out;
+}
+
+// A fixture's int64 ids as token ids.
+inline std::vector<std::int32_t> as_i32(const std::vector<std::int64_t>& v) { return {v.begin(), v.end()}; }
+
 }  // namespace dsvl::test

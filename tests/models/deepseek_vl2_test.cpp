@@ -45,6 +45,9 @@
 using namespace dsvl;
 using dsvl::test::argmax;
 using dsvl::test::ReferenceFile;
+using dsvl::test::want_f32;
+using dsvl::test::rows_at;
+using dsvl::test::as_i32;
 using dsvl::test::relative_error;
 using models::DeepSeekVL2;
 using models::DeepSeekVL2Config;
@@ -130,13 +133,6 @@ struct Outputs {
   std::vector<std::int32_t> greedy;
 };
 
-Tensor<float, 2> rows_at(View<const float, 2> x, const std::vector<std::int64_t>& positions) {
-  Tensor<float, 2> out({static_cast<std::int64_t>(positions.size()), x.shape(1)});
-  for (std::size_t i = 0; i < positions.size(); ++i)
-    std::copy_n(x.data() + positions[i] * x.stride(0), x.shape(1), out.data() + static_cast<std::int64_t>(i) * x.shape(1));
-  return out;
-}
-
 template <class Model>
 Outputs run(Model& model, const io::Tokenizer& tok, const Case& c, const Processed& p,
             const ReferenceFile& ref, ThreadPool& pool) {
@@ -189,15 +185,6 @@ Outputs run(Model& model, const io::Tokenizer& tok, const Case& c, const Process
                                 language::GenerationOptions{16, {}}, greedy, {}, pool)
                  .tokens;
   return o;
-}
-
-std::vector<std::int32_t> as_i32(const std::vector<std::int64_t>& v) { return {v.begin(), v.end()}; }
-
-Tensor<float, 2> want_f32(const ReferenceFile& ref, const std::string& name) {
-  const auto shape = ref.shape(name);
-  std::int64_t rows = 1;
-  for (std::size_t i = 0; i + 1 < shape.size(); ++i) rows *= shape[i];
-  return ref.f32(name, shape, rows);
 }
 
 // The largest relative error over every float output of `got` against `want`, each printed.

@@ -39,6 +39,7 @@
 
 using namespace dsvl;
 using dsvl::test::ReferenceFile;
+using dsvl::test::as_i32;
 using dsvl::test::relative_error;
 using models::DeepSeekVL;
 using models::DeepSeekVLConfig;
@@ -163,8 +164,6 @@ Outputs run(const Model& model, const io::Tokenizer& tok, const Case& c, View<co
   o.greedy = g.tokens;
   return o;
 }
-
-std::vector<std::int32_t> as_i32(const std::vector<std::int64_t>& v) { return {v.begin(), v.end()}; }
 
 // The checkpoint of `dir` as a bf16 policy holds it (matrices rounded to bf16), written to `path`.
 void write_as_loaded_in_bf16(const fs::path& dir, const fs::path& path) {

@@ -36,6 +36,9 @@
 
 using namespace dsvl;
 using dsvl::test::ReferenceFile;
+using dsvl::test::want_f32;
+using dsvl::test::rows_at;
+using dsvl::test::as_i32;
 using dsvl::test::relative_error;
 using models::DeepSeekVL;
 using models::DeepSeekVLConfig;
@@ -105,23 +108,9 @@ models::Request request_of(const Case& c) {
   return r;
 }
 
-Tensor<float, 2> want_f32(const ReferenceFile& ref, const std::string& name) {
-  const auto shape = ref.shape(name);
-  std::int64_t rows = 1;
-  for (std::size_t i = 0; i + 1 < shape.size(); ++i) rows *= shape[i];
-  return ref.f32(name, shape, rows);
-}
-
 Tensor<float, 2> copy2(View<const float, 2> x) {
   Tensor<float, 2> out({x.shape(0), x.shape(1)});
   for (std::int64_t r = 0; r < x.shape(0); ++r) std::copy_n(x.data() + r * x.stride(0), x.shape(1), out.data() + r * x.shape(1));
-  return out;
-}
-
-Tensor<float, 2> rows_at(View<const float, 2> x, const std::vector<std::int64_t>& positions) {
-  Tensor<float, 2> out({static_cast<std::int64_t>(positions.size()), x.shape(1)});
-  for (std::size_t i = 0; i < positions.size(); ++i)
-    std::copy_n(x.data() + positions[i] * x.stride(0), x.shape(1), out.data() + static_cast<std::int64_t>(i) * x.shape(1));
   return out;
 }
 
@@ -158,8 +147,6 @@ void check_pixels(const ReferenceFile& ref, const std::string& name, View<const 
   CHECK_MESSAGE(rows == ref.i64(name + ".row_sums"), name, " row sums");
   CHECK_MESSAGE(cols == ref.i64(name + ".col_sums"), name, " column sums");
 }
-
-std::vector<std::int32_t> as_i32(const std::vector<std::int64_t>& v) { return {v.begin(), v.end()}; }
 
 }  // namespace
 

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/core/square_side.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/trace.hpp"
@@ -217,11 +218,10 @@ class DeepSeekOcr {
     check_config(config, where);
     return config;
   }
-  // s with s*s == n, else an error naming `where`.
+  // The side of a view's square grid of n tokens, else an error naming `where`.
   static std::int64_t side_of(std::int64_t n, const char* where) {
-    std::int64_t s = 0;
-    while ((s + 1) * (s + 1) <= n) ++s;
-    DSVL_CHECK(n >= 1 && s * s == n, where, "a view has ", n, " tokens, expected a square");
+    const std::int64_t s = square_side(n);
+    DSVL_CHECK(s >= 1, where, "a view has ", n, " tokens, expected a square");
     return s;
   }
 

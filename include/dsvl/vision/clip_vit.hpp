@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/core/square_side.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/trace.hpp"
@@ -143,10 +144,8 @@ class ClipVit {
                Tracer&& tracer = {}) const {
     const std::int64_t N = patch_embeds.shape(0), D = width(), R = N + 1;
     const std::int64_t H = config_.heads, Dh = config_.head_dim(), M = config_.mlp_dim();
-    std::int64_t g = static_cast<std::int64_t>(std::sqrt(static_cast<double>(N)));
-    while (g * g > N) --g;
-    while ((g + 1) * (g + 1) <= N) ++g;
-    DSVL_CHECK(N >= 1 && g * g == N && patch_embeds.shape(1) == D && patch_embeds.inner_contiguous(),
+    const std::int64_t g = square_side(N);
+    DSVL_CHECK(g >= 1 && patch_embeds.shape(1) == D && patch_embeds.inner_contiguous(),
                "ClipVit::forward", "patch_embeds is (", N, ", ", patch_embeds.shape(1), "), expected (g*g, ", D,
                ") with a contiguous last dimension");
     DSVL_CHECK(out.shape(0) == R && out.shape(1) == D && out.inner_contiguous(), "ClipVit::forward", "out is (",

@@ -80,6 +80,7 @@
 #include <vector>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/core/square_side.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/threading.hpp"
 #include "dsvl/core/trace.hpp"
@@ -430,14 +431,6 @@ class SamVit {
   }
 
  private:
-  // s with s*s == n, else -1.
-  static std::int64_t square_side(std::int64_t n) noexcept {
-    std::int64_t s = static_cast<std::int64_t>(std::sqrt(static_cast<double>(n)));
-    while (s * s > n) --s;
-    while ((s + 1) * (s + 1) <= n) ++s;
-    return s * s == n ? s : -1;
-  }
-
   // G of a packed (G*G, D) token grid x; without the HD path any G >= 1, else the stored grid.
   template <class T>
   std::int64_t grid_of(View<T, 2> x, const char* name) const {

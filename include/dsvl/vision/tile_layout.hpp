@@ -20,6 +20,7 @@
 #include <string>
 
 #include "dsvl/core/error.hpp"
+#include "dsvl/core/square_side.hpp"
 #include "dsvl/core/tensor.hpp"
 #include "dsvl/core/view.hpp"
 #include "dsvl/io/json.hpp"
@@ -45,15 +46,6 @@ constexpr std::int64_t image_token_count(std::int64_t t, std::int64_t width_tile
   return t * (t + 1) + 1 + (t * height_tiles) * (t * width_tiles + 1);
 }
 
-namespace detail {
-// t with t*t <= hw < (t + 1)^2: the tile side the official code takes as int(hw ** 0.5).
-constexpr std::int64_t tile_side(std::int64_t hw) noexcept {
-  std::int64_t t = 0;
-  while ((t + 1) * (t + 1) <= hw) ++t;
-  return t;
-}
-}  // namespace detail
-
 enum class GlobalViewPos : std::uint8_t { head, tail };
 
 // The layout fields of a VL2 config.json: tile_tag (must be "2D") and global_view_pos (default
@@ -78,8 +70,8 @@ inline void layout_image_embeddings(View<const float, 3> tile_embeds, std::int64
   DSVL_CHECK(width_tiles >= 1 && height_tiles >= 1, where, "width_tiles = ", width_tiles, " and height_tiles = ",
              height_tiles, " must be at least 1");
   const std::int64_t nw = width_tiles, nh = height_tiles, D = tile_embeds.shape(2), hw = tile_embeds.shape(1);
-  const std::int64_t t = detail::tile_side(hw);
-  DSVL_CHECK(hw >= 1 && t * t == hw, where, "tile_embeds has ", hw, " tokens per tile, expected a square t*t");
+  const std::int64_t t = square_side(hw);  // the official int(hw ** 0.5), for a square hw
+  DSVL_CHECK(t >= 1, where, "tile_embeds has ", hw, " tokens per tile, expected a square t*t");
   DSVL_CHECK(tile_embeds.shape(0) == 1 + nw * nh, where, "tile_embeds has ", tile_embeds.shape(0), " tiles, expected 1 + ",
              nw, "*", nh, " = ", 1 + nw * nh);
   DSVL_CHECK(tile_embeds.inner_contiguous(), where, "tile_embeds must have a contiguous last dimension");
@@ -113,7 +105,7 @@ inline Tensor<float, 2> layout_image_embeddings(View<const float, 3> tile_embeds
                                                 std::int64_t height_tiles, View<const float, 1> image_newline,
                                                 View<const float, 1> view_seperator,
                                                 GlobalViewPos global_view_pos = GlobalViewPos::head) {
-  const std::int64_t t = detail::tile_side(tile_embeds.shape(1));
+  const std::int64_t t = square_side(tile_embeds.shape(1));
   const std::int64_t rows =
       t >= 1 && width_tiles >= 1 && height_tiles >= 1 ? image_token_count(t, width_tiles, height_tiles) : 0;
   Tensor<float, 2> out({rows, tile_embeds.shape(2)});
